@@ -1,0 +1,274 @@
+//! The automatic catalog, used when no nsm.toml declares candidates.
+//!
+//! From the activity table:
+//! - overall: `active_users`, `weekly_active_users` (weekly, mean over the period), and with
+//!   accounts `active_accounts`; `new_users` (signups) and `registered_users` (cumulative);
+//! - for each frequent event (the `MAX_EVENTS` most frequent with at least `MIN_EVENT_SHARE`
+//!   of all events): its count, the users doing it, and with accounts the accounts doing it;
+//!   its value sum when the event carries values;
+//! - for the `THRESHOLD_EVENTS` most frequent: entities (accounts, or users without accounts)
+//!   doing it at least N times in a week, N the median weekly count of those doing it (≥ 2);
+//! - with accounts of several users: accounts with at least 3 active users in a week.
+
+use std::collections::BTreeSet;
+
+use anyhow::Result;
+use polars::prelude::*;
+
+use super::{Candidate, Entity, EventFilter, Kind, Rollup, Threshold, Window};
+use crate::ingest::events::{col_names as c, Activity};
+
+pub const MAX_EVENTS: usize = 8;
+pub const MIN_EVENT_SHARE: f64 = 0.01;
+pub const THRESHOLD_EVENTS: usize = 3;
+pub const TEAM_MIN_MEMBERS: u64 = 3;
+
+/// Lower-case identifier from an event name.
+pub fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for ch in name.chars().flat_map(char::to_lowercase) {
+        if ch.is_alphanumeric() {
+            out.push(ch);
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let out = out.trim_matches('_').to_string();
+    if out.is_empty() {
+        "event".to_string()
+    } else {
+        out
+    }
+}
+
+struct EventStats {
+    name: String,
+    count: i64,
+    has_value: bool,
+}
+
+fn event_stats(activity: &Activity) -> Result<Vec<EventStats>> {
+    let frame = activity
+        .table
+        .clone()
+        .lazy()
+        .group_by([col(c::EVENT)])
+        .agg([
+            col(c::COUNT).sum().alias("count"),
+            col(c::VALUE).abs().sum().alias("value"),
+        ])
+        .sort_by_exprs(
+            [col("count"), col(c::EVENT)],
+            SortMultipleOptions::default().with_order_descending_multi([true, false]),
+        )
+        .collect()?;
+    let names = frame.column(c::EVENT)?.str()?;
+    let counts = frame.column("count")?.i64()?;
+    let values = frame.column("value")?.i64()?;
+    Ok((0..frame.height())
+        .filter_map(|i| {
+            Some(EventStats {
+                name: names.get(i)?.to_string(),
+                count: counts.get(i).unwrap_or(0),
+                has_value: values.get(i).unwrap_or(0) != 0,
+            })
+        })
+        .collect())
+}
+
+/// Median weekly count of `event` among the entities doing it in a week.
+fn weekly_median(activity: &Activity, event: &str, entity: Entity) -> Result<f64> {
+    let frame = activity
+        .table
+        .clone()
+        .lazy()
+        .filter(col(c::EVENT).eq(lit(event)))
+        .group_by([col(c::WEEK), col(entity.column())])
+        .agg([col(c::COUNT).sum().alias("count")])
+        .select([col("count")])
+        .collect()?;
+    let mut counts: Vec<i64> = frame.column("count")?.i64()?.iter().flatten().collect();
+    if counts.is_empty() {
+        return Ok(0.0);
+    }
+    counts.sort_unstable();
+    let mid = counts.len() / 2;
+    Ok(if counts.len() % 2 == 1 {
+        counts[mid] as f64
+    } else {
+        (counts[mid - 1] + counts[mid]) as f64 / 2.0
+    })
+}
+
+/// Mean number of distinct users per account.
+fn users_per_account(activity: &Activity) -> Result<f64> {
+    let frame = activity
+        .table
+        .clone()
+        .lazy()
+        .select([
+            col(c::USER)
+                .n_unique()
+                .cast(DataType::Float64)
+                .alias("users"),
+            col(c::ACCOUNT)
+                .n_unique()
+                .cast(DataType::Float64)
+                .alias("accounts"),
+        ])
+        .collect()?;
+    let users = frame.column("users")?.f64()?.get(0).unwrap_or(0.0);
+    let accounts = frame.column("accounts")?.f64()?.get(0).unwrap_or(1.0);
+    Ok(users / accounts.max(1.0))
+}
+
+pub fn automatic(activity: &Activity) -> Result<Vec<Candidate>> {
+    let stats = event_stats(activity)?;
+    let total: i64 = stats.iter().map(|s| s.count).sum();
+    let frequent: Vec<&EventStats> = stats
+        .iter()
+        .filter(|s| total > 0 && s.count as f64 / total as f64 >= MIN_EVENT_SHARE)
+        .take(MAX_EVENTS)
+        .collect();
+    let accounts = activity.has_account;
+    let mut out = Vec::new();
+    let mut names = BTreeSet::new();
+    let mut push = |name: String, kind: Kind| {
+        // Event slugs can collide ("Sign up" and "sign_up"): suffix until unique.
+        let mut unique = name.clone();
+        let mut n = 2;
+        while !names.insert(unique.clone()) {
+            unique = format!("{name}_{n}");
+            n += 1;
+        }
+        out.push(Candidate {
+            name: unique,
+            kind,
+            description: None,
+        });
+    };
+    let any = EventFilter::any;
+    push(
+        "active_users".into(),
+        Kind::ActiveEntities {
+            entity: Entity::User,
+            filter: any(),
+            window: Window::Period,
+            rollup: Rollup::Mean,
+        },
+    );
+    push(
+        "weekly_active_users".into(),
+        Kind::ActiveEntities {
+            entity: Entity::User,
+            filter: any(),
+            window: Window::Week,
+            rollup: Rollup::Mean,
+        },
+    );
+    if accounts {
+        push(
+            "active_accounts".into(),
+            Kind::ActiveEntities {
+                entity: Entity::Account,
+                filter: any(),
+                window: Window::Period,
+                rollup: Rollup::Mean,
+            },
+        );
+    }
+    push(
+        "new_users".into(),
+        Kind::NewEntities {
+            entity: Entity::User,
+            filter: any(),
+        },
+    );
+    push(
+        "registered_users".into(),
+        Kind::CumulativeEntities {
+            entity: Entity::User,
+            filter: any(),
+        },
+    );
+    for event in &frequent {
+        let slug = slug(&event.name);
+        let filter = EventFilter::one(&event.name);
+        push(
+            format!("{slug}_count"),
+            Kind::EventCount {
+                filter: filter.clone(),
+            },
+        );
+        push(
+            format!("{slug}_users"),
+            Kind::ActiveEntities {
+                entity: Entity::User,
+                filter: filter.clone(),
+                window: Window::Period,
+                rollup: Rollup::Mean,
+            },
+        );
+        if accounts {
+            push(
+                format!("{slug}_accounts"),
+                Kind::ActiveEntities {
+                    entity: Entity::Account,
+                    filter: filter.clone(),
+                    window: Window::Period,
+                    rollup: Rollup::Mean,
+                },
+            );
+        }
+        if event.has_value {
+            push(format!("{slug}_value"), Kind::ValueSum { filter });
+        }
+    }
+    let entity = if accounts {
+        Entity::Account
+    } else {
+        Entity::User
+    };
+    for event in frequent.iter().take(THRESHOLD_EVENTS) {
+        let min_count = (weekly_median(activity, &event.name, entity)?.round() as u64).max(2);
+        push(
+            format!(
+                "{}s_{min_count}plus_{}_weekly",
+                entity.name(),
+                slug(&event.name)
+            ),
+            Kind::ThresholdEntities {
+                entity,
+                filter: EventFilter::one(&event.name),
+                window: Window::Week,
+                rollup: Rollup::Mean,
+                threshold: Threshold::MinCount(min_count),
+            },
+        );
+    }
+    if accounts && users_per_account(activity)? >= 2.0 {
+        push(
+            format!("teams_{TEAM_MIN_MEMBERS}plus_active_weekly"),
+            Kind::TeamEntities {
+                filter: any(),
+                window: Window::Week,
+                rollup: Rollup::Mean,
+                min_members: TEAM_MIN_MEMBERS,
+            },
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slug;
+
+    #[test]
+    fn slugs_are_identifiers() {
+        assert_eq!(slug("Meeting Booked"), "meeting_booked");
+        assert_eq!(slug("page.view/home"), "page_view_home");
+        assert_eq!(slug("--"), "event");
+        assert_eq!(slug("Café ordered"), "café_ordered");
+    }
+}

@@ -1,0 +1,242 @@
+//! Candidate metrics: the model, the config file that declares them, the automatic catalog,
+//! and the one plan that computes every series.
+
+pub mod catalog;
+pub mod config;
+pub mod plan;
+
+use serde::Serialize;
+
+/// Whose activity a candidate counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Entity {
+    User,
+    Account,
+}
+
+impl Entity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Entity::User => "user",
+            Entity::Account => "account",
+        }
+    }
+
+    /// Column of the activity table holding this entity's id.
+    pub fn column(self) -> &'static str {
+        match self {
+            Entity::User => "user",
+            Entity::Account => "account",
+        }
+    }
+}
+
+/// The window an entity-level condition is evaluated in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// The reporting period itself (month or week).
+    Period,
+    /// ISO weeks, rolled up into the period.
+    Week,
+}
+
+/// How weekly values become one value per period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rollup {
+    Mean,
+    Sum,
+    Last,
+}
+
+impl Rollup {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rollup::Mean => "mean",
+            Rollup::Sum => "sum",
+            Rollup::Last => "last",
+        }
+    }
+}
+
+/// Which events a candidate looks at; an empty list means any event.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EventFilter {
+    pub events: Vec<String>,
+}
+
+impl EventFilter {
+    pub fn any() -> Self {
+        Self { events: Vec::new() }
+    }
+
+    pub fn one(event: &str) -> Self {
+        Self {
+            events: vec![event.to_string()],
+        }
+    }
+
+    pub fn is_any(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    pub fn describe(&self) -> String {
+        if self.events.is_empty() {
+            "any event".to_string()
+        } else {
+            self.events.join(", ")
+        }
+    }
+}
+
+/// The entity-level threshold of a `threshold_entities` candidate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Threshold {
+    MinCount(u64),
+    MinValue(f64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    ActiveEntities {
+        entity: Entity,
+        filter: EventFilter,
+        window: Window,
+        rollup: Rollup,
+    },
+    EventCount {
+        filter: EventFilter,
+    },
+    ValueSum {
+        filter: EventFilter,
+    },
+    ThresholdEntities {
+        entity: Entity,
+        filter: EventFilter,
+        window: Window,
+        rollup: Rollup,
+        threshold: Threshold,
+    },
+    TeamEntities {
+        filter: EventFilter,
+        window: Window,
+        rollup: Rollup,
+        min_members: u64,
+    },
+    Ratio {
+        numerator: String,
+        denominator: String,
+    },
+    NewEntities {
+        entity: Entity,
+        filter: EventFilter,
+    },
+    CumulativeEntities {
+        entity: Entity,
+        filter: EventFilter,
+    },
+}
+
+impl Kind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::ActiveEntities { .. } => "active_entities",
+            Kind::EventCount { .. } => "event_count",
+            Kind::ValueSum { .. } => "value_sum",
+            Kind::ThresholdEntities { .. } => "threshold_entities",
+            Kind::TeamEntities { .. } => "team_entities",
+            Kind::Ratio { .. } => "ratio",
+            Kind::NewEntities { .. } => "new_entities",
+            Kind::CumulativeEntities { .. } => "cumulative_entities",
+        }
+    }
+
+    /// The events the candidate is built from (empty for ratios and "any event").
+    pub fn filter(&self) -> Option<&EventFilter> {
+        match self {
+            Kind::ActiveEntities { filter, .. }
+            | Kind::EventCount { filter }
+            | Kind::ValueSum { filter }
+            | Kind::ThresholdEntities { filter, .. }
+            | Kind::TeamEntities { filter, .. }
+            | Kind::NewEntities { filter, .. }
+            | Kind::CumulativeEntities { filter, .. } => Some(filter),
+            Kind::Ratio { .. } => None,
+        }
+    }
+
+    /// Can this metric fall at all? Cumulative counts cannot, by construction.
+    pub fn is_structurally_monotone(&self) -> bool {
+        matches!(self, Kind::CumulativeEntities { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub name: String,
+    pub kind: Kind,
+    pub description: Option<String>,
+}
+
+impl Candidate {
+    /// A one-line description of what the candidate counts.
+    pub fn describe(&self) -> String {
+        if let Some(text) = &self.description {
+            return text.clone();
+        }
+        let per = |window: &Window, rollup: &Rollup| match window {
+            Window::Period => String::new(),
+            Window::Week => format!(" per week ({} over the period)", rollup.name()),
+        };
+        match &self.kind {
+            Kind::ActiveEntities {
+                entity,
+                filter,
+                window,
+                rollup,
+            } => format!(
+                "distinct {}s with {}{}",
+                entity.name(),
+                filter.describe(),
+                per(window, rollup)
+            ),
+            Kind::EventCount { filter } => format!("count of {}", filter.describe()),
+            Kind::ValueSum { filter } => format!("sum of value over {}", filter.describe()),
+            Kind::ThresholdEntities {
+                entity,
+                filter,
+                window,
+                rollup,
+                threshold,
+            } => {
+                let condition = match threshold {
+                    Threshold::MinCount(n) => format!("at least {n} of {}", filter.describe()),
+                    Threshold::MinValue(v) => {
+                        format!("a value of at least {v} over {}", filter.describe())
+                    }
+                };
+                format!("{}s with {condition}{}", entity.name(), per(window, rollup))
+            }
+            Kind::TeamEntities {
+                filter,
+                window,
+                rollup,
+                min_members,
+            } => format!(
+                "accounts with at least {min_members} users doing {}{}",
+                filter.describe(),
+                per(window, rollup)
+            ),
+            Kind::Ratio {
+                numerator,
+                denominator,
+            } => format!("{numerator} / {denominator}"),
+            Kind::NewEntities { entity, filter } => {
+                format!("{}s first seen with {}", entity.name(), filter.describe())
+            }
+            Kind::CumulativeEntities { entity, filter } => {
+                format!("{}s ever seen with {}", entity.name(), filter.describe())
+            }
+        }
+    }
+}

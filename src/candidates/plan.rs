@@ -1,0 +1,511 @@
+//! The one plan: every candidate's series from the activity table, in a single lazy query.
+//!
+//! Each candidate contributes a small frame of `(candidate, part, key, value)` rows: `part = -1`
+//! is the exact total per key (a period, or a week for week windows); `part = s` is the share
+//! produced by accounts in customer status `s` in that period (the churn test's entity-level
+//! figures). All frames are concatenated and collected once. Week windows are rolled up into
+//! periods afterwards, in plain Rust, over the small result.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use polars::prelude::*;
+
+use super::{Candidate, Entity, Kind, Rollup, Threshold, Window};
+use crate::dataset::{Dataset, Status, STATUS_COUNT};
+use crate::ingest::events::{col_names as c, Activity, VALUE_SCALE};
+use crate::period::{self, PeriodKind};
+
+const CANDIDATE: &str = "candidate";
+const PART: &str = "part";
+const KEY: &str = "key";
+const VALUE: &str = "value";
+const STATUS: &str = "status";
+const STATUS_PERIOD: &str = "status_period";
+const TOTAL_PART: i32 = -1;
+
+/// One candidate's computed series over the analysed periods.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CandidateSeries {
+    pub values: Vec<f64>,
+    /// Per status (indexed by `Status as usize`), the part of each period's value produced by
+    /// accounts in that status. `None` where it is not defined (ratios).
+    pub by_status: Option<[Vec<f64>; STATUS_COUNT]>,
+}
+
+fn period_column(kind: PeriodKind) -> &'static str {
+    match kind {
+        PeriodKind::Month => c::MONTH,
+        PeriodKind::Week => c::WEEK,
+    }
+}
+
+/// The period a row belongs to for status purposes, from its key.
+fn status_period(window: Window, kind: PeriodKind) -> Expr {
+    match (window, kind) {
+        (Window::Week, PeriodKind::Month) => {
+            let thursday = (col(KEY) * lit(7)).cast(DataType::Date);
+            thursday.clone().dt().year() * lit(12) + thursday.dt().month().cast(DataType::Int32)
+                - lit(1)
+        }
+        _ => col(KEY),
+    }
+}
+
+fn key_column(window: Window, kind: PeriodKind) -> Expr {
+    match window {
+        Window::Period => col(period_column(kind)),
+        Window::Week => col(c::WEEK),
+    }
+    .alias(KEY)
+}
+
+/// The plan of one candidate: `(key, value)` totals and `(key, account, value)` contributions.
+struct Parts {
+    total: LazyFrame,
+    per_account: LazyFrame,
+    window: Window,
+}
+
+fn filtered(base: &LazyFrame, candidate: &Candidate) -> LazyFrame {
+    match candidate.kind.filter() {
+        Some(filter) if !filter.is_any() => {
+            let names = Series::new("events".into(), filter.events.clone());
+            base.clone()
+                .filter(col(c::EVENT).is_in(lit(names).implode(false), false))
+        }
+        _ => base.clone(),
+    }
+}
+
+fn sum_by_key(per_account: &LazyFrame) -> LazyFrame {
+    per_account
+        .clone()
+        .group_by([col(KEY)])
+        .agg([col(VALUE).sum()])
+}
+
+fn count_by_key(frame: LazyFrame) -> LazyFrame {
+    frame
+        .group_by([col(KEY)])
+        .agg([len().cast(DataType::Float64).alias(VALUE)])
+}
+
+fn parts_of(base: &LazyFrame, candidate: &Candidate, kind: PeriodKind) -> Option<Parts> {
+    let rows = filtered(base, candidate);
+    let by_period = key_column(Window::Period, kind);
+    let parts = match &candidate.kind {
+        Kind::EventCount { .. } | Kind::ValueSum { .. } => {
+            let measure = if matches!(candidate.kind, Kind::EventCount { .. }) {
+                col(c::COUNT).sum().cast(DataType::Float64)
+            } else {
+                // Integer millionths summed exactly, then scaled.
+                col(c::VALUE).sum().cast(DataType::Float64) / lit(VALUE_SCALE)
+            };
+            let per_account = rows
+                .group_by([by_period, col(c::ACCOUNT)])
+                .agg([measure.alias(VALUE)]);
+            Parts {
+                total: sum_by_key(&per_account),
+                per_account,
+                window: Window::Period,
+            }
+        }
+        Kind::ActiveEntities { entity, window, .. } => {
+            let key = key_column(*window, kind);
+            let (total, per_account) = match entity {
+                Entity::User => (
+                    rows.clone()
+                        .group_by([key.clone()])
+                        .agg([col(c::USER).n_unique().cast(DataType::Float64).alias(VALUE)]),
+                    rows.group_by([key, col(c::ACCOUNT)])
+                        .agg([col(c::USER).n_unique().cast(DataType::Float64).alias(VALUE)]),
+                ),
+                Entity::Account => {
+                    let pairs = rows
+                        .group_by([key, col(c::ACCOUNT)])
+                        .agg([lit(1.0).alias(VALUE)]);
+                    (sum_by_key(&pairs), pairs)
+                }
+            };
+            Parts {
+                total,
+                per_account,
+                window: *window,
+            }
+        }
+        Kind::ThresholdEntities {
+            entity,
+            window,
+            threshold,
+            ..
+        } => {
+            let key = key_column(*window, kind);
+            let qualifies = match threshold {
+                Threshold::MinCount(n) => col(c::COUNT).sum().gt_eq(lit(*n as i64)),
+                Threshold::MinValue(v) => col(c::VALUE)
+                    .sum()
+                    .cast(DataType::Float64)
+                    .gt_eq(lit(*v * VALUE_SCALE)),
+            };
+            let (total, per_account) = match entity {
+                Entity::User => {
+                    let users = rows
+                        .clone()
+                        .group_by([key.clone(), col(c::USER)])
+                        .agg([qualifies.clone().alias("ok")])
+                        .filter(col("ok"));
+                    let per_account = rows
+                        .group_by([key, col(c::ACCOUNT), col(c::USER)])
+                        .agg([qualifies.alias("ok")])
+                        .filter(col("ok"))
+                        .group_by([col(KEY), col(c::ACCOUNT)])
+                        .agg([len().cast(DataType::Float64).alias(VALUE)]);
+                    (count_by_key(users), per_account)
+                }
+                Entity::Account => {
+                    let per_account = rows
+                        .group_by([key, col(c::ACCOUNT)])
+                        .agg([qualifies.alias("ok")])
+                        .filter(col("ok"))
+                        .select([col(KEY), col(c::ACCOUNT), lit(1.0).alias(VALUE)]);
+                    (sum_by_key(&per_account), per_account)
+                }
+            };
+            Parts {
+                total,
+                per_account,
+                window: *window,
+            }
+        }
+        Kind::TeamEntities {
+            window,
+            min_members,
+            ..
+        } => {
+            let key = key_column(*window, kind);
+            let per_account = rows
+                .group_by([key, col(c::ACCOUNT)])
+                .agg([col(c::USER).n_unique().alias("members")])
+                .filter(col("members").gt_eq(lit(*min_members as u32)))
+                .select([col(KEY), col(c::ACCOUNT), lit(1.0).alias(VALUE)]);
+            Parts {
+                total: sum_by_key(&per_account),
+                per_account,
+                window: *window,
+            }
+        }
+        Kind::NewEntities { entity, .. } | Kind::CumulativeEntities { entity, .. } => {
+            // First period each entity is seen, over all data (also before the analysed range).
+            let period_col = period_column(kind);
+            let firsts = match entity {
+                Entity::User => rows.group_by([col(c::USER)]).agg([
+                    col(period_col).min().alias(KEY),
+                    col(c::ACCOUNT).min().alias(c::ACCOUNT),
+                ]),
+                Entity::Account => rows
+                    .group_by([col(c::ACCOUNT)])
+                    .agg([col(period_col).min().alias(KEY)]),
+            };
+            let per_account = firsts
+                .group_by([col(KEY), col(c::ACCOUNT)])
+                .agg([len().cast(DataType::Float64).alias(VALUE)]);
+            Parts {
+                total: sum_by_key(&per_account),
+                per_account,
+                window: Window::Period,
+            }
+        }
+        Kind::Ratio { .. } => return None,
+    };
+    Some(parts)
+}
+
+/// All frames of one candidate, tagged, in the common long layout.
+fn tagged(
+    index: usize,
+    candidate: &Candidate,
+    parts: Parts,
+    statuses: Option<&LazyFrame>,
+    kind: PeriodKind,
+) -> Vec<LazyFrame> {
+    let tag = |frame: LazyFrame, part: Expr| {
+        frame.select([
+            lit(index as u32).cast(DataType::UInt32).alias(CANDIDATE),
+            part.cast(DataType::Int32).alias(PART),
+            col(KEY).cast(DataType::Int32),
+            col(VALUE).cast(DataType::Float64),
+        ])
+    };
+    let mut frames = vec![tag(parts.total, lit(TOTAL_PART))];
+    // Cumulative parts need each account's running total: done in Rust from the first-seen rows.
+    let cumulative = matches!(candidate.kind, Kind::CumulativeEntities { .. });
+    if let (Some(statuses), false) = (statuses, cumulative) {
+        let by_status = parts
+            .per_account
+            .with_column(status_period(parts.window, kind).alias(STATUS_PERIOD))
+            .join(
+                statuses.clone(),
+                [col(c::ACCOUNT), col(STATUS_PERIOD)],
+                [col(c::ACCOUNT), col("period")],
+                JoinArgs::new(JoinType::Left),
+            )
+            .group_by([
+                col(KEY),
+                col(STATUS).fill_null(lit(Status::NonCustomer as i32)),
+            ])
+            .agg([col(VALUE).sum()]);
+        frames.push(tag(by_status, col(STATUS)));
+    } else if cumulative {
+        let firsts = parts
+            .per_account
+            .select([col(KEY), col(VALUE), col(c::ACCOUNT)]);
+        frames.push(firsts.select([
+            lit(index as u32).cast(DataType::UInt32).alias(CANDIDATE),
+            lit(CUMULATIVE_FIRSTS_PART).alias(PART),
+            col(KEY).cast(DataType::Int32),
+            col(VALUE).cast(DataType::Float64),
+            col(c::ACCOUNT),
+        ]));
+    }
+    frames
+}
+
+/// Rows of first-seen counts per account, for cumulative candidates.
+const CUMULATIVE_FIRSTS_PART: i32 = -2;
+
+/// Compute every candidate's series over the dataset's periods.
+pub fn compute_series(
+    activity: &Activity,
+    candidates: &[Candidate],
+    dataset: &Dataset,
+) -> Result<Vec<CandidateSeries>> {
+    let plan = series_plan(activity, candidates, dataset)?;
+    let long = plan.collect_with_engine(Engine::Streaming)?.unwrap_single();
+    assemble(&long, candidates, dataset)
+}
+
+/// The single lazy plan over the activity table (exposed so tests can inspect it).
+pub fn series_plan(
+    activity: &Activity,
+    candidates: &[Candidate],
+    dataset: &Dataset,
+) -> Result<LazyFrame> {
+    let base = activity.table.clone().lazy();
+    let statuses = dataset.status_frame()?.lazy();
+    let mut frames = Vec::new();
+    for (index, candidate) in candidates.iter().enumerate() {
+        if let Some(parts) = parts_of(&base, candidate, dataset.kind) {
+            frames.extend(tagged(
+                index,
+                candidate,
+                parts,
+                Some(&statuses),
+                dataset.kind,
+            ));
+        }
+    }
+    if frames.is_empty() {
+        return Ok(DataFrame::empty().lazy());
+    }
+    Ok(concat(
+        frames,
+        UnionArgs {
+            diagonal: true,
+            ..Default::default()
+        },
+    )?)
+}
+
+/// Weeks belonging to each analysed period, in order.
+fn weeks_of_periods(dataset: &Dataset) -> Vec<Vec<i32>> {
+    let first_week = period::week_of_day(dataset.kind.first_day(dataset.first)) - 1;
+    let last_week = period::week_of_day(dataset.kind.last_day(dataset.last)) + 1;
+    let mut weeks = vec![Vec::new(); dataset.len()];
+    for week in first_week..=last_week {
+        if let Some(i) = dataset.index_of(period::period_of_week(dataset.kind, week)) {
+            weeks[i].push(week);
+        }
+    }
+    weeks
+}
+
+fn roll_up(by_week: &BTreeMap<i32, f64>, weeks: &[Vec<i32>], rollup: Rollup) -> Vec<f64> {
+    weeks
+        .iter()
+        .map(|ws| {
+            let values = ws.iter().map(|w| by_week.get(w).copied().unwrap_or(0.0));
+            match rollup {
+                Rollup::Sum => values.sum(),
+                Rollup::Mean => {
+                    let n = ws.len().max(1) as f64;
+                    values.sum::<f64>() / n
+                }
+                Rollup::Last => ws
+                    .last()
+                    .and_then(|w| by_week.get(w))
+                    .copied()
+                    .unwrap_or(0.0),
+            }
+        })
+        .collect()
+}
+
+fn window_of(kind: &Kind) -> (Window, Rollup) {
+    match kind {
+        Kind::ActiveEntities { window, rollup, .. }
+        | Kind::ThresholdEntities { window, rollup, .. }
+        | Kind::TeamEntities { window, rollup, .. } => (*window, *rollup),
+        _ => (Window::Period, Rollup::Sum),
+    }
+}
+
+/// Turn the long result into dense per-period series, rolling weeks up and computing ratios
+/// and cumulative counts.
+fn assemble(
+    long: &DataFrame,
+    candidates: &[Candidate],
+    dataset: &Dataset,
+) -> Result<Vec<CandidateSeries>> {
+    let n = dataset.len();
+    // (candidate, part) -> key -> value
+    let mut cells: BTreeMap<(u32, i32), BTreeMap<i32, f64>> = BTreeMap::new();
+    // candidate -> account -> first period -> new entities
+    let mut firsts: BTreeMap<u32, BTreeMap<String, Vec<(i32, f64)>>> = BTreeMap::new();
+    if long.height() > 0 {
+        let cand = long.column(CANDIDATE)?.u32()?;
+        let part = long.column(PART)?.i32()?;
+        let key = long.column(KEY)?.i32()?;
+        let value = long.column(VALUE)?.f64()?;
+        let account = long
+            .column(c::ACCOUNT)
+            .ok()
+            .map(|a| a.str().cloned())
+            .transpose()?;
+        for i in 0..long.height() {
+            let (Some(ci), Some(pi), Some(ki), Some(vi)) =
+                (cand.get(i), part.get(i), key.get(i), value.get(i))
+            else {
+                continue;
+            };
+            if pi == CUMULATIVE_FIRSTS_PART {
+                let acc = account
+                    .as_ref()
+                    .and_then(|a| a.get(i))
+                    .unwrap_or("")
+                    .to_string();
+                firsts
+                    .entry(ci)
+                    .or_default()
+                    .entry(acc)
+                    .or_default()
+                    .push((ki, vi));
+            } else {
+                *cells.entry((ci, pi)).or_default().entry(ki).or_insert(0.0) += vi;
+            }
+        }
+    }
+    let weeks = weeks_of_periods(dataset);
+    let empty = BTreeMap::new();
+    let mut out: Vec<Option<CandidateSeries>> = vec![None; candidates.len()];
+    for (index, candidate) in candidates.iter().enumerate() {
+        let ci = index as u32;
+        let (window, rollup) = window_of(&candidate.kind);
+        let dense = |part: i32| -> Vec<f64> {
+            let values = cells.get(&(ci, part)).unwrap_or(&empty);
+            match window {
+                Window::Week => roll_up(values, &weeks, rollup),
+                Window::Period => dataset
+                    .periods()
+                    .map(|p| values.get(&p).copied().unwrap_or(0.0))
+                    .collect(),
+            }
+        };
+        let series = match &candidate.kind {
+            Kind::Ratio { .. } => continue,
+            Kind::CumulativeEntities { .. } => cumulative(firsts.get(&ci), dataset),
+            _ => CandidateSeries {
+                values: dense(TOTAL_PART),
+                by_status: Some(std::array::from_fn(|s| dense(s as i32))),
+            },
+        };
+        debug_assert_eq!(series.values.len(), n);
+        out[index] = Some(series);
+    }
+    // Ratios last, in dependency order (the config rejects cycles).
+    let names: BTreeMap<&str, usize> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_str(), i))
+        .collect();
+    let mut pending = true;
+    while pending {
+        pending = false;
+        for (index, candidate) in candidates.iter().enumerate() {
+            if out[index].is_some() {
+                continue;
+            }
+            if let Kind::Ratio {
+                numerator,
+                denominator,
+            } = &candidate.kind
+            {
+                let (Some(num), Some(den)) = (
+                    names.get(numerator.as_str()).and_then(|i| out[*i].as_ref()),
+                    names
+                        .get(denominator.as_str())
+                        .and_then(|i| out[*i].as_ref()),
+                ) else {
+                    pending = true;
+                    continue;
+                };
+                let values = num
+                    .values
+                    .iter()
+                    .zip(&den.values)
+                    .map(|(a, b)| if *b == 0.0 { 0.0 } else { a / b })
+                    .collect();
+                out[index] = Some(CandidateSeries {
+                    values,
+                    by_status: None,
+                });
+            }
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|s| s.expect("every candidate computed"))
+        .collect())
+}
+
+/// Running count of entities ever seen, with the part still counted from each status.
+fn cumulative(
+    firsts: Option<&BTreeMap<String, Vec<(i32, f64)>>>,
+    dataset: &Dataset,
+) -> CandidateSeries {
+    let n = dataset.len();
+    let mut values = vec![0.0; n];
+    let mut by_status: [Vec<f64>; STATUS_COUNT] = std::array::from_fn(|_| vec![0.0; n]);
+    for (account, rows) in firsts.into_iter().flatten() {
+        let statuses = dataset.panel.statuses.get(account);
+        let mut running = vec![0.0; n];
+        for (first, count) in rows {
+            // Entities first seen before the range count from its first period.
+            let from = (*first - dataset.first).max(0) as usize;
+            if *first <= dataset.last {
+                for slot in &mut running[from..] {
+                    *slot += count;
+                }
+            }
+        }
+        for (i, count) in running.iter().enumerate() {
+            values[i] += count;
+            let status = statuses.map_or(Status::NonCustomer, |s| s[i]);
+            by_status[status as usize][i] += count;
+        }
+    }
+    CandidateSeries {
+        values,
+        by_status: Some(by_status),
+    }
+}

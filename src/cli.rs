@@ -1,0 +1,195 @@
+//! The command line, and nothing else: every flag, its default and its help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::period::PeriodKind;
+use crate::render::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nsm",
+    version,
+    about = "Find your North Star metric: the candidate revenue follows 3–12 months later and that cannot rise while customers churn",
+    long_about = None,
+    after_help = "Start with `nsm demo` to see a full evaluation on a built-in dataset.\n\nExit codes: 0 success, 1 `check` gate failed, 2 usage or input error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Rank every candidate metric on the lead and churn tests.
+    #[command(
+        after_help = "Examples:\n  nsm evaluate --events events.csv --revenue revenue.csv\n  nsm evaluate --events 'exports/*.csv.gz' --revenue mrr.csv --config nsm.toml --format json --output result.json\n  nsm evaluate --events events.parquet --revenue revenue.csv --period week --lags 3..9"
+    )]
+    Evaluate(EvaluateArgs),
+    /// Evaluate a built-in synthetic SaaS dataset with a planted north star.
+    #[command(
+        after_help = "Examples:\n  nsm demo\n  nsm demo --format markdown\n  nsm demo --write-data demo-data && nsm evaluate --events demo-data/events.csv --revenue demo-data/revenue.csv --config demo-data/nsm.toml"
+    )]
+    Demo(DemoArgs),
+    /// Write a starter nsm.toml with the candidates discovered in the events.
+    #[command(
+        after_help = "Examples:\n  nsm init --events events.csv --revenue revenue.csv\n  nsm init --events 'exports/*.parquet' --output config/nsm.toml --force"
+    )]
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Event files: CSV, gzip CSV or Parquet; several files or a quoted glob.
+    #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
+    pub events: Vec<PathBuf>,
+    /// Revenue file: `period,revenue` or `date,customer_id,amount[,months]`.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub revenue: PathBuf,
+    /// Candidates, column mapping and the declared north star (default: automatic catalog).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Field delimiter of every CSV input: one character, or `tab`.
+    #[arg(long, value_name = "CHAR", default_value = ",", value_parser = parse_delimiter)]
+    pub delimiter: u8,
+    /// Skip unreadable event rows and count them, instead of stopping at the first.
+    #[arg(long)]
+    pub skip_bad_rows: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalysisArgs {
+    /// Reporting period.
+    #[arg(long, value_enum, default_value = "month")]
+    pub period: PeriodKind,
+    /// Lag range in months, `MIN..MAX` (weekly periods convert).
+    #[arg(long, value_name = "MIN..MAX", default_value = "3..12", value_parser = parse_lags)]
+    pub lags: (u32, u32),
+    /// Significance level of both tests.
+    #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
+    pub alpha: f64,
+    /// Seed of the surrogate null: same input and seed, same output.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Surrogate series pairs for the lead test's p-value.
+    #[arg(long, value_name = "N", default_value_t = 999, value_parser = clap::value_parser!(u32).range(19..=100_000))]
+    pub surrogates: u32,
+    /// Ignore data after this date (YYYY-MM-DD), e.g. the end of a quarter.
+    #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
+    pub as_of: Option<i32>,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Write to this file (atomically) instead of stdout.
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// No progress messages on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Also write the dataset (events.csv, revenue.csv, nsm.toml) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub write_data: Option<PathBuf>,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Event files: CSV, gzip CSV or Parquet; several files or a quoted glob.
+    #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
+    pub events: Vec<PathBuf>,
+    /// Revenue file; checked to be readable, so mistakes show up now rather than later.
+    #[arg(long, value_name = "FILE")]
+    pub revenue: Option<PathBuf>,
+    /// Field delimiter of every CSV input: one character, or `tab`.
+    #[arg(long, value_name = "CHAR", default_value = ",", value_parser = parse_delimiter)]
+    pub delimiter: u8,
+    /// Where to write the config.
+    #[arg(long, value_name = "PATH", default_value = "nsm.toml")]
+    pub output: PathBuf,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+fn parse_delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if text.len() == 1 && text.is_ascii() => Ok(text.as_bytes()[0]),
+        _ => Err(format!(
+            "'{text}' is not a single ASCII character (use 'tab' for a tab)"
+        )),
+    }
+}
+
+fn parse_lags(text: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("'{text}' is not a lag range such as 3..12 (months, 1 to 36, MIN ≤ MAX)");
+    let (min, max) = text.split_once("..").ok_or_else(bad)?;
+    let min: u32 = min.trim().parse().map_err(|_| bad())?;
+    let max: u32 = max.trim().parse().map_err(|_| bad())?;
+    if min == 0 || max > 36 || min > max {
+        return Err(bad());
+    }
+    Ok((min, max))
+}
+
+fn parse_alpha(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(a) if a > 0.0 && a < 0.5 => Ok(a),
+        _ => Err(format!(
+            "'{text}' is not a significance level between 0 and 0.5"
+        )),
+    }
+}
+
+fn parse_as_of(text: &str) -> Result<i32, String> {
+    crate::period::parse_date(text)
+        .ok_or_else(|| format!("'{text}' is not a date such as 2024-12-31"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn lag_ranges() {
+        assert_eq!(parse_lags("3..12"), Ok((3, 12)));
+        assert!(parse_lags("12..3").is_err());
+        assert!(parse_lags("0..3").is_err());
+        assert!(parse_lags("3-12").is_err());
+    }
+
+    #[test]
+    fn delimiters() {
+        assert_eq!(parse_delimiter(";"), Ok(b';'));
+        assert_eq!(parse_delimiter("tab"), Ok(b'\t'));
+        assert!(parse_delimiter(";;").is_err());
+    }
+}

@@ -1,0 +1,52 @@
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::candidates::catalog;
+use crate::candidates::config::{to_toml, Config};
+use crate::cli::InitArgs;
+use crate::error::InputError;
+use crate::ingest::events::{load_activity, EventOptions, EventSource};
+use crate::ingest::revenue::load_revenue;
+use crate::ingest::source::resolve;
+use crate::output::write_atomic;
+
+pub fn run(args: InitArgs) -> Result<ExitCode> {
+    if args.output.exists() && !args.force {
+        return Err(InputError::new(format!(
+            "{} already exists; pass --force to replace it, or --output another path",
+            args.output.display()
+        ))
+        .into());
+    }
+    let files = resolve(&args.events, "events")?;
+    if let Some(revenue) = &args.revenue {
+        for file in resolve(std::slice::from_ref(revenue), "revenue")? {
+            load_revenue(&file, args.delimiter, None)?;
+        }
+    }
+    let config = Config::default();
+    let options = EventOptions {
+        columns: config.columns.clone(),
+        delimiter: args.delimiter,
+        as_of: None,
+        skip_bad_rows: false,
+    };
+    let activity = load_activity(&EventSource::Files(files), &options)?;
+    let candidates = catalog::automatic(&activity)?;
+    let count = candidates.len();
+    let config = Config {
+        candidates,
+        ..config
+    };
+    let header = "nsm configuration: the candidates nsm discovered in your events.\n\
+        Edit freely: remove candidates, add your own (kinds: active_entities, event_count,\n\
+        value_sum, threshold_entities, team_entities, ratio, new_entities, cumulative_entities),\n\
+        and name the metric your team has chosen under [north_star] for `nsm check`.";
+    write_atomic(&args.output, to_toml(&config, header).as_bytes())?;
+    eprintln!(
+        "nsm: wrote {} with {count} candidates",
+        args.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,40 @@
+//! One module per subcommand: parse, call the library, render.
+
+pub mod demo;
+pub mod evaluate;
+pub mod init;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{AnalysisArgs, Cli, Command, OutputArgs};
+use crate::evaluation::{Evaluation, Settings};
+use crate::output::emit;
+use crate::render::renderer;
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Evaluate(args) => evaluate::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Init(args) => init::run(args),
+    }
+}
+
+pub fn settings(args: &AnalysisArgs) -> Settings {
+    Settings {
+        period: args.period,
+        lag_min_months: args.lags.0,
+        lag_max_months: args.lags.1,
+        alpha: args.alpha,
+        seed: args.seed,
+        surrogates: args.surrogates as usize,
+        as_of: args.as_of,
+    }
+}
+
+/// Render in the chosen format and write to stdout or `--output`.
+pub fn render_and_emit(evaluation: &Evaluation, output: &OutputArgs) -> Result<()> {
+    let text = renderer(output.format).render(evaluation)?;
+    emit(output.output.as_deref(), &text)
+}

@@ -1,0 +1,495 @@
+//! The whole evaluation: inputs → activity → series → tests → a serialisable report whose
+//! field names are the JSON contract (SPEC "JSON output", `schema_version` 1).
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::candidates::catalog;
+use crate::candidates::config::Config;
+use crate::candidates::plan::{compute_series, CandidateSeries};
+use crate::candidates::Candidate;
+use crate::dataset::{self, Dataset};
+use crate::ingest::events::{load_activity, Activity, EventOptions, EventSource};
+use crate::ingest::revenue::{load_revenue, Revenue};
+use crate::ingest::source::{self};
+use crate::output::Progress;
+use crate::period::{self, PeriodKind};
+use crate::stats::churn::{churn_test, ChurnOutcome};
+use crate::stats::lead::{lead_test, LeadOutcome, LeadSettings};
+use crate::stats::score::{self, Label, Verdict};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Analysis settings shared by every command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub period: PeriodKind,
+    /// Lag range in months, inclusive.
+    pub lag_min_months: u32,
+    pub lag_max_months: u32,
+    pub alpha: f64,
+    pub seed: u64,
+    pub surrogates: usize,
+    pub as_of: Option<i32>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            period: PeriodKind::Month,
+            lag_min_months: 3,
+            lag_max_months: 12,
+            alpha: 0.05,
+            seed: 0,
+            surrogates: 999,
+            as_of: None,
+        }
+    }
+}
+
+/// Where revenue comes from: a file, or rows already in memory (the demo).
+pub enum RevenueSource {
+    File(PathBuf),
+    Memory(Revenue),
+}
+
+/// What to read.
+pub struct Inputs {
+    pub events: EventSource,
+    pub revenue: RevenueSource,
+    pub config: Option<Config>,
+    pub delimiter: u8,
+    pub skip_bad_rows: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingsOut {
+    pub period: &'static str,
+    pub lag_min: u32,
+    pub lag_max: u32,
+    pub alpha: f64,
+    pub seed: u64,
+    pub surrogates: usize,
+    pub as_of: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedRow {
+    pub file: String,
+    pub line: Option<u64>,
+    pub column: String,
+    pub value: String,
+    pub reason: String,
+}
+
+/// Customer counts of one period.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomersOut {
+    pub period: String,
+    pub paying: f64,
+    pub new: f64,
+    pub reactivated: f64,
+    pub churned: f64,
+    pub churn_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DataOut {
+    pub events_rows: u64,
+    pub revenue_rows: u64,
+    pub first_period: String,
+    pub last_period: String,
+    pub n_periods: usize,
+    pub churn_source: &'static str,
+    pub skipped_rows: u64,
+    pub skipped_examples: Vec<SkippedRow>,
+    pub notes: Vec<String>,
+    /// Paying customers per period (or active accounts, when churn comes from activity).
+    pub customers: Vec<CustomersOut>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LeadOut {
+    pub verdict: Verdict,
+    pub best_lag: Option<usize>,
+    pub r: Option<f64>,
+    pub p_value: Option<f64>,
+    pub reverse_best_lag: Option<usize>,
+    pub reverse_r: Option<f64>,
+    pub reverse_p_value: Option<f64>,
+    pub same_period_r: Option<f64>,
+    pub granger_f: Option<f64>,
+    pub granger_p: Option<f64>,
+    pub granger_lags: Option<usize>,
+    pub reverse_granger_f: Option<f64>,
+    pub reverse_granger_p: Option<f64>,
+    pub n_periods: usize,
+    pub needs_more_periods: Option<usize>,
+    /// Cross-correlation by lag, metric leading: `[lag, r]` pairs.
+    pub by_lag: Vec<(usize, f64)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChurnOut {
+    pub verdict: Verdict,
+    pub divergence_rate: Option<f64>,
+    pub divergence_p: Option<f64>,
+    pub churn_periods: usize,
+    pub rose_in: usize,
+    pub churn_corr: Option<f64>,
+    pub churner_weight: Option<f64>,
+    pub churner_weight_note: Option<String>,
+    pub residual: Option<f64>,
+    pub monotone: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    pub period: String,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CandidateOut {
+    pub name: String,
+    pub kind: &'static str,
+    pub description: String,
+    pub rank: Option<usize>,
+    pub score: Option<f64>,
+    pub verdict: Verdict,
+    pub labels: Vec<Label>,
+    pub explanation: String,
+    pub actionability: Option<f64>,
+    pub lead: Option<LeadOut>,
+    pub churn: Option<ChurnOut>,
+    pub series: Vec<Point>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub settings: SettingsOut,
+    pub data: DataOut,
+    pub recommended: Option<String>,
+    pub recommendation: String,
+    pub north_star: Option<String>,
+    pub candidates: Vec<CandidateOut>,
+}
+
+impl Evaluation {
+    pub fn candidate(&self, name: &str) -> Option<&CandidateOut> {
+        self.candidates.iter().find(|c| c.name == name)
+    }
+
+    /// Candidates in rank order, without the revenue reference row.
+    pub fn ranked(&self) -> impl Iterator<Item = &CandidateOut> {
+        self.candidates.iter().filter(|c| c.rank.is_some())
+    }
+}
+
+/// Statistics are rounded for output so that files stay readable; the verdicts are decided on
+/// unrounded values.
+fn round(value: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    let rounded = (value * scale).round() / scale;
+    if rounded == 0.0 {
+        0.0
+    } else {
+        rounded
+    }
+}
+
+fn round_opt(value: Option<f64>) -> Option<f64> {
+    value.filter(|v| v.is_finite()).map(|v| round(v, 6))
+}
+
+/// FNV-1a: a stable per-candidate seed, whatever the order or number of candidates.
+fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Load everything and evaluate.
+pub fn evaluate(inputs: Inputs, settings: &Settings, progress: &Progress) -> Result<Evaluation> {
+    let config = inputs.config.unwrap_or_default();
+    let event_options = EventOptions {
+        columns: config.columns.clone(),
+        delimiter: inputs.delimiter,
+        as_of: settings.as_of,
+        skip_bad_rows: inputs.skip_bad_rows,
+    };
+    let revenue = match inputs.revenue {
+        RevenueSource::File(path) => {
+            let file = source::resolve(std::slice::from_ref(&path), "revenue")?
+                .into_iter()
+                .next()
+                .ok_or_else(|| crate::input_err!("no revenue file given"))?;
+            load_revenue(&file, inputs.delimiter, settings.as_of)?
+        }
+        RevenueSource::Memory(revenue) => revenue,
+    };
+    let activity = load_activity(&inputs.events, &event_options)?;
+    progress.stage(&format!("read {} events", activity.events_rows));
+    let dataset = dataset::build(settings.period, &activity, &revenue, settings.as_of)?;
+    let candidates = if config.candidates.is_empty() {
+        catalog::automatic(&activity)?
+    } else {
+        config.candidates.clone()
+    };
+    let series = compute_series(&activity, &candidates, &dataset)?;
+    progress.stage(&format!("testing {} candidates", candidates.len()));
+    Ok(score_all(
+        &activity,
+        revenue.rows,
+        &dataset,
+        &candidates,
+        &series,
+        config.north_star.clone(),
+        settings,
+    ))
+}
+
+/// Run both tests on every candidate and assemble the report.
+pub fn score_all(
+    activity: &Activity,
+    revenue_rows: u64,
+    dataset: &Dataset,
+    candidates: &[Candidate],
+    series: &[CandidateSeries],
+    north_star: Option<String>,
+    settings: &Settings,
+) -> Evaluation {
+    let kind = dataset.kind;
+    let lead_settings = LeadSettings {
+        lag_min: kind.lag_from_months(settings.lag_min_months),
+        lag_max: kind.lag_from_months(settings.lag_max_months),
+        alpha: settings.alpha,
+        surrogates: settings.surrogates,
+        seed: settings.seed,
+    };
+    let labels = dataset.labels();
+    let points = |values: &[f64]| -> Vec<Point> {
+        labels
+            .iter()
+            .zip(values)
+            .map(|(period, value)| Point {
+                period: period.clone(),
+                value: *value,
+            })
+            .collect()
+    };
+    let unit = kind.name();
+    let mut out: Vec<CandidateOut> = candidates
+        .iter()
+        .zip(series)
+        .map(|(candidate, s)| {
+            let mut candidate_settings = lead_settings;
+            candidate_settings.seed = settings.seed ^ stable_hash(&candidate.name);
+            let lead = lead_test(&s.values, &dataset.revenue, &candidate_settings);
+            let churn = churn_test(
+                &s.values,
+                s.by_status.as_ref(),
+                &dataset.panel.counts,
+                candidate.kind.is_structurally_monotone(),
+            );
+            let (lead_verdict, mut labels) = score::lead_verdict(&lead, &lead_settings);
+            let (churn_verdict, churn_labels) = score::churn_verdict(&churn, settings.alpha);
+            labels.extend(churn_labels);
+            let actionability = score::actionability(&s.values);
+            if actionability < score::NOISY_BELOW {
+                labels.push(Label::Noisy);
+            }
+            labels.sort();
+            labels.dedup();
+            let score = score::score(
+                lead_verdict,
+                &labels,
+                &lead,
+                churn_verdict,
+                &churn,
+                actionability,
+            );
+            let explanation = capitalise(&format!(
+                "{}; {}.",
+                score::explain_lead(lead_verdict, &labels, &lead, unit),
+                score::explain_churn(&churn, unit)
+            ));
+            CandidateOut {
+                name: candidate.name.clone(),
+                kind: candidate.kind.name(),
+                description: candidate.describe(),
+                rank: None,
+                score: Some(score),
+                verdict: lead_verdict.and(churn_verdict),
+                labels,
+                explanation,
+                actionability: Some(round(actionability, 6)),
+                lead: Some(lead_out(lead_verdict, &lead)),
+                churn: Some(churn_out(churn_verdict, &churn)),
+                series: points(&s.values),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.score
+            .unwrap_or(0.0)
+            .total_cmp(&a.score.unwrap_or(0.0))
+            .then_with(|| a.verdict.cmp(&b.verdict))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    for (i, candidate) in out.iter_mut().enumerate() {
+        candidate.rank = Some(i + 1);
+    }
+    let recommended = out
+        .iter()
+        .find(|c| c.verdict == Verdict::Pass && !c.labels.contains(&Label::Revenue))
+        .map(|c| c.name.clone());
+    let recommendation = match &recommended {
+        Some(name) => {
+            let c = out.iter().find(|c| &c.name == name).expect("recommended is a candidate");
+            format!("Recommended north star: {name} (score {:.1}). {}", c.score.unwrap_or(0.0), c.explanation)
+        }
+        None => "No candidate passes both tests: none of these metrics should be your north star yet. Read the explanations for what each one lacks.".to_string(),
+    };
+    out.push(CandidateOut {
+        name: "revenue".into(),
+        kind: "revenue",
+        description: "revenue per period (the reference every candidate is tested against)".into(),
+        rank: None,
+        score: None,
+        verdict: Verdict::Inconclusive,
+        labels: vec![Label::Revenue],
+        explanation:
+            "Revenue itself: the reference the candidates are tested against, never recommended."
+                .into(),
+        actionability: None,
+        lead: None,
+        churn: None,
+        series: points(&dataset.revenue),
+    });
+    let mut notes = dataset.notes.clone();
+    if activity.skipped_rows > 0 {
+        notes.push(format!(
+            "skipped {} unreadable event row(s) (--skip-bad-rows)",
+            activity.skipped_rows
+        ));
+    }
+    Evaluation {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool {
+            name: "nsm",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        settings: SettingsOut {
+            period: kind.name(),
+            lag_min: settings.lag_min_months,
+            lag_max: settings.lag_max_months,
+            alpha: settings.alpha,
+            seed: settings.seed,
+            surrogates: settings.surrogates,
+            as_of: settings.as_of.map(period::format_day),
+        },
+        data: DataOut {
+            events_rows: activity.events_rows,
+            revenue_rows,
+            first_period: kind.label(dataset.first),
+            last_period: kind.label(dataset.last),
+            n_periods: dataset.len(),
+            churn_source: dataset.panel.source.name(),
+            skipped_rows: activity.skipped_rows,
+            skipped_examples: activity
+                .skipped_examples
+                .iter()
+                .map(|b| SkippedRow {
+                    file: b.file.clone(),
+                    line: b.line,
+                    column: b.column.clone(),
+                    value: b.value.clone(),
+                    reason: b.reason.clone(),
+                })
+                .collect(),
+            notes,
+            customers: customers_out(dataset, &labels),
+        },
+        recommended,
+        recommendation,
+        north_star,
+        candidates: out,
+    }
+}
+
+fn customers_out(dataset: &Dataset, labels: &[String]) -> Vec<CustomersOut> {
+    let counts = &dataset.panel.counts;
+    let rates = counts.churn_rate();
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, period)| CustomersOut {
+            period: period.clone(),
+            paying: counts.paying[i],
+            new: counts.new[i],
+            reactivated: counts.reactivated[i],
+            churned: counts.churned[i],
+            churn_rate: round_opt(rates[i]),
+        })
+        .collect()
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
+        None => String::new(),
+    }
+}
+
+fn lead_out(verdict: Verdict, lead: &LeadOutcome) -> LeadOut {
+    LeadOut {
+        verdict,
+        best_lag: lead.best_lag,
+        r: round_opt(lead.r),
+        p_value: round_opt(lead.p_value),
+        reverse_best_lag: lead.reverse_best_lag,
+        reverse_r: round_opt(lead.reverse_r),
+        reverse_p_value: round_opt(lead.reverse_p_value),
+        same_period_r: round_opt(lead.same_period_r),
+        granger_f: round_opt(lead.granger.map(|g| g.f)),
+        granger_p: round_opt(lead.granger.map(|g| g.p_value)),
+        granger_lags: lead.granger.map(|g| g.lags),
+        reverse_granger_f: round_opt(lead.reverse_granger.map(|g| g.f)),
+        reverse_granger_p: round_opt(lead.reverse_granger.map(|g| g.p_value)),
+        n_periods: lead.n_periods,
+        needs_more_periods: lead.needs_more_periods,
+        by_lag: lead
+            .scan
+            .forward
+            .iter()
+            .map(|(k, r)| (*k, round(*r, 6)))
+            .collect(),
+    }
+}
+
+fn churn_out(verdict: Verdict, churn: &ChurnOutcome) -> ChurnOut {
+    ChurnOut {
+        verdict,
+        divergence_rate: round_opt(churn.divergence_rate),
+        divergence_p: round_opt(churn.divergence_p),
+        churn_periods: churn.churn_periods,
+        rose_in: churn.rose_in,
+        churn_corr: round_opt(churn.churn_corr),
+        churner_weight: round_opt(churn.churner_weight),
+        churner_weight_note: churn.churner_weight_note.clone(),
+        residual: round_opt(churn.residual),
+        monotone: churn.monotone,
+    }
+}

@@ -1,0 +1,761 @@
+//! Events: every input file becomes one lazy scan, all scans one plan, and that plan one compact
+//! activity table: events per (week, month, account, user, event) with their count and value sum.
+//! Every candidate series is computed from that table, so the raw events are read exactly once.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use polars::prelude::*;
+
+use super::source::{
+    csv_error_line, csv_error_text, csv_header, csv_reader, FileFormat, InputFile,
+};
+use super::timestamp::{epoch_seconds_to_day, TimestampFamily};
+use crate::candidates::config::EventColumns;
+use crate::error::InputError;
+
+/// Value sums are kept in integer millionths so that they do not depend on summation order
+/// (and so on thread scheduling): same input, same bytes.
+pub const VALUE_SCALE: f64 = 1e6;
+
+/// Column names of the activity table.
+pub mod col_names {
+    pub const WEEK: &str = "week";
+    pub const MONTH: &str = "month";
+    pub const ACCOUNT: &str = "account";
+    pub const USER: &str = "user";
+    pub const EVENT: &str = "event";
+    pub const COUNT: &str = "n";
+    pub const VALUE: &str = "value_micro";
+    pub const DAY_MIN: &str = "day_min";
+    pub const DAY_MAX: &str = "day_max";
+}
+use col_names as c;
+
+/// Where events come from: files, or an in-memory frame with the default column names and
+/// string values (the demo), which goes through exactly the same parsing as a CSV file.
+pub enum EventSource {
+    Files(Vec<InputFile>),
+    Frame { name: String, frame: DataFrame },
+}
+
+#[derive(Debug, Clone)]
+pub struct EventOptions {
+    pub columns: EventColumns,
+    pub delimiter: u8,
+    /// Ignore events after this UTC day.
+    pub as_of: Option<i32>,
+    pub skip_bad_rows: bool,
+}
+
+/// A row that could not be read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadRow {
+    pub file: String,
+    pub line: Option<u64>,
+    pub column: String,
+    pub value: String,
+    pub reason: String,
+}
+
+impl BadRow {
+    pub fn to_error(&self) -> InputError {
+        InputError::at(
+            &self.file,
+            self.line,
+            Some(&self.column),
+            Some(&self.value),
+            &self.reason,
+        )
+    }
+}
+
+/// A typed file (Parquet) has no lines; its rows are numbered from 1 instead.
+fn row_label(file: &str, row: u64) -> String {
+    format!("{file} (row {row})")
+}
+
+/// The compact per-(week, month, account, user, event) table every series is computed from.
+pub struct Activity {
+    pub table: DataFrame,
+    pub events_rows: u64,
+    pub first_day: i32,
+    pub last_day: i32,
+    pub has_account: bool,
+    pub has_value: bool,
+    pub skipped_rows: u64,
+    pub skipped_examples: Vec<BadRow>,
+}
+
+/// What one file contributes: its columns and how to read its timestamps.
+struct FilePlan {
+    label: String,
+    frame: LazyFrame,
+    timestamp: TimestampKind,
+    has_account: bool,
+    has_value: bool,
+    csv: Option<InputFile>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum TimestampKind {
+    Text(TimestampFamily),
+    /// A typed column: days since epoch = physical / per_day (datetime), or already days (date).
+    Datetime {
+        per_day: i64,
+    },
+    Date,
+    EpochNumber,
+}
+
+const RAW_TS: &str = "__ts";
+const RAW_VALUE: &str = "__value";
+const PARSED_VALUE: &str = "__value_parsed";
+const DAY: &str = "__day";
+const BAD: &str = "__bad";
+
+/// Read all events into the activity table in one pass.
+pub fn load_activity(source: &EventSource, options: &EventOptions) -> Result<Activity> {
+    let plans = match source {
+        EventSource::Files(files) => files
+            .iter()
+            .map(|file| plan_file(file, options))
+            .collect::<Result<Vec<_>>>()?,
+        EventSource::Frame { name, frame } => vec![plan_frame(name, frame, options)?],
+    };
+    let has_account = plans.iter().any(|p| p.has_account);
+    let has_value = plans.iter().any(|p| p.has_value);
+    let normalized: Vec<LazyFrame> = plans.iter().map(|p| normalize(p, options)).collect();
+    let all = concat(normalized, UnionArgs::default())?;
+    let table = aggregate(all)
+        .collect_with_engine(Engine::Streaming)
+        .map_err(|e| explain_scan_failure(&plans, options, e))?
+        .unwrap_single();
+    finish(table, &plans, options, has_account, has_value)
+}
+
+/// The one lazy plan over all files, for `--explain`-style inspection in tests.
+pub fn activity_plan(source: &EventSource, options: &EventOptions) -> Result<LazyFrame> {
+    let plans = match source {
+        EventSource::Files(files) => files
+            .iter()
+            .map(|file| plan_file(file, options))
+            .collect::<Result<Vec<_>>>()?,
+        EventSource::Frame { name, frame } => vec![plan_frame(name, frame, options)?],
+    };
+    let normalized: Vec<LazyFrame> = plans.iter().map(|p| normalize(p, options)).collect();
+    Ok(aggregate(concat(normalized, UnionArgs::default())?))
+}
+
+fn missing_column_error(label: &str, role: &str, mapped: &str, found: &[String]) -> anyhow::Error {
+    let hint = if mapped == role {
+        format!(
+            "if another column holds it, map it in nsm.toml: [events] {role} = \"<your column>\""
+        )
+    } else {
+        format!("nsm.toml maps {role} to '{mapped}'; fix the mapping under [events]")
+    };
+    InputError::new(format!(
+        "events file {label}: missing column '{mapped}' ({role}); columns found: {}; {hint}",
+        found.join(", ")
+    ))
+    .into()
+}
+
+fn plan_file(file: &InputFile, options: &EventOptions) -> Result<FilePlan> {
+    let label = file.display();
+    let cols = &options.columns;
+    match file.format {
+        FileFormat::Csv | FileFormat::GzipCsv => {
+            let header = csv_header(file, options.delimiter)?;
+            for (role, mapped) in [
+                ("timestamp", &cols.timestamp),
+                ("user_id", &cols.user_id),
+                ("event", &cols.event),
+            ] {
+                if !header.iter().any(|h| h == mapped) {
+                    return Err(missing_column_error(&label, role, mapped, &header));
+                }
+            }
+            let family = sample_csv_family(file, options)?;
+            let schema: Schema = header
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    // Unnamed or repeated columns still need distinct names in the schema.
+                    let unique = if name.is_empty() || header[..i].contains(name) {
+                        format!("__column_{i}")
+                    } else {
+                        name.clone()
+                    };
+                    Field::new(unique.into(), DataType::String)
+                })
+                .collect();
+            let scan = LazyCsvReader::new(PlRefPath::from(file.path.to_string_lossy().as_ref()))
+                .with_has_header(true)
+                .with_schema(Some(Arc::new(schema)))
+                .with_separator(options.delimiter)
+                .with_quote_char(Some(b'"'))
+                .with_missing_is_null(true)
+                .finish()
+                .map_err(|e| InputError::new(format!("events file {label}: cannot scan: {e}")))?;
+            let has_account = header.iter().any(|h| h == &cols.account_id);
+            let has_value = header.iter().any(|h| h == &cols.value);
+            Ok(FilePlan {
+                frame: select_columns(scan, cols, has_account, has_value, DataType::String),
+                label,
+                timestamp: TimestampKind::Text(family),
+                has_account,
+                has_value,
+                csv: Some(file.clone()),
+            })
+        }
+        FileFormat::Parquet => {
+            let mut scan = LazyFrame::scan_parquet(
+                PlRefPath::from(file.path.to_string_lossy().as_ref()),
+                ScanArgsParquet::default(),
+            )
+            .map_err(|e| {
+                InputError::new(format!(
+                    "events file {label}: not a readable Parquet file: {e}"
+                ))
+            })?;
+            let schema = scan.collect_schema().map_err(|e| {
+                InputError::new(format!(
+                    "events file {label}: not a readable Parquet file: {e}"
+                ))
+            })?;
+            plan_typed(label, scan, &schema, options)
+        }
+    }
+}
+
+/// An in-memory frame (the demo) is read like a typed file.
+fn plan_frame(name: &str, frame: &DataFrame, options: &EventOptions) -> Result<FilePlan> {
+    let schema = frame.schema().clone();
+    plan_typed(name.to_string(), frame.clone().lazy(), &schema, options)
+}
+
+fn plan_typed(
+    label: String,
+    scan: LazyFrame,
+    schema: &Schema,
+    options: &EventOptions,
+) -> Result<FilePlan> {
+    let cols = &options.columns;
+    let found: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+    for (role, mapped) in [
+        ("timestamp", &cols.timestamp),
+        ("user_id", &cols.user_id),
+        ("event", &cols.event),
+    ] {
+        if schema.get(mapped).is_none() {
+            return Err(missing_column_error(&label, role, mapped, &found));
+        }
+    }
+    let type_error = |column: &str, dtype: &DataType, wanted: &str| -> anyhow::Error {
+        InputError::at(
+            &label,
+            None,
+            Some(column),
+            None,
+            format!("has type {dtype}; expected {wanted}"),
+        )
+        .into()
+    };
+    let ts_type = schema
+        .get(&cols.timestamp)
+        .cloned()
+        .unwrap_or(DataType::Null);
+    let timestamp = match &ts_type {
+        DataType::Datetime(unit, _) => TimestampKind::Datetime {
+            per_day: match unit {
+                TimeUnit::Milliseconds => 86_400_000,
+                TimeUnit::Microseconds => 86_400_000_000,
+                TimeUnit::Nanoseconds => 86_400_000_000_000,
+            },
+        },
+        DataType::Date => TimestampKind::Date,
+        t if t.is_integer() || t.is_float() => TimestampKind::EpochNumber,
+        DataType::String => {
+            let sample = scan
+                .clone()
+                .select([col(cols.timestamp.as_str())])
+                .drop_nulls(None)
+                .limit(1)
+                .collect()?;
+            let first = sample
+                .column(&cols.timestamp)
+                .ok()
+                .and_then(|c| c.str().ok().and_then(|s| s.get(0).map(str::to_string)));
+            match first {
+                None => TimestampKind::Text(TimestampFamily::Iso),
+                Some(text) => TimestampKind::Text(TimestampFamily::detect(&text).ok_or_else(|| {
+                    InputError::at(&label, None, Some(&cols.timestamp), Some(&text),
+                        "not a timestamp nsm can read (ISO 8601, a date, or epoch seconds/milliseconds)")
+                })?),
+            }
+        }
+        other => {
+            return Err(type_error(
+                &cols.timestamp,
+                other,
+                "a datetime, date, epoch number or text",
+            ))
+        }
+    };
+    for (column, required) in [
+        (&cols.user_id, true),
+        (&cols.event, true),
+        (&cols.account_id, false),
+    ] {
+        match schema.get(column) {
+            Some(t) if t.is_string() || t.is_integer() => {}
+            Some(other) => return Err(type_error(column, other, "text or integer ids")),
+            None if required => unreachable!("required columns were checked above"),
+            None => {}
+        }
+    }
+    if let Some(t) = schema.get(&cols.value) {
+        if !(t.is_primitive_numeric() || t.is_string() || t.is_null()) {
+            return Err(type_error(&cols.value, t, "a number"));
+        }
+    }
+    let has_account = schema.get(&cols.account_id).is_some();
+    let has_value = schema.get(&cols.value).is_some();
+    let ts_dtype = match timestamp {
+        TimestampKind::Text(_) => DataType::String,
+        _ => ts_type.clone(),
+    };
+    Ok(FilePlan {
+        frame: select_columns(scan, cols, has_account, has_value, ts_dtype),
+        label,
+        timestamp,
+        has_account,
+        has_value,
+        csv: None,
+    })
+}
+
+/// Keep only the mapped columns, under internal names, as text ids.
+fn select_columns(
+    scan: LazyFrame,
+    cols: &EventColumns,
+    has_account: bool,
+    has_value: bool,
+    ts_dtype: DataType,
+) -> LazyFrame {
+    let user = col(cols.user_id.as_str()).cast(DataType::String);
+    let account = if has_account {
+        col(cols.account_id.as_str()).cast(DataType::String)
+    } else {
+        user.clone()
+    };
+    let value = if has_value {
+        col(cols.value.as_str())
+    } else {
+        lit(NULL).cast(DataType::String)
+    };
+    scan.select([
+        col(cols.timestamp.as_str()).cast(ts_dtype).alias(RAW_TS),
+        user.clone().alias(c::USER),
+        // Events without an account belong to their user's own account.
+        account.fill_null(user).alias(c::ACCOUNT),
+        col(cols.event.as_str())
+            .cast(DataType::String)
+            .alias(c::EVENT),
+        value.alias(RAW_VALUE),
+    ])
+}
+
+/// Parsed day, value and a bad-row flag, with `--as-of` applied.
+fn normalize(plan: &FilePlan, options: &EventOptions) -> LazyFrame {
+    let raw = col(RAW_TS);
+    let day = match plan.timestamp {
+        TimestampKind::Text(family) => family.day_expr(raw),
+        TimestampKind::Datetime { per_day } => raw
+            .cast(DataType::Int64)
+            .floor_div(lit(per_day))
+            .cast(DataType::Int32),
+        TimestampKind::Date => raw.cast(DataType::Int32),
+        TimestampKind::EpochNumber => epoch_seconds_to_day(raw.cast(DataType::Float64)),
+    };
+    let value = col(RAW_VALUE).cast(DataType::Float64);
+    let bad_value = col(RAW_VALUE)
+        .is_not_null()
+        .and(value.clone().is_finite().fill_null(lit(false)).not());
+    let bad = col(DAY)
+        .is_null()
+        .or(col(c::USER).is_null())
+        .or(col(c::EVENT).is_null())
+        .or(bad_value);
+    let frame = plan
+        .frame
+        .clone()
+        .with_columns([day.alias(DAY), value.alias(PARSED_VALUE)])
+        .with_column(bad.alias(BAD));
+    match options.as_of {
+        Some(as_of) => frame.filter(col(BAD).or(col(DAY).lt_eq(lit(as_of)))),
+        None => frame,
+    }
+}
+
+/// The grouping that turns raw events into the activity table. Bad rows collapse into the
+/// group whose keys are all null.
+fn aggregate(all: LazyFrame) -> LazyFrame {
+    let good = col(BAD).not();
+    let keep = |e: Expr| when(good.clone()).then(e).otherwise(lit(NULL));
+    let date = col(DAY).cast(DataType::Date);
+    let month =
+        date.clone().dt().year() * lit(12) + date.dt().month().cast(DataType::Int32) - lit(1);
+    let week = (col(DAY) + lit(3)).floor_div(lit(7));
+    let value_micro = (col(PARSED_VALUE) * lit(VALUE_SCALE) + lit(0.5))
+        .floor()
+        .cast(DataType::Int64);
+    all.group_by([
+        keep(week.cast(DataType::Int32)).alias(c::WEEK),
+        keep(month.cast(DataType::Int32)).alias(c::MONTH),
+        keep(col(c::ACCOUNT)).alias(c::ACCOUNT),
+        keep(col(c::USER)).alias(c::USER),
+        keep(col(c::EVENT)).alias(c::EVENT),
+    ])
+    .agg([
+        len().cast(DataType::Int64).alias(c::COUNT),
+        keep(value_micro).sum().alias(c::VALUE),
+        keep(col(DAY)).min().alias(c::DAY_MIN),
+        keep(col(DAY)).max().alias(c::DAY_MAX),
+    ])
+}
+
+fn finish(
+    table: DataFrame,
+    plans: &[FilePlan],
+    options: &EventOptions,
+    has_account: bool,
+    has_value: bool,
+) -> Result<Activity> {
+    let counts = table.column(c::COUNT)?.i64()?;
+    let weeks = table.column(c::WEEK)?.i32()?;
+    let events_rows: u64 = counts.iter().flatten().map(|n| n as u64).sum();
+    let bad_rows: u64 = weeks
+        .iter()
+        .zip(counts.iter())
+        .filter(|(week, _)| week.is_none())
+        .map(|(_, n)| n.unwrap_or(0) as u64)
+        .sum();
+    let mut skipped_examples = Vec::new();
+    if bad_rows > 0 {
+        let examples = locate_bad_rows(plans, options, 5)?;
+        if !options.skip_bad_rows {
+            return Err(match examples.first() {
+                Some(bad) => anyhow::Error::new(InputError::new(format!(
+                    "{}; {} bad row(s) in all; fix them or pass --skip-bad-rows to skip and count them",
+                    bad.to_error(),
+                    bad_rows
+                ))),
+                None => InputError::new(format!(
+                    "{bad_rows} event row(s) have an unreadable timestamp, an empty user or event, or a non-numeric value; pass --skip-bad-rows to skip and count them"
+                ))
+                .into(),
+            });
+        }
+        skipped_examples = examples;
+    }
+    let table = table.lazy().filter(col(c::WEEK).is_not_null()).collect()?;
+    if table.height() == 0 {
+        let what = if options.as_of.is_some() {
+            "no events on or before --as-of"
+        } else {
+            "no event rows"
+        };
+        let files: Vec<&str> = plans.iter().map(|p| p.label.as_str()).collect();
+        return Err(InputError::new(format!("events {}: {what}", files.join(", "))).into());
+    }
+    let first_day = table.column(c::DAY_MIN)?.i32()?.min().unwrap_or(0);
+    let last_day = table.column(c::DAY_MAX)?.i32()?.max().unwrap_or(0);
+    Ok(Activity {
+        table,
+        events_rows: events_rows - bad_rows,
+        first_day,
+        last_day,
+        has_account,
+        has_value,
+        skipped_rows: bad_rows,
+        skipped_examples,
+    })
+}
+
+/// The timestamp family of a CSV file, from its first non-empty timestamp.
+fn sample_csv_family(file: &InputFile, options: &EventOptions) -> Result<TimestampFamily> {
+    let label = file.display();
+    let mut reader = csv_reader(file, options.delimiter)?;
+    let header = csv_header(file, options.delimiter)?;
+    let index = header
+        .iter()
+        .position(|h| h == &options.columns.timestamp)
+        .unwrap_or(0);
+    let mut record = csv::StringRecord::new();
+    for _ in 0..1000 {
+        match reader.read_record(&mut record) {
+            Ok(true) => {
+                if let Some(text) = record.get(index).map(str::trim).filter(|t| !t.is_empty()) {
+                    return TimestampFamily::detect(text).ok_or_else(|| {
+                        InputError::at(
+                            &label,
+                            record.position().map(|p| p.line()),
+                            Some(&options.columns.timestamp),
+                            Some(text),
+                            "not a timestamp nsm can read (ISO 8601 such as 2024-03-01T12:00:00Z, a date, or epoch seconds/milliseconds)",
+                        )
+                        .into()
+                    });
+                }
+            }
+            Ok(false) => break,
+            Err(e) => {
+                return Err(InputError::at(
+                    &label,
+                    csv_error_line(&e),
+                    None,
+                    None,
+                    csv_error_text(&e),
+                )
+                .into())
+            }
+        }
+    }
+    Ok(TimestampFamily::Iso)
+}
+
+/// Find the first `limit` bad rows, with file lines, by reading the files again. Only runs when
+/// the one pass has found bad rows, so it costs nothing on clean data.
+fn locate_bad_rows(
+    plans: &[FilePlan],
+    options: &EventOptions,
+    limit: usize,
+) -> Result<Vec<BadRow>> {
+    let mut found = Vec::new();
+    for plan in plans {
+        if found.len() >= limit {
+            break;
+        }
+        match (&plan.csv, plan.timestamp) {
+            (Some(file), TimestampKind::Text(family)) => {
+                locate_in_csv(file, family, options, limit - found.len(), &mut found)?
+            }
+            _ => locate_in_frame(plan, options, limit - found.len(), &mut found)?,
+        }
+    }
+    Ok(found)
+}
+
+fn check_fields(
+    family: TimestampFamily,
+    timestamp: Option<&str>,
+    user: Option<&str>,
+    event: Option<&str>,
+    value: Option<&str>,
+    cols: &EventColumns,
+) -> Option<(String, String, String)> {
+    let ts = timestamp.unwrap_or("").trim();
+    if family.parse_day(ts).is_none() {
+        let reason = if ts.is_empty() {
+            "timestamp is empty".to_string()
+        } else if TimestampFamily::detect(ts).is_some() {
+            format!(
+                "timestamp is in a different format from the file's first rows ({})",
+                family.describe()
+            )
+        } else {
+            "not a timestamp nsm can read (ISO 8601 such as 2024-03-01T12:00:00Z, a date, or epoch seconds/milliseconds)".to_string()
+        };
+        return Some((cols.timestamp.clone(), ts.to_string(), reason));
+    }
+    if user.unwrap_or("").is_empty() {
+        return Some((
+            cols.user_id.clone(),
+            String::new(),
+            "user id is empty".into(),
+        ));
+    }
+    if event.unwrap_or("").is_empty() {
+        return Some((
+            cols.event.clone(),
+            String::new(),
+            "event name is empty".into(),
+        ));
+    }
+    if let Some(text) = value.filter(|v| !v.is_empty()) {
+        let ok = text
+            .trim()
+            .parse::<f64>()
+            .map(f64::is_finite)
+            .unwrap_or(false);
+        if !ok {
+            return Some((
+                cols.value.clone(),
+                text.to_string(),
+                "not a finite number".into(),
+            ));
+        }
+    }
+    None
+}
+
+fn locate_in_csv(
+    file: &InputFile,
+    family: TimestampFamily,
+    options: &EventOptions,
+    limit: usize,
+    found: &mut Vec<BadRow>,
+) -> Result<()> {
+    let label = file.display();
+    let header = csv_header(file, options.delimiter)?;
+    let cols = &options.columns;
+    let index = |name: &str| header.iter().position(|h| h == name);
+    let (ts_i, user_i, event_i) = (
+        index(&cols.timestamp),
+        index(&cols.user_id),
+        index(&cols.event),
+    );
+    let value_i = index(&cols.value);
+    let mut reader = csv_reader(file, options.delimiter)?;
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {
+                let get = |i: Option<usize>| i.and_then(|i| record.get(i));
+                if let Some((column, value, reason)) = check_fields(
+                    family,
+                    get(ts_i),
+                    get(user_i),
+                    get(event_i),
+                    get(value_i),
+                    cols,
+                ) {
+                    found.push(BadRow {
+                        file: label.clone(),
+                        line: record.position().map(|p| p.line()),
+                        column,
+                        value,
+                        reason,
+                    });
+                    if found.len() >= limit {
+                        return Ok(());
+                    }
+                }
+            }
+            Ok(false) => return Ok(()),
+            Err(e) => {
+                return Err(InputError::at(
+                    &label,
+                    csv_error_line(&e),
+                    None,
+                    None,
+                    csv_error_text(&e),
+                )
+                .into())
+            }
+        }
+    }
+}
+
+/// Bad rows of a typed source (Parquet, in-memory): row numbers instead of lines.
+fn locate_in_frame(
+    plan: &FilePlan,
+    options: &EventOptions,
+    limit: usize,
+    found: &mut Vec<BadRow>,
+) -> Result<()> {
+    let bad = normalize(plan, options)
+        .with_row_index("__row", Some(1))
+        .filter(col(BAD))
+        .limit(limit as u32)
+        .select([
+            col("__row"),
+            col(RAW_TS).cast(DataType::String),
+            col(DAY),
+            col(c::USER),
+            col(c::EVENT),
+        ])
+        .collect()?;
+    let rows = bad.column("__row")?.idx()?;
+    let ts = bad.column(RAW_TS)?.str()?;
+    let days = bad.column(DAY)?.i32()?;
+    let users = bad.column(c::USER)?.str()?;
+    let events = bad.column(c::EVENT)?.str()?;
+    let cols = &options.columns;
+    for i in 0..bad.height() {
+        let (column, value, reason) = if days.get(i).is_none() {
+            (
+                cols.timestamp.clone(),
+                ts.get(i).unwrap_or("").to_string(),
+                "not a readable timestamp".to_string(),
+            )
+        } else if users.get(i).is_none() {
+            (
+                cols.user_id.clone(),
+                String::new(),
+                "user id is empty".to_string(),
+            )
+        } else if events.get(i).is_none() {
+            (
+                cols.event.clone(),
+                String::new(),
+                "event name is empty".to_string(),
+            )
+        } else {
+            (
+                cols.value.clone(),
+                String::new(),
+                "not a finite number".to_string(),
+            )
+        };
+        found.push(BadRow {
+            file: row_label(&plan.label, u64::from(rows.get(i).unwrap_or(0))),
+            line: None,
+            column,
+            value,
+            reason,
+        });
+    }
+    Ok(())
+}
+
+/// Turn a failure of the one pass into a located input error when a file is at fault.
+fn explain_scan_failure(
+    plans: &[FilePlan],
+    options: &EventOptions,
+    error: PolarsError,
+) -> anyhow::Error {
+    for plan in plans {
+        if let Some(file) = &plan.csv {
+            // Read the whole file with the strict CSV reader: it names the line at fault.
+            if let Ok(mut reader) = csv_reader(file, options.delimiter) {
+                let mut record = csv::StringRecord::new();
+                loop {
+                    match reader.read_record(&mut record) {
+                        Ok(true) => continue,
+                        Ok(false) => break,
+                        Err(e) => {
+                            return InputError::at(
+                                &file.display(),
+                                csv_error_line(&e),
+                                None,
+                                None,
+                                csv_error_text(&e),
+                            )
+                            .into()
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let files: Vec<&str> = plans.iter().map(|p| p.label.as_str()).collect();
+    InputError::new(format!(
+        "events {}: cannot be read: {error}",
+        files.join(", ")
+    ))
+    .into()
+}

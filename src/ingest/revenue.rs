@@ -1,0 +1,379 @@
+//! Revenue: aggregate (`period,revenue`) or per customer (`date,customer_id,amount[,months]`),
+//! detected from the header. Amounts covering several months are spread evenly over them.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use polars::prelude::*;
+
+use super::source::{
+    csv_error_line, csv_error_text, csv_header, csv_reader, FileFormat, InputFile,
+};
+use super::timestamp::TimestampFamily;
+use crate::error::InputError;
+use crate::period::{self, PeriodKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevenueShape {
+    Aggregate,
+    PerCustomer,
+}
+
+/// When an amount starts: a whole month (`2024-03`) or a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    Month(i32),
+    Day(i32),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RevenueEntry {
+    pub customer: Option<String>,
+    pub start: Start,
+    pub months: u32,
+    pub amount: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Revenue {
+    pub shape: RevenueShape,
+    pub rows: u64,
+    pub entries: Vec<RevenueEntry>,
+    pub source: String,
+}
+
+/// Revenue per period after spreading, in total and per customer.
+#[derive(Debug, Clone, Default)]
+pub struct SpreadRevenue {
+    pub total: BTreeMap<i32, f64>,
+    /// customer -> period -> amount; only for per-customer revenue.
+    pub per_customer: Option<BTreeMap<String, BTreeMap<i32, f64>>>,
+}
+
+const AGGREGATE_COLUMNS: [&str; 2] = ["period", "revenue"];
+const CUSTOMER_COLUMNS: [&str; 3] = ["date", "customer_id", "amount"];
+const MONTHS_COLUMN: &str = "months";
+
+/// The column positions of one of the two shapes.
+enum Layout {
+    Aggregate {
+        period: usize,
+        revenue: usize,
+    },
+    PerCustomer {
+        date: usize,
+        customer: usize,
+        amount: usize,
+        months: Option<usize>,
+    },
+}
+
+fn detect_layout(header: &[String], label: &str) -> Result<Layout> {
+    let find = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
+    if let (Some(period), Some(revenue)) = (find("period"), find("revenue")) {
+        return Ok(Layout::Aggregate { period, revenue });
+    }
+    if let (Some(date), Some(customer), Some(amount)) =
+        (find("date"), find("customer_id"), find("amount"))
+    {
+        return Ok(Layout::PerCustomer {
+            date,
+            customer,
+            amount,
+            months: find(MONTHS_COLUMN),
+        });
+    }
+    Err(InputError::new(format!(
+        "revenue file {label}: unrecognised header ({}); expected either '{}' (aggregate) or '{}[,{MONTHS_COLUMN}]' (per customer)",
+        header.join(", "),
+        AGGREGATE_COLUMNS.join(","),
+        CUSTOMER_COLUMNS.join(","),
+    ))
+    .into())
+}
+
+/// Read a revenue file (CSV, gzip CSV or Parquet). Rows after `as_of` are left out.
+pub fn load_revenue(file: &InputFile, delimiter: u8, as_of: Option<i32>) -> Result<Revenue> {
+    let label = file.display();
+    let (header, rows) = match file.format {
+        FileFormat::Csv | FileFormat::GzipCsv => read_csv_rows(file, delimiter)?,
+        FileFormat::Parquet => read_parquet_rows(file)?,
+    };
+    let layout = detect_layout(&header, &label)?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for (line, fields) in &rows {
+        let at = |column: usize, value: &str, what: &str| -> anyhow::Error {
+            InputError::at(
+                &label,
+                Some(*line),
+                header.get(column).map(String::as_str),
+                Some(value),
+                what,
+            )
+            .into()
+        };
+        let field = |i: usize| fields.get(i).map(|s| s.trim()).unwrap_or("");
+        let amount_of = |i: usize| -> Result<f64> {
+            let text = field(i);
+            match text.parse::<f64>() {
+                Ok(v) if v.is_finite() => Ok(v),
+                _ => Err(at(i, text, "not a finite number")),
+            }
+        };
+        let entry = match layout {
+            Layout::Aggregate { period, revenue } => {
+                let text = field(period);
+                let start = parse_start(text).ok_or_else(|| {
+                    at(
+                        period,
+                        text,
+                        "not a period (2024-03) or a date (2024-03-15)",
+                    )
+                })?;
+                RevenueEntry {
+                    customer: None,
+                    start,
+                    months: 1,
+                    amount: amount_of(revenue)?,
+                }
+            }
+            Layout::PerCustomer {
+                date,
+                customer,
+                amount,
+                months,
+            } => {
+                let text = field(date);
+                let start = parse_start(text).ok_or_else(|| {
+                    at(date, text, "not a date (2024-03-15) or a month (2024-03)")
+                })?;
+                let id = field(customer);
+                if id.is_empty() {
+                    return Err(at(customer, id, "customer id is empty"));
+                }
+                let months = match months.map(field).filter(|t| !t.is_empty()) {
+                    None => 1,
+                    Some(text) => match text.parse::<i64>() {
+                        Ok(n) if (1..=1200).contains(&n) => n as u32,
+                        _ => {
+                            return Err(at(
+                                months.unwrap_or(0),
+                                text,
+                                "months must be a whole number from 1 to 1200 (the months the amount covers)",
+                            ))
+                        }
+                    },
+                };
+                RevenueEntry {
+                    customer: Some(id.to_string()),
+                    start,
+                    months,
+                    amount: amount_of(amount)?,
+                }
+            }
+        };
+        let first_day = match entry.start {
+            Start::Month(m) => period::month_first_day(m),
+            Start::Day(d) => d,
+        };
+        if as_of.is_none_or(|limit| first_day <= limit) {
+            entries.push(entry);
+        }
+    }
+    if entries.is_empty() {
+        let what = if rows.is_empty() {
+            "has no data rows"
+        } else {
+            "has no rows on or before --as-of"
+        };
+        return Err(InputError::new(format!("revenue file {label}: {what}")).into());
+    }
+    Ok(Revenue {
+        shape: match layout {
+            Layout::Aggregate { .. } => RevenueShape::Aggregate,
+            Layout::PerCustomer { .. } => RevenueShape::PerCustomer,
+        },
+        rows: rows.len() as u64,
+        entries,
+        source: label,
+    })
+}
+
+/// `2024-03` is a month; anything else must be a date or date-time.
+fn parse_start(text: &str) -> Option<Start> {
+    if let Some(month) = period::parse_month_label(text) {
+        return Some(Start::Month(month));
+    }
+    TimestampFamily::Iso.parse_day(text).map(Start::Day)
+}
+
+type Rows = Vec<(u64, Vec<String>)>;
+
+fn read_csv_rows(file: &InputFile, delimiter: u8) -> Result<(Vec<String>, Rows)> {
+    let label = file.display();
+    let header = csv_header(file, delimiter)?;
+    let mut reader = csv_reader(file, delimiter)?;
+    let mut rows = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {
+                let line = record.position().map(|p| p.line()).unwrap_or(0);
+                rows.push((line, record.iter().map(str::to_string).collect()));
+            }
+            Ok(false) => break,
+            Err(e) => {
+                return Err(InputError::at(
+                    &label,
+                    csv_error_line(&e),
+                    None,
+                    None,
+                    csv_error_text(&e),
+                )
+                .into())
+            }
+        }
+    }
+    Ok((header, rows))
+}
+
+/// Parquet rows as text, numbered from 2 so that messages read like a CSV's lines.
+fn read_parquet_rows(file: &InputFile) -> Result<(Vec<String>, Rows)> {
+    let label = file.display();
+    let frame = LazyFrame::scan_parquet(
+        PlRefPath::from(file.path.to_string_lossy().as_ref()),
+        ScanArgsParquet::default(),
+    )
+    .and_then(|scan| scan.collect())
+    .map_err(|e| {
+        InputError::new(format!(
+            "revenue file {label}: not a readable Parquet file: {e}"
+        ))
+    })?;
+    let header: Vec<String> = frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let columns: Vec<StringChunked> = frame
+        .columns()
+        .iter()
+        .map(|c| c.cast(&DataType::String).and_then(|c| c.str().cloned()))
+        .collect::<PolarsResult<_>>()?;
+    let rows = (0..frame.height())
+        .map(|i| {
+            let fields = columns
+                .iter()
+                .map(|c| c.get(i).unwrap_or("").to_string())
+                .collect();
+            (i as u64 + 2, fields)
+        })
+        .collect();
+    Ok((header, rows))
+}
+
+impl Revenue {
+    /// Spread every amount over the periods it covers.
+    ///
+    /// Months: an amount covering `m` months adds `amount / m` to each of them. Weeks: the
+    /// amount is spread over the days it covers and summed per week; a whole-month aggregate
+    /// row covers the days of its month, a dated aggregate row is the week holding the date.
+    pub fn spread(&self, kind: PeriodKind) -> SpreadRevenue {
+        let mut total = BTreeMap::new();
+        let mut per_customer: BTreeMap<String, BTreeMap<i32, f64>> = BTreeMap::new();
+        for entry in &self.entries {
+            let mut add = |period: i32, amount: f64| {
+                *total.entry(period).or_insert(0.0) += amount;
+                if let Some(customer) = &entry.customer {
+                    *per_customer
+                        .entry(customer.clone())
+                        .or_default()
+                        .entry(period)
+                        .or_insert(0.0) += amount;
+                }
+            };
+            match (kind, entry.start) {
+                (PeriodKind::Month, start) => {
+                    let first = match start {
+                        Start::Month(m) => m,
+                        Start::Day(d) => period::month_of_day(d),
+                    };
+                    let share = entry.amount / f64::from(entry.months);
+                    for k in 0..entry.months as i32 {
+                        add(first + k, share);
+                    }
+                }
+                (PeriodKind::Week, Start::Day(d)) if entry.customer.is_none() => {
+                    add(period::week_of_day(d), entry.amount);
+                }
+                (PeriodKind::Week, start) => {
+                    let (first_day, end_day) = match start {
+                        Start::Month(m) => (
+                            period::month_first_day(m),
+                            period::month_first_day(m + entry.months as i32),
+                        ),
+                        Start::Day(d) => (d, add_months(d, entry.months)),
+                    };
+                    let days = (end_day - first_day).max(1);
+                    let per_day = entry.amount / f64::from(days);
+                    let mut day = first_day;
+                    while day < end_day.max(first_day + 1) {
+                        let week = period::week_of_day(day);
+                        let week_end = (7 * (week + 1) - 3).min(end_day.max(first_day + 1));
+                        add(week, per_day * f64::from(week_end - day));
+                        day = week_end;
+                    }
+                }
+            }
+        }
+        SpreadRevenue {
+            total,
+            per_customer: (self.shape == RevenueShape::PerCustomer).then_some(per_customer),
+        }
+    }
+}
+
+/// The same day of the month `months` later (clamped to the month's end).
+fn add_months(day: i32, months: u32) -> i32 {
+    let date = period::date_of_day(day);
+    date.checked_add_months(chrono::Months::new(months))
+        .map(period::day_of_date)
+        .unwrap_or(day + 30 * months as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(customer: &str, start: Start, months: u32, amount: f64) -> RevenueEntry {
+        RevenueEntry {
+            customer: Some(customer.into()),
+            start,
+            months,
+            amount,
+        }
+    }
+
+    #[test]
+    fn annual_contract_spreads_over_twelve_months() {
+        let jan = period::parse_month_label("2024-01").unwrap();
+        let revenue = Revenue {
+            shape: RevenueShape::PerCustomer,
+            rows: 1,
+            entries: vec![entry(
+                "a",
+                Start::Day(period::parse_date("2024-01-15").unwrap()),
+                12,
+                1200.0,
+            )],
+            source: "test".into(),
+        };
+        let spread = revenue.spread(PeriodKind::Month);
+        assert_eq!(spread.total.len(), 12);
+        assert_eq!(spread.total.keys().next(), Some(&jan));
+        assert!(spread.total.values().all(|v| (*v - 100.0).abs() < 1e-12));
+        let weekly = revenue.spread(PeriodKind::Week);
+        let sum: f64 = weekly.total.values().sum();
+        assert!((sum - 1200.0).abs() < 1e-9, "{sum}");
+    }
+}

@@ -1,0 +1,14 @@
+use anyhow::Result;
+
+use super::Render;
+use crate::evaluation::Evaluation;
+
+pub struct Json;
+
+impl Render for Json {
+    fn render(&self, evaluation: &Evaluation) -> Result<String> {
+        let mut text = serde_json::to_string_pretty(evaluation)?;
+        text.push('\n');
+        Ok(text)
+    }
+}

@@ -1,0 +1,107 @@
+//! Ordinary least squares by Householder QR (numerically stable for the small, possibly
+//! ill-conditioned lag matrices of AR fits and Granger tests).
+
+/// Result of an OLS fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ols {
+    pub coefficients: Vec<f64>,
+    /// Residual sum of squares.
+    pub rss: f64,
+    pub residuals: Vec<f64>,
+}
+
+/// Least squares `y ≈ X b` where `rows[i]` is row i of X. `None` when X is rank deficient
+/// or has more columns than rows.
+pub fn ols(rows: &[Vec<f64>], y: &[f64]) -> Option<Ols> {
+    let n = rows.len();
+    let k = rows.first().map_or(0, Vec::len);
+    if n == 0 || k == 0 || n < k || y.len() != n {
+        return None;
+    }
+    // Column-major copy of X and a copy of y, transformed in place.
+    let mut a: Vec<Vec<f64>> = (0..k)
+        .map(|j| rows.iter().map(|r| r[j]).collect())
+        .collect();
+    let mut qty = y.to_vec();
+    let scale = a
+        .iter()
+        .flat_map(|c| c.iter())
+        .fold(0.0f64, |m, v| m.max(v.abs()))
+        .max(1.0);
+    for j in 0..k {
+        let norm = a[j][j..].iter().map(|v| v * v).sum::<f64>().sqrt();
+        if norm <= 1e-12 * scale {
+            return None;
+        }
+        let alpha = if a[j][j] > 0.0 { -norm } else { norm };
+        let mut v: Vec<f64> = a[j][j..].to_vec();
+        v[0] -= alpha;
+        let v_norm2: f64 = v.iter().map(|x| x * x).sum();
+        if v_norm2 == 0.0 {
+            continue;
+        }
+        for col in a.iter_mut().skip(j) {
+            let dot: f64 = v.iter().zip(&col[j..]).map(|(vi, ci)| vi * ci).sum();
+            let f = 2.0 * dot / v_norm2;
+            for (ci, vi) in col[j..].iter_mut().zip(&v) {
+                *ci -= f * vi;
+            }
+        }
+        let dot: f64 = v.iter().zip(&qty[j..]).map(|(vi, yi)| vi * yi).sum();
+        let f = 2.0 * dot / v_norm2;
+        for (yi, vi) in qty[j..].iter_mut().zip(&v) {
+            *yi -= f * vi;
+        }
+    }
+    // Back substitution on the upper triangle R b = Q'y.
+    let mut b = vec![0.0; k];
+    for i in (0..k).rev() {
+        let mut s = qty[i];
+        for j in i + 1..k {
+            s -= a[j][i] * b[j];
+        }
+        b[i] = s / a[i][i];
+    }
+    let residuals: Vec<f64> = rows
+        .iter()
+        .zip(y)
+        .map(|(r, yi)| yi - r.iter().zip(&b).map(|(x, bj)| x * bj).sum::<f64>())
+        .collect();
+    let rss = residuals.iter().map(|e| e * e).sum();
+    Some(Ols {
+        coefficients: b,
+        rss,
+        residuals,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovers_an_exact_line() {
+        // y = 2 + 3x, computed by hand.
+        let rows: Vec<Vec<f64>> = (0..5).map(|x| vec![1.0, x as f64]).collect();
+        let y: Vec<f64> = (0..5).map(|x| 2.0 + 3.0 * x as f64).collect();
+        let fit = ols(&rows, &y).unwrap();
+        assert!((fit.coefficients[0] - 2.0).abs() < 1e-12);
+        assert!((fit.coefficients[1] - 3.0).abs() < 1e-12);
+        assert!(fit.rss < 1e-20);
+    }
+
+    #[test]
+    fn residual_sum_of_squares_by_hand() {
+        // x = 0,1,2; y = 0,2,1: slope 0.5, intercept 0.5, residuals -0.5, 1, -0.5 -> RSS 1.5.
+        let rows = vec![vec![1.0, 0.0], vec![1.0, 1.0], vec![1.0, 2.0]];
+        let fit = ols(&rows, &[0.0, 2.0, 1.0]).unwrap();
+        assert!((fit.coefficients[1] - 0.5).abs() < 1e-12);
+        assert!((fit.rss - 1.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn rank_deficient_is_none() {
+        let rows = vec![vec![1.0, 2.0], vec![2.0, 4.0], vec![3.0, 6.0]];
+        assert!(ols(&rows, &[1.0, 2.0, 3.0]).is_none());
+    }
+}

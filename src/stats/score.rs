@@ -1,0 +1,298 @@
+//! Verdicts, labels, the 0–100 score and the one-sentence explanation.
+//!
+//! Score = 100 × (0.5 · lead + 0.4 · churn + 0.1 · actionability), each component in [0, 1]:
+//! - lead: pass → 0.6 + 0.4·r; fail as `lagging` or `revenue` → 0; other fail →
+//!   0.5·max(r, 0)·(1 − p); inconclusive → 0.3·max(r, 0).
+//! - churn: c = (1 − divergence rate) · min(1, 1 / churner weight) · (1 − residual), 0 when
+//!   monotone by construction; pass → 0.5 + 0.5·c; inconclusive → 0.5·c; fail → 0.4·c.
+//! - actionability: 1 − η/2 clamped to [0, 1], with η the von Neumann ratio
+//!   `Σ(Δx)² / Σ(x − x̄)²` (≈ 2 for pure noise, ≈ 0 for a series that moves with purpose).
+
+use serde::Serialize;
+
+use super::churn::{ChurnOutcome, ChurnPeriods};
+use super::lead::{LeadOutcome, LeadSettings, REVENUE_R};
+use super::series::mean;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Inconclusive,
+    Fail,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::Fail => "fail",
+        }
+    }
+
+    /// Both tests combined: any fail fails, else any inconclusive is inconclusive.
+    pub fn and(self, other: Verdict) -> Verdict {
+        self.max(other)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Label {
+    Vanity,
+    Lagging,
+    NotLeading,
+    Revenue,
+    Gameable,
+    Noisy,
+    Outgrown,
+}
+
+impl Label {
+    pub fn name(self) -> &'static str {
+        match self {
+            Label::Vanity => "vanity",
+            Label::Lagging => "lagging",
+            Label::NotLeading => "not_leading",
+            Label::Revenue => "revenue",
+            Label::Gameable => "gameable",
+            Label::Noisy => "noisy",
+            Label::Outgrown => "outgrown",
+        }
+    }
+}
+
+/// Churner weight above which a metric is carried by customers on their way out.
+pub const CHURNER_WEIGHT_FAIL: f64 = 1.2;
+/// Share of the metric still produced by churned customers that fails the churn test.
+pub const RESIDUAL_FAIL: f64 = 0.25;
+/// Actionability under which a metric is labelled `noisy`.
+pub const NOISY_BELOW: f64 = 0.25;
+
+pub const WEIGHT_LEAD: f64 = 0.5;
+pub const WEIGHT_CHURN: f64 = 0.4;
+pub const WEIGHT_ACTIONABILITY: f64 = 0.1;
+
+/// Signal versus period-to-period noise, in [0, 1] (see the module docs).
+pub fn actionability(values: &[f64]) -> f64 {
+    if values.len() < 3 {
+        return 0.0;
+    }
+    let m = mean(values);
+    let spread: f64 = values.iter().map(|v| (v - m) * (v - m)).sum();
+    if spread <= 0.0 {
+        return 0.0;
+    }
+    let jitter: f64 = values
+        .windows(2)
+        .map(|w| (w[1] - w[0]) * (w[1] - w[0]))
+        .sum();
+    (1.0 - jitter / spread / 2.0).clamp(0.0, 1.0)
+}
+
+/// The lead verdict and its labels.
+pub fn lead_verdict(lead: &LeadOutcome, settings: &LeadSettings) -> (Verdict, Vec<Label>) {
+    if lead.same_period_r.is_some_and(|r| r >= REVENUE_R) {
+        return (Verdict::Fail, vec![Label::Revenue]);
+    }
+    if lead.needs_more_periods.is_some() || lead.r.is_none() {
+        return (Verdict::Inconclusive, vec![]);
+    }
+    let significant = |p: Option<f64>| p.is_some_and(|p| p <= settings.alpha);
+    let forward_r = lead.r.unwrap_or(0.0);
+    let reverse_stronger =
+        significant(lead.reverse_p_value) && lead.reverse_r.unwrap_or(0.0) > forward_r;
+    if reverse_stronger {
+        return (Verdict::Fail, vec![Label::Lagging]);
+    }
+    if significant(lead.p_value) && forward_r > 0.0 {
+        (Verdict::Pass, vec![])
+    } else {
+        (Verdict::Fail, vec![Label::NotLeading])
+    }
+}
+
+/// The churn verdict and its labels.
+pub fn churn_verdict(churn: &ChurnOutcome, alpha: f64) -> (Verdict, Vec<Label>) {
+    let diverges = churn.divergence_rate.is_some_and(|r| r > 0.5)
+        && churn.divergence_p.is_some_and(|p| p <= alpha);
+    let churner_heavy = churn
+        .churner_weight
+        .is_some_and(|w| w > CHURNER_WEIGHT_FAIL);
+    let counts_the_gone = churn.residual.is_some_and(|r| r > RESIDUAL_FAIL);
+    if churn.structural_monotone || diverges || churner_heavy || counts_the_gone {
+        return (Verdict::Fail, vec![Label::Vanity]);
+    }
+    if churn.churn_periods < super::churn::MIN_CHURN_PERIODS && churn.churner_weight.is_none() {
+        return (Verdict::Inconclusive, vec![]);
+    }
+    (Verdict::Pass, vec![])
+}
+
+fn lead_component(verdict: Verdict, labels: &[Label], lead: &LeadOutcome) -> f64 {
+    let r = lead.r.unwrap_or(0.0).max(0.0);
+    match verdict {
+        Verdict::Pass => 0.6 + 0.4 * r,
+        Verdict::Fail
+            if labels
+                .iter()
+                .any(|l| matches!(l, Label::Lagging | Label::Revenue)) =>
+        {
+            0.0
+        }
+        Verdict::Fail => 0.5 * r * (1.0 - lead.p_value.unwrap_or(1.0)),
+        Verdict::Inconclusive => 0.3 * r,
+    }
+}
+
+fn churn_component(verdict: Verdict, churn: &ChurnOutcome) -> f64 {
+    if churn.structural_monotone {
+        return 0.0;
+    }
+    let divergence = churn.divergence_rate.unwrap_or(0.5);
+    let weight = churn
+        .churner_weight
+        .map_or(1.0, |w| if w > 0.0 { (1.0 / w).min(1.0) } else { 1.0 });
+    let residual = churn.residual.unwrap_or(0.0);
+    let c = (1.0 - divergence) * weight * (1.0 - residual);
+    match verdict {
+        Verdict::Pass => 0.5 + 0.5 * c,
+        Verdict::Inconclusive => 0.5 * c,
+        Verdict::Fail => 0.4 * c,
+    }
+}
+
+/// Score in [0, 100], one decimal.
+pub fn score(
+    lead_verdict: Verdict,
+    lead_labels: &[Label],
+    lead: &LeadOutcome,
+    churn_verdict: Verdict,
+    churn: &ChurnOutcome,
+    actionability: f64,
+) -> f64 {
+    let total = WEIGHT_LEAD * lead_component(lead_verdict, lead_labels, lead)
+        + WEIGHT_CHURN * churn_component(churn_verdict, churn)
+        + WEIGHT_ACTIONABILITY * actionability;
+    (total * 1000.0).round() / 10.0
+}
+
+fn fmt_p(p: f64) -> String {
+    if p < 0.001 {
+        "p < 0.001".to_string()
+    } else {
+        format!("p = {p:.3}")
+    }
+}
+
+/// One sentence on the lead test.
+pub fn explain_lead(verdict: Verdict, labels: &[Label], lead: &LeadOutcome, unit: &str) -> String {
+    let plural = |k: usize| {
+        if k == 1 {
+            unit.to_string()
+        } else {
+            format!("{unit}s")
+        }
+    };
+    if labels.contains(&Label::Revenue) {
+        return format!(
+            "it moves with revenue in the same {unit} (r = {:.2}): it is revenue itself, not a leading indicator",
+            lead.same_period_r.unwrap_or(0.0)
+        );
+    }
+    if let Some(more) = lead.needs_more_periods {
+        return format!(
+            "too little data to test a lead ({} {}s; needs {more} more {})",
+            lead.n_periods,
+            unit,
+            plural(more)
+        );
+    }
+    let (Some(k), Some(r), Some(p)) = (lead.best_lag, lead.r, lead.p_value) else {
+        return "no lagged correlation could be computed (a constant series?)".into();
+    };
+    if labels.contains(&Label::Lagging) {
+        return format!(
+            "it follows revenue by {} {} (r = {:.2}, {}) more than it leads it (r = {:.2}): a lagging echo of revenue",
+            lead.reverse_best_lag.unwrap_or(0),
+            plural(lead.reverse_best_lag.unwrap_or(0)),
+            lead.reverse_r.unwrap_or(0.0),
+            fmt_p(lead.reverse_p_value.unwrap_or(1.0)),
+            r
+        );
+    }
+    match verdict {
+        Verdict::Pass => format!(
+            "revenue follows it by {k} {} (r = {r:.2}, {})",
+            plural(k),
+            fmt_p(p)
+        ),
+        _ => format!(
+            "revenue does not reliably follow it (best lag {k} {}: r = {r:.2}, {})",
+            plural(k),
+            fmt_p(p)
+        ),
+    }
+}
+
+/// One sentence on the churn test.
+pub fn explain_churn(churn: &ChurnOutcome, unit: &str) -> String {
+    if churn.structural_monotone {
+        return "it can never fall (it counts everyone ever seen), so it rises while customers churn".into();
+    }
+    let mut parts = Vec::new();
+    if let Some(p) = churn.divergence_p {
+        let basis = match churn.basis {
+            ChurnPeriods::PayingFell => "paying customers fell",
+            ChurnPeriods::ChurnAboveMedian => "churn was above its median",
+        };
+        parts.push(format!(
+            "rose in {} of {} {unit}s when {basis} ({})",
+            churn.rose_in,
+            churn.churn_periods,
+            fmt_p(p)
+        ));
+    } else {
+        parts.push(format!(
+            "no {unit} with falling paying customers to test against"
+        ));
+    }
+    if let Some(w) = churn.churner_weight {
+        parts.push(format!(
+            "customers about to churn produced {w:.2}× their share"
+        ));
+    }
+    if let Some(r) = churn.residual.filter(|r| *r > 0.005) {
+        parts.push(format!(
+            "{:.0}% of it comes from customers who already left",
+            r * 100.0
+        ));
+    }
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actionability_separates_noise_from_signal() {
+        // Alternating noise: every step is large against the spread.
+        let noise = [1.0, 3.0, 1.0, 3.0, 1.0, 3.0];
+        assert_eq!(actionability(&noise), 0.0);
+        // A straight line: Σ(Δx)² = 5, Σ(x - x̄)² = 17.5 -> 1 - 5/35 = 6/7.
+        let line = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        assert!((actionability(&line) - 6.0 / 7.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn verdicts_combine_worst_first() {
+        assert_eq!(
+            Verdict::Pass.and(Verdict::Inconclusive),
+            Verdict::Inconclusive
+        );
+        assert_eq!(Verdict::Inconclusive.and(Verdict::Fail), Verdict::Fail);
+        assert_eq!(Verdict::Pass.and(Verdict::Pass), Verdict::Pass);
+    }
+}

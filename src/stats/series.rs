@@ -1,0 +1,322 @@
+//! Building blocks over time series: growth, correlation, AR prewhitening, surrogates and the
+//! Granger F-test.
+
+use rand::Rng;
+use statrs::distribution::{ContinuousCDF, FisherSnedecor};
+
+use super::linalg::ols;
+
+/// How a level series was turned into growth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrowthKind {
+    /// `ln(v_t) - ln(v_{t-1})`, when every value is positive.
+    LogDiff,
+    /// `v_t - v_{t-1}`, where some value is zero or negative.
+    Diff,
+}
+
+/// Period-over-period growth: difference of logs, or plain differences where a value is ≤ 0.
+pub fn growth(levels: &[f64]) -> (Vec<f64>, GrowthKind) {
+    if levels.iter().all(|v| *v > 0.0) {
+        let logs: Vec<f64> = levels.iter().map(|v| v.ln()).collect();
+        (diff(&logs), GrowthKind::LogDiff)
+    } else {
+        (diff(levels), GrowthKind::Diff)
+    }
+}
+
+pub fn diff(values: &[f64]) -> Vec<f64> {
+    values.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+pub fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+/// Population variance (divisor n).
+pub fn variance(values: &[f64]) -> f64 {
+    let m = mean(values);
+    values.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / values.len() as f64
+}
+
+/// Pearson correlation; `None` when either side is constant or shorter than 3.
+pub fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
+    let n = x.len().min(y.len());
+    if n < 3 {
+        return None;
+    }
+    let (x, y) = (&x[..n], &y[..n]);
+    let (mx, my) = (mean(x), mean(y));
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    let denom = (sxx * syy).sqrt();
+    if denom <= f64::EPSILON * (sxx + syy).max(f64::MIN_POSITIVE) || !denom.is_finite() {
+        return None;
+    }
+    Some((sxy / denom).clamp(-1.0, 1.0))
+}
+
+/// Correlation of `x_t` with `y_{t+lag}` over the overlapping periods (lag ≥ 0: y after x).
+pub fn lagged_pearson(x: &[f64], y: &[f64], lag: usize) -> Option<f64> {
+    let n = x.len().min(y.len());
+    if lag >= n {
+        return None;
+    }
+    pearson(&x[..n - lag], &y[lag..n])
+}
+
+/// An AR(p) model with mean, fitted by OLS: `x_t - μ = Σ φ_i (x_{t-i} - μ) + e_t`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArModel {
+    pub mean: f64,
+    pub phi: Vec<f64>,
+}
+
+impl ArModel {
+    /// Residuals `e_t` for `t ≥ p`, applying this model's filter to any series (Box–Jenkins
+    /// prewhitening filters both series with the model of one). The series is centred on its
+    /// own mean.
+    pub fn filter(&self, values: &[f64]) -> Vec<f64> {
+        let p = self.phi.len();
+        let m = mean(values);
+        (p..values.len())
+            .map(|t| {
+                let ar: f64 = self
+                    .phi
+                    .iter()
+                    .enumerate()
+                    .map(|(i, phi)| phi * (values[t - 1 - i] - m))
+                    .sum();
+                values[t] - m - ar
+            })
+            .collect()
+    }
+}
+
+/// Fit AR(p) for p in 0..=max_order on a common sample and keep the lowest AIC
+/// (`n ln(RSS/n) + 2(p+1)`), as `statsmodels.tsa.ar_model.ar_select_order(ic="aic")` does.
+pub fn fit_ar(values: &[f64], max_order: usize) -> ArModel {
+    let n = values.len();
+    let max_order = max_order.min(n.saturating_sub(3) / 2);
+    let m = mean(values);
+    let mut best = ArModel {
+        mean: m,
+        phi: Vec::new(),
+    };
+    let mut best_aic = f64::INFINITY;
+    let start = max_order;
+    let n_eff = (n - start) as f64;
+    for p in 0..=max_order {
+        let rows: Vec<Vec<f64>> = (start..n)
+            .map(|t| {
+                let mut row = vec![1.0];
+                row.extend((1..=p).map(|i| values[t - i]));
+                row
+            })
+            .collect();
+        let y: Vec<f64> = values[start..].to_vec();
+        let Some(fit) = ols(&rows, &y) else { continue };
+        let aic = n_eff * (fit.rss.max(1e-300) / n_eff).ln() + 2.0 * (p as f64 + 1.0);
+        if aic < best_aic - 1e-12 {
+            best_aic = aic;
+            best = ArModel {
+                mean: m,
+                phi: fit.coefficients[1..].to_vec(),
+            };
+        }
+    }
+    best
+}
+
+/// Phase-randomised surrogates (Theiler et al. 1992): the same periodogram, hence the same
+/// autocorrelation and seasonality, with random Fourier phases, so any relation to another
+/// series is destroyed. The transform of the original is computed once.
+#[derive(Debug, Clone)]
+pub struct PhaseSurrogates {
+    mean: f64,
+    /// Amplitude of frequency k = 1..=n/2, and the fixed phase of the Nyquist term.
+    amplitudes: Vec<f64>,
+    nyquist_phase: Option<f64>,
+    cos: Vec<f64>,
+    sin: Vec<f64>,
+    n: usize,
+}
+
+impl PhaseSurrogates {
+    pub fn new(values: &[f64]) -> Self {
+        let n = values.len();
+        let m = mean(values);
+        let tau = std::f64::consts::TAU;
+        let cos: Vec<f64> = (0..n.max(1))
+            .map(|j| (tau * j as f64 / n as f64).cos())
+            .collect();
+        let sin: Vec<f64> = (0..n.max(1))
+            .map(|j| (tau * j as f64 / n as f64).sin())
+            .collect();
+        let half = n / 2;
+        let mut amplitudes = Vec::with_capacity(half);
+        let mut nyquist_phase = None;
+        for k in 1..=half {
+            let (mut re, mut im) = (0.0, 0.0);
+            for (t, v) in values.iter().enumerate() {
+                let j = (k * t) % n;
+                re += (v - m) * cos[j];
+                im -= (v - m) * sin[j];
+            }
+            amplitudes.push((re * re + im * im).sqrt());
+            if n % 2 == 0 && k == half {
+                nyquist_phase = Some(im.atan2(re));
+            }
+        }
+        Self {
+            mean: m,
+            amplitudes,
+            nyquist_phase,
+            cos,
+            sin,
+            n,
+        }
+    }
+
+    /// One surrogate series.
+    pub fn generate<R: Rng>(&self, rng: &mut R) -> Vec<f64> {
+        let n = self.n;
+        let mut out = vec![self.mean; n];
+        if n < 3 {
+            return out;
+        }
+        let half = n / 2;
+        for (idx, amplitude) in self.amplitudes.iter().enumerate() {
+            let k = idx + 1;
+            // The Nyquist term must stay real: keep its phase.
+            let (phase, weight) = match self.nyquist_phase {
+                Some(phase) if k == half => (phase, 1.0),
+                _ => (rng.random::<f64>() * std::f64::consts::TAU, 2.0),
+            };
+            let (pc, ps) = (phase.cos(), phase.sin());
+            let scale = weight * amplitude / n as f64;
+            for (t, slot) in out.iter_mut().enumerate() {
+                let j = (k * t) % n;
+                // cos(a + phase) = cos a cos phase - sin a sin phase
+                *slot += scale * (self.cos[j] * pc - self.sin[j] * ps);
+            }
+        }
+        out
+    }
+}
+
+/// Granger causality F-test, `x` → `y` with `p` lags: OLS of `y_t` on a constant and
+/// `y_{t-1..t-p}` (restricted) against the same plus `x_{t-1..t-p}` (unrestricted);
+/// `F = ((RSS_r - RSS_u) / p) / (RSS_u / (n - p - 2p - 1))`. Matches the `ssr_ftest` of
+/// `statsmodels.tsa.stattools.grangercausalitytests(np.column_stack([y, x]), [p])`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Granger {
+    pub f: f64,
+    pub p_value: f64,
+    pub lags: usize,
+    pub df_num: usize,
+    pub df_den: usize,
+}
+
+pub fn granger(y: &[f64], x: &[f64], lags: usize) -> Option<Granger> {
+    let n = y.len().min(x.len());
+    if lags == 0 || n <= 3 * lags + 1 {
+        return None;
+    }
+    let restricted_rows: Vec<Vec<f64>> = (lags..n)
+        .map(|t| {
+            let mut row: Vec<f64> = (1..=lags).map(|i| y[t - i]).collect();
+            row.push(1.0);
+            row
+        })
+        .collect();
+    let unrestricted_rows: Vec<Vec<f64>> = (lags..n)
+        .map(|t| {
+            let mut row: Vec<f64> = (1..=lags).map(|i| y[t - i]).collect();
+            row.extend((1..=lags).map(|i| x[t - i]));
+            row.push(1.0);
+            row
+        })
+        .collect();
+    let target = &y[lags..n];
+    let restricted = ols(&restricted_rows, target)?;
+    let unrestricted = ols(&unrestricted_rows, target)?;
+    let df_den = n - lags - (2 * lags + 1);
+    if df_den == 0 || unrestricted.rss <= 0.0 {
+        return None;
+    }
+    let f = (restricted.rss - unrestricted.rss) / unrestricted.rss / lags as f64 * df_den as f64;
+    let dist = FisherSnedecor::new(lags as f64, df_den as f64).ok()?;
+    let p_value = if f.is_finite() {
+        1.0 - dist.cdf(f.max(0.0))
+    } else {
+        return None;
+    };
+    Some(Granger {
+        f,
+        p_value,
+        lags,
+        df_num: lags,
+        df_den,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn growth_uses_logs_only_when_positive() {
+        let (g, kind) = growth(&[1.0, std::f64::consts::E, 1.0]);
+        assert_eq!(kind, GrowthKind::LogDiff);
+        assert!((g[0] - 1.0).abs() < 1e-12 && (g[1] + 1.0).abs() < 1e-12);
+        let (g, kind) = growth(&[0.0, 2.0, 1.0]);
+        assert_eq!(kind, GrowthKind::Diff);
+        assert_eq!(g, vec![2.0, -1.0]);
+    }
+
+    #[test]
+    fn pearson_by_hand() {
+        // x = 1,2,3; y = 1,3,2: r = 0.5 (sxy = 1, sxx = syy = 2).
+        assert!((pearson(&[1.0, 2.0, 3.0], &[1.0, 3.0, 2.0]).unwrap() - 0.5).abs() < 1e-12);
+        assert_eq!(pearson(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
+        // y shifted by two: x_t against y_{t+2}.
+        let x = [1.0, 5.0, 2.0, 8.0, 3.0];
+        let y = [0.0, 0.0, 1.0, 5.0, 2.0];
+        assert!((lagged_pearson(&x, &y, 2).unwrap() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn ar1_is_recovered_and_prewhitening_whitens() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut x = vec![0.0; 400];
+        for t in 1..x.len() {
+            x[t] = 0.7 * x[t - 1] + (rng.random::<f64>() - 0.5);
+        }
+        let model = fit_ar(&x, 4);
+        assert!((model.phi[0] - 0.7).abs() < 0.1, "{:?}", model.phi);
+        let e = model.filter(&x);
+        assert!(lagged_pearson(&e, &e, 1).unwrap().abs() < 0.15);
+    }
+
+    #[test]
+    fn surrogate_keeps_the_periodogram() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let x: Vec<f64> = (0..24)
+            .map(|t| (t as f64 * 0.5).sin() + t as f64 * 0.1)
+            .collect();
+        let s = PhaseSurrogates::new(&x).generate(&mut rng);
+        assert!((mean(&s) - mean(&x)).abs() < 1e-9);
+        assert!((variance(&s) - variance(&x)).abs() < 1e-9);
+        assert_ne!(s, x);
+    }
+}

@@ -1,0 +1,58 @@
+//! Shared helpers of the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+pub fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+pub fn nsm() -> Command {
+    Command::cargo_bin("nsm").expect("the nsm binary is built")
+}
+
+/// Run nsm, expecting success, and parse its stdout as JSON.
+pub fn json_of(args: &[&str]) -> serde_json::Value {
+    let output = nsm().args(args).output().expect("nsm runs");
+    assert!(
+        output.status.success(),
+        "nsm {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("stdout is JSON")
+}
+
+/// A candidate's series values from a JSON evaluation.
+pub fn series(json: &serde_json::Value, name: &str) -> Vec<f64> {
+    let candidate = json["candidates"]
+        .as_array()
+        .expect("candidates array")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("candidate {name} in the output"));
+    candidate["series"]
+        .as_array()
+        .expect("series array")
+        .iter()
+        .map(|p| p["value"].as_f64().expect("numeric value"))
+        .collect()
+}
+
+pub fn periods(json: &serde_json::Value, name: &str) -> Vec<String> {
+    let candidate = json["candidates"]
+        .as_array()
+        .expect("candidates array")
+        .iter()
+        .find(|c| c["name"] == name)
+        .expect("candidate");
+    candidate["series"]
+        .as_array()
+        .expect("series")
+        .iter()
+        .map(|p| p["period"].as_str().expect("period").to_string())
+        .collect()
+}

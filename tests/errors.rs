@@ -1,0 +1,252 @@
+//! Bad input: exit code 2, one clear message naming file, line, column and value, no panic,
+//! no output file.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{data, nsm};
+
+struct Case {
+    events: PathBuf,
+    revenue: PathBuf,
+    config: Option<PathBuf>,
+    extra: Vec<String>,
+}
+
+impl Case {
+    fn tiny() -> Self {
+        Self {
+            events: data("tiny_events.csv"),
+            revenue: data("tiny_revenue_customers.csv"),
+            config: Some(data("tiny_nsm.toml")),
+            extra: vec![],
+        }
+    }
+
+    /// Run, expect exit 2 and every fragment in stderr, and no output file.
+    fn fails_with(&self, fragments: &[&str]) {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("out.json");
+        let mut cmd = nsm();
+        cmd.arg("evaluate")
+            .arg("--events")
+            .arg(&self.events)
+            .arg("--revenue")
+            .arg(&self.revenue);
+        if let Some(config) = &self.config {
+            cmd.arg("--config").arg(config);
+        }
+        cmd.args(&self.extra)
+            .arg("--output")
+            .arg(&output)
+            .args(["--surrogates", "19"]);
+        let result = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "stderr: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        for fragment in fragments {
+            assert!(
+                stderr.contains(fragment),
+                "expected '{fragment}' in: {stderr}"
+            );
+        }
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+        assert!(!output.exists(), "no output file on error");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "no temporary files left"
+        );
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn missing_events_file() {
+    let mut case = Case::tiny();
+    case.events = PathBuf::from("no/such/events.csv");
+    case.fails_with(&["events file no/such/events.csv", "cannot open"]);
+}
+
+#[test]
+fn directory_instead_of_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut case = Case::tiny();
+    case.events = dir.path().to_path_buf();
+    case.fails_with(&["is a directory"]);
+}
+
+#[test]
+fn empty_events_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut case = Case::tiny();
+    case.events = write(dir.path(), "events.csv", "");
+    case.fails_with(&["events.csv", "is empty"]);
+}
+
+#[test]
+fn header_only_events_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut case = Case::tiny();
+    case.events = write(
+        dir.path(),
+        "events.csv",
+        "timestamp,user_id,account_id,event,value\n",
+    );
+    case.fails_with(&["events.csv", "no event rows"]);
+}
+
+#[test]
+fn missing_required_column_lists_what_was_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut case = Case::tiny();
+    case.events = write(
+        dir.path(),
+        "events.csv",
+        "ts,user_id,event\n2024-01-01,u1,x\n",
+    );
+    case.fails_with(&[
+        "missing column 'timestamp'",
+        "columns found: ts, user_id, event",
+        "[events] timestamp =",
+    ]);
+}
+
+#[test]
+fn unparsable_timestamp_names_line_column_and_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(data("tiny_events.csv")).unwrap();
+    let broken = text.replacen("2024-02-14T10:00:00Z", "14/02/2024 10:00", 1);
+    let mut case = Case::tiny();
+    case.events = write(dir.path(), "events.csv", &broken);
+    case.fails_with(&[
+        "events.csv, line 9, column 'timestamp', value '14/02/2024 10:00'",
+        "--skip-bad-rows",
+    ]);
+}
+
+#[test]
+fn mixed_timestamp_formats_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(data("tiny_events.csv")).unwrap();
+    let broken = text.replacen("2024-02-14T10:00:00Z", "1707904800", 1);
+    let mut case = Case::tiny();
+    case.events = write(dir.path(), "events.csv", &broken);
+    case.fails_with(&["line 9", "value '1707904800'", "different format"]);
+}
+
+#[test]
+fn non_numeric_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(data("tiny_events.csv")).unwrap();
+    let broken = text.replacen("meeting,10", "meeting,ten", 1);
+    let mut case = Case::tiny();
+    case.events = write(dir.path(), "events.csv", &broken);
+    case.fails_with(&[
+        "line 9",
+        "column 'value'",
+        "value 'ten'",
+        "not a finite number",
+    ]);
+}
+
+#[test]
+fn unrecognised_revenue_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut case = Case::tiny();
+    case.revenue = write(dir.path(), "revenue.csv", "month,mrr\n2024-01,10\n");
+    case.fails_with(&[
+        "revenue.csv",
+        "unrecognised header (month, mrr)",
+        "period,revenue",
+    ]);
+}
+
+#[test]
+fn negative_months_in_revenue() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut case = Case::tiny();
+    case.revenue = write(
+        dir.path(),
+        "revenue.csv",
+        "date,customer_id,amount,months\n2024-01-05,a1,10,\n2024-02-05,a1,10,-3\n",
+    );
+    case.fails_with(&["revenue.csv, line 3, column 'months', value '-3'"]);
+}
+
+#[test]
+fn unknown_config_key_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut case = Case::tiny();
+    case.config = Some(write(
+        dir.path(),
+        "nsm.toml",
+        "[[candidate]]\nname = \"a\"\nkind = \"event_count\"\ncolour = \"red\"\n",
+    ));
+    case.fails_with(&["nsm.toml, line 4", "unknown field `colour`"]);
+}
+
+#[test]
+fn unknown_kind_in_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut case = Case::tiny();
+    case.config = Some(write(
+        dir.path(),
+        "nsm.toml",
+        "[[candidate]]\nname = \"a\"\nkind = \"magic\"\n",
+    ));
+    case.fails_with(&["candidate 'a'", "unknown kind 'magic'"]);
+}
+
+#[test]
+fn duplicate_candidate_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut case = Case::tiny();
+    let one = "[[candidate]]\nname = \"a\"\nkind = \"event_count\"\n";
+    case.config = Some(write(dir.path(), "nsm.toml", &format!("{one}{one}")));
+    case.fails_with(&["candidate 'a' is declared twice"]);
+}
+
+#[test]
+fn reversed_lag_range() {
+    let mut case = Case::tiny();
+    case.extra = vec!["--lags".into(), "12..3".into()];
+    case.fails_with(&["12..3"]);
+}
+
+#[test]
+fn no_overlap_between_events_and_revenue() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut case = Case::tiny();
+    case.revenue = write(
+        dir.path(),
+        "revenue.csv",
+        "period,revenue\n2020-01,10\n2020-02,12\n",
+    );
+    case.fails_with(&["no complete month in common"]);
+}
+
+#[test]
+fn as_of_before_the_data() {
+    let mut case = Case::tiny();
+    case.extra = vec!["--as-of".into(), "2023-06-30".into()];
+    case.fails_with(&["no rows on or before --as-of"]);
+}
+
+#[test]
+fn revenue_customers_matching_no_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut case = Case::tiny();
+    case.revenue = write(
+        dir.path(),
+        "revenue.csv",
+        "date,customer_id,amount\n2024-01-05,zz1,10\n2024-02-05,zz1,10\n2024-03-05,zz1,10\n",
+    );
+    case.fails_with(&["no customer_id matches an account"]);
+}
