@@ -287,6 +287,13 @@ fn panel_from_paying(
         reactivated: vec![0.0; n],
         pre_churn: vec![0.0; n],
     };
+    // Customers already paying when the revenue data starts are not new there: nobody knows
+    // when they started.
+    let data_start = paying
+        .values()
+        .filter_map(|p| p.iter().next())
+        .min()
+        .copied();
     let mut statuses = BTreeMap::new();
     for (id, periods) in paying {
         let Some(&first_paid) = periods.iter().next() else {
@@ -299,7 +306,9 @@ fn panel_from_paying(
             if now {
                 counts.paying[i] += 1.0;
                 if p == first_paid {
-                    counts.new[i] += 1.0;
+                    if Some(first_paid) != data_start {
+                        counts.new[i] += 1.0;
+                    }
                 } else if !before {
                     counts.reactivated[i] += 1.0;
                 }
@@ -444,7 +453,7 @@ mod tests {
         );
         assert_eq!(
             panel.counts.new,
-            vec![2.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+            vec![0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         );
         assert_eq!(
             panel.counts.reactivated,

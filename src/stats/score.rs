@@ -115,7 +115,11 @@ pub fn lead_verdict(lead: &LeadOutcome, settings: &LeadSettings) -> (Verdict, Ve
 
 /// The churn verdict and its labels.
 pub fn churn_verdict(churn: &ChurnOutcome, alpha: f64) -> (Verdict, Vec<Label>) {
-    let diverges = churn.divergence_rate.is_some_and(|r| r > 0.5)
+    // Only months in which paying customers really fell can show a metric rising while
+    // customers leave; the churn-above-median fallback is reported, not judged, because in a
+    // growing company most metrics rise in most months whatever churn does.
+    let diverges = churn.basis == ChurnPeriods::PayingFell
+        && churn.divergence_rate.is_some_and(|r| r > 0.5)
         && churn.divergence_p.is_some_and(|p| p <= alpha);
     let churner_heavy = churn
         .churner_weight
@@ -124,7 +128,7 @@ pub fn churn_verdict(churn: &ChurnOutcome, alpha: f64) -> (Verdict, Vec<Label>) 
     if churn.structural_monotone || diverges || churner_heavy || counts_the_gone {
         return (Verdict::Fail, vec![Label::Vanity]);
     }
-    if churn.churn_periods < super::churn::MIN_CHURN_PERIODS && churn.churner_weight.is_none() {
+    if churn.basis != ChurnPeriods::PayingFell && churn.churner_weight.is_none() {
         return (Verdict::Inconclusive, vec![]);
     }
     (Verdict::Pass, vec![])
