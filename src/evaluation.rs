@@ -17,7 +17,7 @@ use crate::ingest::source::{self};
 use crate::output::Progress;
 use crate::period::{self, PeriodKind};
 use crate::stats::churn::{churn_test, ChurnOutcome};
-use crate::stats::lead::{lead_test, LeadOutcome, LeadSettings};
+use crate::stats::lead::{lead_test, LeadOutcome, LeadSettings, Seasons, RECENT_MONTHS};
 use crate::stats::score::{self, Label, Verdict};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -133,6 +133,10 @@ pub struct LeadOut {
     pub reverse_granger_p: Option<f64>,
     pub n_periods: usize,
     pub needs_more_periods: Option<usize>,
+    pub seasonally_adjusted: bool,
+    /// Correlation at the best lag in the latest 24 months, and before them.
+    pub recent_r: Option<f64>,
+    pub earlier_r: Option<f64>,
     /// Cross-correlation by lag, metric leading: `[lag, r]` pairs.
     pub by_lag: Vec<(usize, f64)>,
 }
@@ -276,6 +280,11 @@ pub fn score_all(
         alpha: settings.alpha,
         surrogates: settings.surrogates,
         seed: settings.seed,
+        seasons: Some(Seasons {
+            period: kind.per_year(),
+            first: kind.season_of(dataset.first),
+        }),
+        recent: kind.lag_from_months(RECENT_MONTHS),
     };
     let labels = dataset.labels();
     let points = |values: &[f64]| -> Vec<Point> {
@@ -308,6 +317,13 @@ pub fn score_all(
             let actionability = score::actionability(&s.values);
             if actionability < score::NOISY_BELOW {
                 labels.push(Label::Noisy);
+            }
+            // Only a lead can fade: a lagging echo or revenue itself is not outgrown.
+            let echo = labels
+                .iter()
+                .any(|l| matches!(l, Label::Lagging | Label::Revenue));
+            if lead.outgrown && !echo {
+                labels.push(Label::Outgrown);
             }
             labels.sort();
             labels.dedup();
@@ -470,6 +486,9 @@ fn lead_out(verdict: Verdict, lead: &LeadOutcome) -> LeadOut {
         reverse_granger_p: round_opt(lead.reverse_granger.map(|g| g.p_value)),
         n_periods: lead.n_periods,
         needs_more_periods: lead.needs_more_periods,
+        seasonally_adjusted: lead.seasonally_adjusted,
+        recent_r: round_opt(lead.recent_r),
+        earlier_r: round_opt(lead.earlier_r),
         by_lag: lead
             .scan
             .forward

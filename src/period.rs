@@ -72,6 +72,18 @@ impl PeriodKind {
         }
     }
 
+    /// Position of period `index` within its year: the month (0–11) or the ISO week (0–51,
+    /// week 53 folded onto week 52's season).
+    pub fn season_of(self, index: i32) -> usize {
+        match self {
+            PeriodKind::Month => index.rem_euclid(12) as usize,
+            PeriodKind::Week => {
+                let week = date_of_day(7 * index - 3).iso_week().week() as usize;
+                (week - 1).min(51)
+            }
+        }
+    }
+
     /// Periods per year, for seasonal reasoning and "needs N more periods" messages.
     pub fn per_year(self) -> usize {
         match self {

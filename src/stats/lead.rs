@@ -1,23 +1,39 @@
 //! The lead test: does revenue follow the metric by `lag_min..=lag_max` periods?
 //!
-//! 1. Both series become growth ([`growth`]).
+//! 1. Both series become growth ([`growth`]); with at least three full years, a fixed seasonal
+//!    pattern is removed from each ([`seasonal_adjust`]), so a shared December peak is no lead.
 //! 2. The metric's growth gets an AR(p) model (order by AIC); both growth series are filtered
 //!    with it (Box–Jenkins prewhitening), so the metric's own persistence cannot manufacture a
 //!    cross-correlation.
-//! 3. `r(k) = corr(e_metric[t], e_revenue[t + k])` for every lag k in the range; the best lag
-//!    maximises r.
+//! 3. `r(k)` = the cross-correlation of `statsmodels.tsa.stattools.ccf(e_revenue, e_metric)`
+//!    at lag k (revenue at t + k against the metric at t) for every lag k in the range; the
+//!    best lag maximises r.
 //! 4. Significance of the maximum over the whole range: the same statistic on `surrogates`
 //!    pairs of independent phase-randomised surrogates of the two growth series (each keeps its
 //!    own autocorrelation and seasonality, their relation is destroyed), each run through the
 //!    same prewhitening; `p = (1 + #{max* ≥ max}) / (1 + surrogates)`. Scanning many lags
-//!    therefore does not manufacture significance.
+//!    therefore does not manufacture significance. Phase randomisation (Theiler et al. 1992)
+//!    rather than an AR-sieve bootstrap: it keeps each series' whole periodogram, seasonal
+//!    peaks included, without assuming an AR order is right.
 //! 5. The reverse direction (revenue leading the metric) is measured the same way with the
 //!    revenue's AR model. Granger F-tests (metric → revenue and back) are reported beside.
+//! 6. Stability: the correlation at the best lag over pairs ending in the latest
+//!    `RECENT_MONTHS` months against the earlier pairs; a lead that has faded is `outgrown`.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::series::{fit_ar, granger, growth, lagged_pearson, pearson, Granger, PhaseSurrogates};
+use super::series::{
+    ccf, fit_ar, granger, growth, pearson, seasonal_adjust, Granger, PhaseSurrogates,
+};
+
+/// Where the level series sit in the year: `period` seasons a year, the first level value in
+/// season `first`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seasons {
+    pub period: usize,
+    pub first: usize,
+}
 
 /// Settings of the lead test, lags in periods.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,7 +43,23 @@ pub struct LeadSettings {
     pub alpha: f64,
     pub surrogates: usize,
     pub seed: u64,
+    /// Seasonal adjustment, applied when the data hold at least three full years.
+    pub seasons: Option<Seasons>,
+    /// Length of the "recent" window of the stability check, in periods.
+    pub recent: usize,
 }
+
+/// Full years of data needed before seasonal adjustment is applied.
+pub const SEASONAL_MIN_YEARS: usize = 3;
+/// The stability check's recent window, in months.
+pub const RECENT_MONTHS: u32 = 24;
+/// Fewest pairs on each side of the stability split.
+pub const STABILITY_MIN_PAIRS: usize = 8;
+/// A lead is outgrown when the earlier correlation was at least this strong...
+pub const OUTGROWN_EARLIER_R: f64 = 0.3;
+/// ...and the recent one fell by at least this much, to below `OUTGROWN_RECENT_R`.
+pub const OUTGROWN_DROP: f64 = 0.3;
+pub const OUTGROWN_RECENT_R: f64 = 0.2;
 
 /// Fewest overlapping pairs a correlation at the longest lag may rest on.
 pub const MIN_PAIRS: usize = 12;
@@ -63,13 +95,24 @@ fn best(rs: &[(usize, f64)]) -> Option<(usize, f64)> {
     })
 }
 
+/// Both growth series filtered with the AR model of `leader` (Box–Jenkins prewhitening).
+fn prewhiten(leader: &[f64], follower: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let model = fit_ar(leader, MAX_AR_ORDER);
+    (model.filter(leader), model.filter(follower))
+}
+
 /// Prewhitened cross-correlations of `leader` growth against `follower` growth.
 fn scan_direction(leader: &[f64], follower: &[f64], settings: &LeadSettings) -> Vec<(usize, f64)> {
-    let model = fit_ar(leader, MAX_AR_ORDER);
-    let e_leader = model.filter(leader);
-    let e_follower = model.filter(follower);
+    let (e_leader, e_follower) = prewhiten(leader, follower);
+    let by_lag = ccf(&e_follower, &e_leader, settings.lag_max + 1);
     (settings.lag_min..=settings.lag_max)
-        .filter_map(|k| lagged_pearson(&e_leader, &e_follower, k).map(|r| (k, r)))
+        .filter_map(|k| {
+            by_lag
+                .get(k)
+                .copied()
+                .filter(|r| r.is_finite())
+                .map(|r| (k, r))
+        })
         .collect()
 }
 
@@ -97,6 +140,12 @@ pub struct LeadOutcome {
     pub same_period_r: Option<f64>,
     pub granger: Option<Granger>,
     pub reverse_granger: Option<Granger>,
+    /// Whether a seasonal pattern was removed before testing.
+    pub seasonally_adjusted: bool,
+    /// Correlation at the best lag over the recent window and before it.
+    pub recent_r: Option<f64>,
+    pub earlier_r: Option<f64>,
+    pub outgrown: bool,
 }
 
 /// Periods needed for the longest lag: growth loses one, the AR filter up to `MAX_AR_ORDER`.
@@ -107,8 +156,19 @@ pub fn periods_needed(settings: &LeadSettings) -> usize {
 /// The full lead test on two level series of equal length.
 pub fn lead_test(metric: &[f64], revenue: &[f64], settings: &LeadSettings) -> LeadOutcome {
     let n_periods = metric.len().min(revenue.len());
-    let (mg, _) = growth(&metric[..n_periods]);
-    let (rg, _) = growth(&revenue[..n_periods]);
+    let (mut mg, _) = growth(&metric[..n_periods]);
+    let (mut rg, _) = growth(&revenue[..n_periods]);
+    let seasonal = settings
+        .seasons
+        .filter(|s| s.period > 1 && n_periods >= SEASONAL_MIN_YEARS * s.period);
+    if let Some(seasons) = seasonal {
+        // Growth value i belongs to level period i + 1.
+        let season: Vec<usize> = (0..mg.len())
+            .map(|i| (seasons.first + i + 1) % seasons.period)
+            .collect();
+        mg = seasonal_adjust(&mg, &season, seasons.period);
+        rg = seasonal_adjust(&rg, &season, seasons.period);
+    }
     let needed = periods_needed(settings);
     let same_period_r = pearson(&mg, &rg);
     let mut outcome = LeadOutcome {
@@ -127,6 +187,10 @@ pub fn lead_test(metric: &[f64], revenue: &[f64], settings: &LeadSettings) -> Le
         same_period_r,
         granger: None,
         reverse_granger: None,
+        seasonally_adjusted: seasonal.is_some(),
+        recent_r: None,
+        earlier_r: None,
+        outgrown: false,
     };
     if outcome.needs_more_periods.is_some() {
         return outcome;
@@ -144,8 +208,37 @@ pub fn lead_test(metric: &[f64], revenue: &[f64], settings: &LeadSettings) -> Le
     outcome.reverse_p_value = p_reverse;
     outcome.granger = granger_lags.and_then(|p| granger(&rg, &mg, p));
     outcome.reverse_granger = granger_lags.and_then(|p| granger(&mg, &rg, p));
+    if let Some((lag, _)) = forward {
+        let (earlier, recent) = stability(&mg, &rg, lag, settings.recent);
+        outcome.recent_r = recent;
+        outcome.earlier_r = earlier;
+        outcome.outgrown = matches!((earlier, recent), (Some(e), Some(r))
+            if e >= OUTGROWN_EARLIER_R && r <= e - OUTGROWN_DROP && r < OUTGROWN_RECENT_R);
+    }
     outcome.scan = observed;
     outcome
+}
+
+/// Pearson correlation of the prewhitened series at `lag`, over the pairs whose revenue value
+/// falls before the last `recent` growth periods, and over those within them.
+fn stability(mg: &[f64], rg: &[f64], lag: usize, recent: usize) -> (Option<f64>, Option<f64>) {
+    let (e_metric, e_revenue) = prewhiten(mg, rg);
+    let n = e_metric.len().min(e_revenue.len());
+    if lag >= n {
+        return (None, None);
+    }
+    // Pair j: metric at j, revenue at j + lag.
+    let pairs = n - lag;
+    let split = (n.saturating_sub(recent)).saturating_sub(lag).min(pairs);
+    let side = |range: std::ops::Range<usize>| -> Option<f64> {
+        if range.len() < STABILITY_MIN_PAIRS {
+            return None;
+        }
+        let xs: Vec<f64> = range.clone().map(|j| e_metric[j]).collect();
+        let ys: Vec<f64> = range.map(|j| e_revenue[j + lag]).collect();
+        pearson(&xs, &ys)
+    };
+    (side(0..split), side(split..pairs))
 }
 
 /// The Granger lag order the data can carry: the longest lag up to `lag_max` that leaves
@@ -203,6 +296,8 @@ mod tests {
             alpha: 0.05,
             surrogates: 199,
             seed: 0,
+            seasons: None,
+            recent: 24,
         }
     }
 

@@ -11,7 +11,7 @@
 use serde::Serialize;
 
 use super::churn::{ChurnOutcome, ChurnPeriods};
-use super::lead::{LeadOutcome, LeadSettings, REVENUE_R};
+use super::lead::{LeadOutcome, LeadSettings, RECENT_MONTHS, REVENUE_R};
 use super::series::mean;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
@@ -226,9 +226,15 @@ pub fn explain_lead(verdict: Verdict, labels: &[Label], lead: &LeadOutcome, unit
             r
         );
     }
+    let faded = match (lead.outgrown, lead.recent_r, lead.earlier_r) {
+        (true, Some(recent), Some(earlier)) => format!(
+            ", but the lead has faded (r = {recent:.2} over the latest {RECENT_MONTHS} months against {earlier:.2} before): outgrown"
+        ),
+        _ => String::new(),
+    };
     match verdict {
         Verdict::Pass => format!(
-            "revenue follows it by {k} {} (r = {r:.2}, {})",
+            "revenue follows it by {k} {} (r = {r:.2}, {}){faded}",
             plural(k),
             fmt_p(p)
         ),

@@ -63,13 +63,45 @@ pub fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
     Some((sxy / denom).clamp(-1.0, 1.0))
 }
 
-/// Correlation of `x_t` with `y_{t+lag}` over the overlapping periods (lag ≥ 0: y after x).
-pub fn lagged_pearson(x: &[f64], y: &[f64], lag: usize) -> Option<f64> {
+/// Cross-correlation as `statsmodels.tsa.stattools.ccf(x, y, adjusted=True)` computes it:
+/// `ccf[k] = (1 / (n - k)) Σ_t (x_{t+k} - x̄)(y_t - ȳ) / (σ_x σ_y)` for `k = 0..nlags`, with
+/// full-sample means and population standard deviations. `ccf[k]` relates `x` at `t + k` to `y`
+/// at `t`: x after y.
+pub fn ccf(x: &[f64], y: &[f64], nlags: usize) -> Vec<f64> {
     let n = x.len().min(y.len());
-    if lag >= n {
-        return None;
+    if n == 0 {
+        return Vec::new();
     }
-    pearson(&x[..n - lag], &y[lag..n])
+    let (x, y) = (&x[..n], &y[..n]);
+    let (mx, my) = (mean(x), mean(y));
+    let scale = (variance(x) * variance(y)).sqrt();
+    (0..nlags.min(n))
+        .map(|k| {
+            let sum: f64 = (0..n - k).map(|t| (x[t + k] - mx) * (y[t] - my)).sum();
+            sum / (n - k) as f64 / scale
+        })
+        .collect()
+}
+
+/// Remove a fixed seasonal pattern: subtract from each value the mean of all values in the
+/// same season (`season[i]` in `0..period`), then add back the overall mean. The classical
+/// seasonal-dummy adjustment.
+pub fn seasonal_adjust(values: &[f64], season: &[usize], period: usize) -> Vec<f64> {
+    let mut sums = vec![0.0; period];
+    let mut counts = vec![0usize; period];
+    for (v, s) in values.iter().zip(season) {
+        sums[*s % period] += v;
+        counts[*s % period] += 1;
+    }
+    let overall = mean(values);
+    values
+        .iter()
+        .zip(season)
+        .map(|(v, s)| {
+            let s = *s % period;
+            v - sums[s] / counts[s].max(1) as f64 + overall
+        })
+        .collect()
 }
 
 /// An AR(p) model with mean, fitted by OLS: `x_t - μ = Σ φ_i (x_{t-i} - μ) + e_t`.
@@ -289,10 +321,18 @@ mod tests {
         // x = 1,2,3; y = 1,3,2: r = 0.5 (sxy = 1, sxx = syy = 2).
         assert!((pearson(&[1.0, 2.0, 3.0], &[1.0, 3.0, 2.0]).unwrap() - 0.5).abs() < 1e-12);
         assert_eq!(pearson(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
-        // y shifted by two: x_t against y_{t+2}.
-        let x = [1.0, 5.0, 2.0, 8.0, 3.0];
-        let y = [0.0, 0.0, 1.0, 5.0, 2.0];
-        assert!((lagged_pearson(&x, &y, 2).unwrap() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn ccf_by_hand() {
+        // x = y = 1,2,3,4: mean 2.5, variance 1.25. Lag 1: ((-0.5)(-1.5) + (0.5)(-0.5) +
+        // (1.5)(0.5)) / 3 = 1.25 / 3, over 1.25 -> 1/3.
+        let x = [1.0, 2.0, 3.0, 4.0];
+        let r = ccf(&x, &x, 3);
+        assert!((r[0] - 1.0).abs() < 1e-12);
+        assert!((r[1] - 1.0 / 3.0).abs() < 1e-12);
+        // Lag 2: ((0.5)(-1.5) + (1.5)(-0.5)) / 2 = -0.75, over 1.25 -> -0.6.
+        assert!((r[2] + 0.6).abs() < 1e-12);
     }
 
     #[test]
@@ -305,7 +345,7 @@ mod tests {
         let model = fit_ar(&x, 4);
         assert!((model.phi[0] - 0.7).abs() < 0.1, "{:?}", model.phi);
         let e = model.filter(&x);
-        assert!(lagged_pearson(&e, &e, 1).unwrap().abs() < 0.15);
+        assert!(ccf(&e, &e, 2)[1].abs() < 0.15);
     }
 
     #[test]
