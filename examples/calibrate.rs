@@ -21,6 +21,7 @@ struct Args {
     surrogates: usize,
     seed: u64,
     threads: usize,
+    seasonal: bool,
 }
 
 fn parse_args() -> Args {
@@ -30,9 +31,14 @@ fn parse_args() -> Args {
         surrogates: 999,
         seed: 1,
         threads: thread::available_parallelism().map_or(1, |n| n.get()),
+        seasonal: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--no-seasonal" {
+            args.seasonal = false;
+            continue;
+        }
         let mut value = || -> usize {
             it.next()
                 .and_then(|v| v.parse().ok())
@@ -45,7 +51,7 @@ fn parse_args() -> Args {
             "--seed" => args.seed = value() as u64,
             "--threads" => args.threads = value().max(1),
             other => panic!(
-                "unknown flag {other}; flags: --pairs --months --surrogates --seed --threads"
+                "unknown flag {other}; flags: --pairs --months --surrogates --seed --threads --no-seasonal"
             ),
         }
     }
@@ -82,7 +88,7 @@ fn false_pass_rate(args: &Args, scenario: &str) -> (usize, usize) {
         alpha: 0.05,
         surrogates: args.surrogates,
         seed: 0,
-        seasons: Some(Seasons {
+        seasons: args.seasonal.then_some(Seasons {
             period: 12,
             first: 0,
         }),

@@ -148,6 +148,30 @@ pub struct LeadOutcome {
     pub outgrown: bool,
 }
 
+/// The seasonal adjustment applied to growth series, or none.
+struct Adjustment {
+    seasons: Option<(Vec<usize>, usize)>,
+}
+
+impl Adjustment {
+    fn new(seasons: Option<Seasons>, len: usize) -> Self {
+        Self {
+            seasons: seasons.map(|s| {
+                // Growth value i belongs to level period i + 1.
+                let season = (0..len).map(|i| (s.first + i + 1) % s.period).collect();
+                (season, s.period)
+            }),
+        }
+    }
+
+    fn apply(&self, growth: &[f64]) -> Vec<f64> {
+        match &self.seasons {
+            Some((season, period)) => seasonal_adjust(growth, season, *period),
+            None => growth.to_vec(),
+        }
+    }
+}
+
 /// Periods needed for the longest lag: growth loses one, the AR filter up to `MAX_AR_ORDER`.
 pub fn periods_needed(settings: &LeadSettings) -> usize {
     settings.lag_max + MIN_PAIRS + 1 + MAX_AR_ORDER
@@ -156,19 +180,13 @@ pub fn periods_needed(settings: &LeadSettings) -> usize {
 /// The full lead test on two level series of equal length.
 pub fn lead_test(metric: &[f64], revenue: &[f64], settings: &LeadSettings) -> LeadOutcome {
     let n_periods = metric.len().min(revenue.len());
-    let (mut mg, _) = growth(&metric[..n_periods]);
-    let (mut rg, _) = growth(&revenue[..n_periods]);
+    let (raw_mg, _) = growth(&metric[..n_periods]);
+    let (raw_rg, _) = growth(&revenue[..n_periods]);
     let seasonal = settings
         .seasons
         .filter(|s| s.period > 1 && n_periods >= SEASONAL_MIN_YEARS * s.period);
-    if let Some(seasons) = seasonal {
-        // Growth value i belongs to level period i + 1.
-        let season: Vec<usize> = (0..mg.len())
-            .map(|i| (seasons.first + i + 1) % seasons.period)
-            .collect();
-        mg = seasonal_adjust(&mg, &season, seasons.period);
-        rg = seasonal_adjust(&rg, &season, seasons.period);
-    }
+    let adjust = Adjustment::new(seasonal, raw_mg.len());
+    let (mg, rg) = (adjust.apply(&raw_mg), adjust.apply(&raw_rg));
     let needed = periods_needed(settings);
     let same_period_r = pearson(&mg, &rg);
     let mut outcome = LeadOutcome {
@@ -198,7 +216,8 @@ pub fn lead_test(metric: &[f64], revenue: &[f64], settings: &LeadSettings) -> Le
     let observed = scan(&mg, &rg, settings);
     let forward = observed.best_forward();
     let reverse = observed.best_reverse();
-    let (p_forward, p_reverse) = surrogate_p_values(&mg, &rg, forward, reverse, settings);
+    let (p_forward, p_reverse) =
+        surrogate_p_values(&raw_mg, &raw_rg, &adjust, forward, reverse, settings);
     let granger_lags = granger_order(mg.len(), settings.lag_max);
     outcome.best_lag = forward.map(|(k, _)| k);
     outcome.r = forward.map(|(_, r)| r);
@@ -250,9 +269,14 @@ pub fn granger_order(n_growth: usize, lag_max: usize) -> Option<usize> {
 }
 
 /// Max-statistic p-values of the best forward and reverse correlations.
+///
+/// Surrogates are made from the unadjusted growth and go through the same seasonal adjustment
+/// as the data: the null must see the whole pipeline (adjusting first and randomising after
+/// inflates false passes, as the adjustment removes degrees of freedom the surrogates keep).
 fn surrogate_p_values(
     mg: &[f64],
     rg: &[f64],
+    adjust: &Adjustment,
     forward: Option<(usize, f64)>,
     reverse: Option<(usize, f64)>,
     settings: &LeadSettings,
@@ -265,8 +289,8 @@ fn surrogate_p_values(
     let revenue_surrogates = PhaseSurrogates::new(rg);
     let (mut beat_forward, mut beat_reverse) = (0usize, 0usize);
     for _ in 0..settings.surrogates {
-        let ms = metric_surrogates.generate(&mut rng);
-        let rs = revenue_surrogates.generate(&mut rng);
+        let ms = adjust.apply(&metric_surrogates.generate(&mut rng));
+        let rs = adjust.apply(&revenue_surrogates.generate(&mut rng));
         let s = scan(&ms, &rs, settings);
         let max_forward = s.best_forward().map_or(f64::NEG_INFINITY, |(_, r)| r);
         let max_reverse = s.best_reverse().map_or(f64::NEG_INFINITY, |(_, r)| r);
