@@ -250,3 +250,29 @@ fn revenue_customers_matching_no_account() {
     );
     case.fails_with(&["no customer_id matches an account"]);
 }
+
+#[test]
+fn ragged_row_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(data("tiny_events.csv")).unwrap();
+    let broken = text.replacen("u4,a2,meeting,10", "u4,a2,meeting,10,extra", 1);
+    let mut case = Case::tiny();
+    case.events = write(dir.path(), "events.csv", &broken);
+    case.fails_with(&["events.csv, line 9", "has 6 fields where the header has 5"]);
+}
+
+#[test]
+fn truncated_gzip() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder
+        .write_all(&std::fs::read(data("tiny_events.csv")).unwrap())
+        .unwrap();
+    let bytes = encoder.finish().unwrap();
+    let path = dir.path().join("events.csv.gz");
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let mut case = Case::tiny();
+    case.events = path;
+    case.fails_with(&["events.csv.gz", "is the file complete?"]);
+}

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use polars::prelude::*;
 
-use super::source::{
-    csv_error_line, csv_error_text, csv_header, csv_reader, FileFormat, InputFile,
-};
+use super::source::{csv_header, for_each_record, record_line, FileFormat, InputFile, Visit};
 use super::timestamp::{epoch_seconds_to_day, TimestampFamily};
 use crate::candidates::config::EventColumns;
 use crate::error::InputError;
@@ -485,46 +483,38 @@ fn finish(
     })
 }
 
-/// The timestamp family of a CSV file, from its first non-empty timestamp.
+/// The timestamp family of a CSV file, from its first non-empty timestamp (among the first
+/// `SAMPLE_ROWS` rows; a file of empty timestamps is left to the row checks).
 fn sample_csv_family(file: &InputFile, options: &EventOptions) -> Result<TimestampFamily> {
-    let label = file.display();
-    let mut reader = csv_reader(file, options.delimiter)?;
+    const SAMPLE_ROWS: usize = 1000;
     let header = csv_header(file, options.delimiter)?;
     let index = header
         .iter()
         .position(|h| h == &options.columns.timestamp)
         .unwrap_or(0);
-    let mut record = csv::StringRecord::new();
-    for _ in 0..1000 {
-        match reader.read_record(&mut record) {
-            Ok(true) => {
-                if let Some(text) = record.get(index).map(str::trim).filter(|t| !t.is_empty()) {
-                    return TimestampFamily::detect(text).ok_or_else(|| {
-                        InputError::at(
-                            &label,
-                            record.position().map(|p| p.line()),
-                            Some(&options.columns.timestamp),
-                            Some(text),
-                            "not a timestamp nsm can read (ISO 8601 such as 2024-03-01T12:00:00Z, a date, or epoch seconds/milliseconds)",
-                        )
-                        .into()
-                    });
-                }
-            }
-            Ok(false) => break,
-            Err(e) => {
-                return Err(InputError::at(
-                    &label,
-                    csv_error_line(&e),
-                    None,
-                    None,
-                    csv_error_text(&e),
-                )
-                .into())
-            }
-        }
-    }
-    Ok(TimestampFamily::Iso)
+    let mut family = Ok(TimestampFamily::Iso);
+    let mut seen = 0;
+    for_each_record(file, options.delimiter, |record| {
+        seen += 1;
+        let Some(text) = record.get(index).map(str::trim).filter(|t| !t.is_empty()) else {
+            return Ok(if seen < SAMPLE_ROWS {
+                Visit::Continue
+            } else {
+                Visit::Stop
+            });
+        };
+        family = TimestampFamily::detect(text).ok_or_else(|| {
+            InputError::at(
+                &file.display(),
+                record_line(record),
+                Some(&options.columns.timestamp),
+                Some(text),
+                "not a timestamp nsm can read (ISO 8601 such as 2024-03-01T12:00:00Z, a date, or epoch seconds/milliseconds)",
+            )
+        });
+        Ok(Visit::Stop)
+    })?;
+    Ok(family?)
 }
 
 /// Find the first `limit` bad rows, with file lines, by reading the files again. Only runs when
@@ -619,45 +609,30 @@ fn locate_in_csv(
         index(&cols.event),
     );
     let value_i = index(&cols.value);
-    let mut reader = csv_reader(file, options.delimiter)?;
-    let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {
-                let get = |i: Option<usize>| i.and_then(|i| record.get(i));
-                if let Some((column, value, reason)) = check_fields(
-                    family,
-                    get(ts_i),
-                    get(user_i),
-                    get(event_i),
-                    get(value_i),
-                    cols,
-                ) {
-                    found.push(BadRow {
-                        file: label.clone(),
-                        line: record.position().map(|p| p.line()),
-                        column,
-                        value,
-                        reason,
-                    });
-                    if found.len() >= limit {
-                        return Ok(());
-                    }
-                }
-            }
-            Ok(false) => return Ok(()),
-            Err(e) => {
-                return Err(InputError::at(
-                    &label,
-                    csv_error_line(&e),
-                    None,
-                    None,
-                    csv_error_text(&e),
-                )
-                .into())
-            }
+    for_each_record(file, options.delimiter, |record| {
+        let get = |i: Option<usize>| i.and_then(|i| record.get(i));
+        if let Some((column, value, reason)) = check_fields(
+            family,
+            get(ts_i),
+            get(user_i),
+            get(event_i),
+            get(value_i),
+            cols,
+        ) {
+            found.push(BadRow {
+                file: label.clone(),
+                line: record_line(record),
+                column,
+                value,
+                reason,
+            });
         }
-    }
+        Ok(if found.len() >= limit {
+            Visit::Stop
+        } else {
+            Visit::Continue
+        })
+    })
 }
 
 /// Bad rows of a typed source (Parquet, in-memory): row numbers instead of lines.
@@ -731,24 +706,9 @@ fn explain_scan_failure(
     for plan in plans {
         if let Some(file) = &plan.csv {
             // Read the whole file with the strict CSV reader: it names the line at fault.
-            if let Ok(mut reader) = csv_reader(file, options.delimiter) {
-                let mut record = csv::StringRecord::new();
-                loop {
-                    match reader.read_record(&mut record) {
-                        Ok(true) => continue,
-                        Ok(false) => break,
-                        Err(e) => {
-                            return InputError::at(
-                                &file.display(),
-                                csv_error_line(&e),
-                                None,
-                                None,
-                                csv_error_text(&e),
-                            )
-                            .into()
-                        }
-                    }
-                }
+            if let Err(located) = for_each_record(file, options.delimiter, |_| Ok(Visit::Continue))
+            {
+                return located;
             }
         }
     }

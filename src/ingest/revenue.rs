@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use polars::prelude::*;
 
-use super::source::{
-    csv_error_line, csv_error_text, csv_header, csv_reader, FileFormat, InputFile,
-};
+use super::source::{csv_header, for_each_record, record_line, FileFormat, InputFile, Visit};
 use super::timestamp::TimestampFamily;
 use crate::error::InputError;
 use crate::period::{self, PeriodKind};
@@ -210,30 +208,13 @@ fn parse_start(text: &str) -> Option<Start> {
 type Rows = Vec<(u64, Vec<String>)>;
 
 fn read_csv_rows(file: &InputFile, delimiter: u8) -> Result<(Vec<String>, Rows)> {
-    let label = file.display();
     let header = csv_header(file, delimiter)?;
-    let mut reader = csv_reader(file, delimiter)?;
     let mut rows = Vec::new();
-    let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {
-                let line = record.position().map(|p| p.line()).unwrap_or(0);
-                rows.push((line, record.iter().map(str::to_string).collect()));
-            }
-            Ok(false) => break,
-            Err(e) => {
-                return Err(InputError::at(
-                    &label,
-                    csv_error_line(&e),
-                    None,
-                    None,
-                    csv_error_text(&e),
-                )
-                .into())
-            }
-        }
-    }
+    for_each_record(file, delimiter, |record| {
+        let line = record_line(record).unwrap_or(0);
+        rows.push((line, record.iter().map(str::to_string).collect()));
+        Ok(Visit::Continue)
+    })?;
     Ok((header, rows))
 }
 

@@ -138,6 +138,44 @@ pub fn csv_header(file: &InputFile, delimiter: u8) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// Whether [`for_each_record`] reads on.
+pub enum Visit {
+    Continue,
+    Stop,
+}
+
+/// Read every record of a CSV file in order, until `visit` says stop. A read error (ragged
+/// row, invalid UTF-8, truncated gzip) becomes an input error naming the file and line.
+pub fn for_each_record(
+    file: &InputFile,
+    delimiter: u8,
+    mut visit: impl FnMut(&csv::StringRecord) -> Result<Visit>,
+) -> Result<()> {
+    let mut reader = csv_reader(file, delimiter)?;
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {
+                if let Visit::Stop = visit(&record)? {
+                    return Ok(());
+                }
+            }
+            Ok(false) => return Ok(()),
+            Err(e) => {
+                let what = csv_error_text(&e);
+                return Err(
+                    InputError::at(&file.display(), csv_error_line(&e), None, None, what).into(),
+                );
+            }
+        }
+    }
+}
+
+/// The file line a record starts on (the header is line 1).
+pub fn record_line(record: &csv::StringRecord) -> Option<u64> {
+    record.position().map(|p| p.line())
+}
+
 /// A csv error in words, without the crate's internal positions.
 pub fn csv_error_text(error: &csv::Error) -> String {
     match error.kind() {

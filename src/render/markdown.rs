@@ -1,6 +1,6 @@
 use anyhow::Result;
 
-use super::{fixed, labels, p_value, Render};
+use super::{fixed, labels, p_value, rose_cell, Render};
 use crate::evaluation::Evaluation;
 
 pub struct Markdown;
@@ -29,10 +29,7 @@ impl Render for Markdown {
         for c in evaluation.ranked() {
             let lead = c.lead.as_ref();
             let churn = c.churn.as_ref();
-            let rose = churn.filter(|ch| ch.churn_periods > 0).map_or_else(
-                || "-".to_string(),
-                |ch| format!("{}/{}", ch.rose_in, ch.churn_periods),
-            );
+            let rose = rose_cell(churn);
             out.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 c.rank.unwrap_or(0),

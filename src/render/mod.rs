@@ -50,3 +50,11 @@ pub fn p_value(value: Option<f64>) -> String {
 pub fn labels(names: &[crate::stats::score::Label]) -> String {
     names.iter().map(|l| l.name()).collect::<Vec<_>>().join(",")
 }
+
+/// "rose in / churn periods", or `-` when there were none.
+pub fn rose_cell(churn: Option<&crate::evaluation::ChurnOut>) -> String {
+    churn.filter(|ch| ch.churn_periods > 0).map_or_else(
+        || "-".to_string(),
+        |ch| format!("{}/{}", ch.rose_in, ch.churn_periods),
+    )
+}

@@ -1,7 +1,7 @@
 use anyhow::Result;
 use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement};
 
-use super::{fixed, labels, p_value, Render};
+use super::{fixed, labels, p_value, rose_cell, Render};
 use crate::evaluation::Evaluation;
 
 pub struct Table;
@@ -35,10 +35,7 @@ impl Render for Table {
         for c in evaluation.ranked() {
             let lead = c.lead.as_ref();
             let churn = c.churn.as_ref();
-            let rose = churn.filter(|ch| ch.churn_periods > 0).map_or_else(
-                || "-".to_string(),
-                |ch| format!("{}/{}", ch.rose_in, ch.churn_periods),
-            );
+            let rose = rose_cell(churn);
             table.add_row([
                 c.rank.map(|r| r.to_string()).unwrap_or_default(),
                 c.name.clone(),
