@@ -1,6 +1,7 @@
 //! The whole evaluation: inputs → activity → series → tests → a serialisable report whose
 //! field names are the JSON contract (SPEC "JSON output", `schema_version` 1).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -8,15 +9,20 @@ use serde::Serialize;
 
 use crate::candidates::catalog;
 use crate::candidates::config::Config;
+use crate::candidates::plan::AccountParts;
 use crate::candidates::plan::{compute_series, CandidateSeries};
 use crate::candidates::Candidate;
 use crate::dataset::{self, Dataset};
+use crate::dataset::{Status, CHURN_HORIZON};
 use crate::ingest::events::{load_activity, Activity, EventOptions, EventSource};
 use crate::ingest::revenue::{load_revenue, Revenue};
 use crate::ingest::source::{self};
 use crate::output::Progress;
 use crate::period::{self, PeriodKind};
-use crate::stats::churn::{churn_test, ChurnOutcome};
+use crate::stats::churn::{
+    churn_test, churner_weight_interval, top_share, ChurnOutcome, CustomerShare,
+    BOOTSTRAP_RESAMPLES, GAMEABLE_SHARE,
+};
 use crate::stats::lead::{lead_test, LeadOutcome, LeadSettings, Seasons, RECENT_MONTHS};
 use crate::stats::score::{self, Label, Verdict};
 
@@ -150,9 +156,13 @@ pub struct ChurnOut {
     pub rose_in: usize,
     pub churn_corr: Option<f64>,
     pub churner_weight: Option<f64>,
+    /// 95% bootstrap interval over customers.
+    pub churner_weight_ci: Option<[f64; 2]>,
     pub churner_weight_note: Option<String>,
     pub residual: Option<f64>,
     pub monotone: bool,
+    /// Share of the metric from the top 1% of accounts (with at least 100 contributing).
+    pub top1_share: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -214,6 +224,45 @@ fn round(value: f64, digits: i32) -> f64 {
 
 fn round_opt(value: Option<f64>) -> Option<f64> {
     value.filter(|v| v.is_finite()).map(|v| round(v, 6))
+}
+
+/// Mixed into a candidate's seed for the churner-weight bootstrap, so that it draws other
+/// numbers than the lead test's surrogates.
+const BOOTSTRAP_SEED: u64 = 0x00c0_ffee_5eed_0001;
+
+/// Each paying customer's part of the churner weight over the uncensored periods.
+fn customer_shares(per_account: &[AccountParts], dataset: &Dataset) -> Vec<CustomerShare> {
+    let metric: BTreeMap<&str, &AccountParts> = per_account
+        .iter()
+        .map(|a| (a.account.as_str(), a))
+        .collect();
+    let uncensored = dataset.len().saturating_sub(CHURN_HORIZON);
+    dataset
+        .panel
+        .statuses
+        .iter()
+        .filter_map(|(customer, statuses)| {
+            let count = |wanted: Status| {
+                statuses[..uncensored]
+                    .iter()
+                    .filter(|s| **s == wanted)
+                    .count() as f64
+            };
+            let (churner_periods, paying_periods) =
+                (count(Status::PreChurn), count(Status::Paying));
+            if churner_periods + paying_periods == 0.0 {
+                return None;
+            }
+            let parts = metric.get(customer.as_str());
+            let part = |status: Status| parts.map_or(0.0, |p| p.by_status[status as usize][0]);
+            Some(CustomerShare {
+                churner_metric: part(Status::PreChurn),
+                paying_metric: part(Status::Paying),
+                churner_periods,
+                paying_periods,
+            })
+        })
+        .collect()
 }
 
 /// FNV-1a: a stable per-candidate seed, whatever the order or number of candidates.
@@ -305,16 +354,28 @@ pub fn score_all(
             let mut candidate_settings = lead_settings;
             candidate_settings.seed = settings.seed ^ stable_hash(&candidate.name);
             let lead = lead_test(&s.values, &dataset.revenue, &candidate_settings);
-            let churn = churn_test(
+            let mut churn = churn_test(
                 &s.values,
                 s.by_status.as_ref(),
                 &dataset.panel.counts,
                 candidate.kind.is_structurally_monotone(),
             );
+            if let Some(per_account) = &s.per_account {
+                let totals: Vec<f64> = per_account.iter().map(AccountParts::total).collect();
+                churn.top_share = top_share(&totals);
+                churn.churner_weight_interval = churner_weight_interval(
+                    &customer_shares(per_account, dataset),
+                    BOOTSTRAP_RESAMPLES,
+                    candidate_settings.seed ^ BOOTSTRAP_SEED,
+                );
+            }
             let (lead_verdict, mut labels) = score::lead_verdict(&lead, &lead_settings);
             let (churn_verdict, churn_labels) = score::churn_verdict(&churn, settings.alpha);
             labels.extend(churn_labels);
             let actionability = score::actionability(&s.values);
+            if churn.top_share.is_some_and(|share| share > GAMEABLE_SHARE) {
+                labels.push(Label::Gameable);
+            }
             if actionability < score::NOISY_BELOW {
                 labels.push(Label::Noisy);
             }
@@ -507,8 +568,12 @@ fn churn_out(verdict: Verdict, churn: &ChurnOutcome) -> ChurnOut {
         rose_in: churn.rose_in,
         churn_corr: round_opt(churn.churn_corr),
         churner_weight: round_opt(churn.churner_weight),
+        churner_weight_ci: churn
+            .churner_weight_interval
+            .map(|(low, high)| [round(low, 6), round(high, 6)]),
         churner_weight_note: churn.churner_weight_note.clone(),
         residual: round_opt(churn.residual),
         monotone: churn.monotone,
+        top1_share: round_opt(churn.top_share),
     }
 }

@@ -91,6 +91,23 @@ fn a_usage_metric_that_falls_before_churn_passes() {
     // Jan–May: churners produced 3 + 3 + 2 + 2 + (2 + 1) = 13 of 13 + 115 uses by paying
     // customers, and were 6 of 23 paying customer-months: (13/128) / (6/23) = 299/768.
     approx(&c["churner_weight"], 299.0 / 768.0);
+    // Its bootstrap interval over the five customers holds it, and is seeded.
+    let interval: Vec<f64> = c["churner_weight_ci"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        interval[0] <= 299.0 / 768.0 + 1e-6 && 299.0 / 768.0 - 1e-6 <= interval[1],
+        "{interval:?}"
+    );
+    assert_eq!(
+        churn(&evaluate(), "uses")["churner_weight_ci"],
+        c["churner_weight_ci"]
+    );
+    // Five accounts are too few to judge concentration.
+    assert!(c["top1_share"].is_null());
     approx(&c["residual"], 0.0);
     assert_eq!(c["monotone"], false);
     // Growth ln(33/33), ln(22/33), ... against churn rates 0, 1/5, 0, 0, 1/5, 0, 1/4

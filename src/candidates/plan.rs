@@ -12,7 +12,7 @@ use anyhow::Result;
 use polars::prelude::*;
 
 use super::{Candidate, Entity, Kind, Rollup, Threshold, Window};
-use crate::dataset::{Dataset, Status, STATUS_COUNT};
+use crate::dataset::{Dataset, Status, CHURN_HORIZON, STATUS_COUNT};
 use crate::ingest::events::{col_names as c, Activity, VALUE_SCALE};
 use crate::period::{self, PeriodKind};
 
@@ -31,6 +31,22 @@ pub struct CandidateSeries {
     /// Per status (indexed by `Status as usize`), the part of each period's value produced by
     /// accounts in that status. `None` where it is not defined (ratios).
     pub by_status: Option<[Vec<f64>; STATUS_COUNT]>,
+    /// Per account, the metric it produced in each status over the analysed periods:
+    /// `[status][0]` before the right-censored tail, `[status][1]` within it.
+    pub per_account: Option<Vec<AccountParts>>,
+}
+
+/// One account's part of a candidate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountParts {
+    pub account: String,
+    pub by_status: [[f64; 2]; STATUS_COUNT],
+}
+
+impl AccountParts {
+    pub fn total(&self) -> f64 {
+        self.by_status.iter().flatten().sum()
+    }
 }
 
 fn period_column(kind: PeriodKind) -> &'static str {
@@ -226,50 +242,75 @@ fn tagged(
     index: usize,
     candidate: &Candidate,
     parts: Parts,
-    statuses: Option<&LazyFrame>,
-    kind: PeriodKind,
+    statuses: &LazyFrame,
+    dataset: &Dataset,
 ) -> Vec<LazyFrame> {
+    let candidate_tag = || lit(index as u32).cast(DataType::UInt32).alias(CANDIDATE);
     let tag = |frame: LazyFrame, part: Expr| {
         frame.select([
-            lit(index as u32).cast(DataType::UInt32).alias(CANDIDATE),
+            candidate_tag(),
             part.cast(DataType::Int32).alias(PART),
             col(KEY).cast(DataType::Int32),
             col(VALUE).cast(DataType::Float64),
         ])
     };
-    let mut frames = vec![tag(parts.total, lit(TOTAL_PART))];
-    // Cumulative parts need each account's running total: done in Rust from the first-seen rows.
-    let cumulative = matches!(candidate.kind, Kind::CumulativeEntities { .. });
-    if let (Some(statuses), false) = (statuses, cumulative) {
-        let by_status = parts
-            .per_account
-            .with_column(status_period(parts.window, kind).alias(STATUS_PERIOD))
-            .join(
-                statuses.clone(),
-                [col(c::ACCOUNT), col(STATUS_PERIOD)],
-                [col(c::ACCOUNT), col("period")],
-                JoinArgs::new(JoinType::Left),
-            )
-            .group_by([
-                col(KEY),
-                col(STATUS).fill_null(lit(Status::NonCustomer as i32)),
-            ])
-            .agg([col(VALUE).sum()]);
-        frames.push(tag(by_status, col(STATUS)));
-    } else if cumulative {
-        let firsts = parts
-            .per_account
-            .select([col(KEY), col(VALUE), col(c::ACCOUNT)]);
-        frames.push(firsts.select([
-            lit(index as u32).cast(DataType::UInt32).alias(CANDIDATE),
-            lit(CUMULATIVE_FIRSTS_PART).alias(PART),
+    let tag_with_account = |frame: LazyFrame, part: i32| {
+        frame.select([
+            candidate_tag(),
+            lit(part).alias(PART),
             col(KEY).cast(DataType::Int32),
             col(VALUE).cast(DataType::Float64),
             col(c::ACCOUNT),
-        ]));
+        ])
+    };
+    let mut frames = vec![tag(parts.total, lit(TOTAL_PART))];
+    // Cumulative parts need each account's running total: done in Rust from the first-seen rows.
+    if matches!(candidate.kind, Kind::CumulativeEntities { .. }) {
+        let firsts = parts
+            .per_account
+            .select([col(KEY), col(VALUE), col(c::ACCOUNT)]);
+        frames.push(tag_with_account(firsts, CUMULATIVE_FIRSTS_PART));
+        return frames;
     }
+    let with_status = parts
+        .per_account
+        .with_column(status_period(parts.window, dataset.kind).alias(STATUS_PERIOD))
+        .join(
+            statuses.clone(),
+            [col(c::ACCOUNT), col(STATUS_PERIOD)],
+            [col(c::ACCOUNT), col("period")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(col(STATUS).fill_null(lit(Status::NonCustomer as i32)));
+    let by_status = with_status
+        .clone()
+        .group_by([col(KEY), col(STATUS)])
+        .agg([col(VALUE).sum()]);
+    frames.push(tag(by_status, col(STATUS)));
+    // Per account over the analysed periods: the sum in each status, split at the start of
+    // the right-censored tail (for the churner weight's bootstrap and the concentration).
+    let censored_from = dataset.last - CHURN_HORIZON as i32 + 1;
+    let per_account = with_status
+        .filter(
+            col(STATUS_PERIOD)
+                .gt_eq(lit(dataset.first))
+                .and(col(STATUS_PERIOD).lt_eq(lit(dataset.last))),
+        )
+        .group_by([
+            col(c::ACCOUNT),
+            (col(STATUS) * lit(2)
+                + col(STATUS_PERIOD)
+                    .gt_eq(lit(censored_from))
+                    .cast(DataType::Int32))
+            .alias(KEY),
+        ])
+        .agg([col(VALUE).sum()]);
+    frames.push(tag_with_account(per_account, ACCOUNT_PART));
     frames
 }
+
+/// Rows of per-account sums, keyed by `status * 2 + censored`.
+const ACCOUNT_PART: i32 = -3;
 
 /// Rows of first-seen counts per account, for cumulative candidates.
 const CUMULATIVE_FIRSTS_PART: i32 = -2;
@@ -296,13 +337,7 @@ pub fn series_plan(
     let mut frames = Vec::new();
     for (index, candidate) in candidates.iter().enumerate() {
         if let Some(parts) = parts_of(&base, candidate, dataset.kind) {
-            frames.extend(tagged(
-                index,
-                candidate,
-                parts,
-                Some(&statuses),
-                dataset.kind,
-            ));
+            frames.extend(tagged(index, candidate, parts, &statuses, dataset));
         }
     }
     if frames.is_empty() {
@@ -372,6 +407,8 @@ fn assemble(
     let mut cells: BTreeMap<(u32, i32), BTreeMap<i32, f64>> = BTreeMap::new();
     // candidate -> account -> first period -> new entities
     let mut firsts: BTreeMap<u32, BTreeMap<String, Vec<(i32, f64)>>> = BTreeMap::new();
+    // candidate -> account -> [status][censored] sums
+    let mut accounts: BTreeMap<u32, BTreeMap<String, [[f64; 2]; STATUS_COUNT]>> = BTreeMap::new();
     if long.height() > 0 {
         let cand = long.column(CANDIDATE)?.u32()?;
         let part = long.column(PART)?.i32()?;
@@ -388,12 +425,21 @@ fn assemble(
             else {
                 continue;
             };
-            if pi == CUMULATIVE_FIRSTS_PART {
-                let acc = account
+            let acc = || {
+                account
                     .as_ref()
                     .and_then(|a| a.get(i))
                     .unwrap_or("")
-                    .to_string();
+                    .to_string()
+            };
+            if pi == ACCOUNT_PART {
+                let (status, censored) = ((ki / 2) as usize, (ki % 2) as usize);
+                if status < STATUS_COUNT {
+                    let slot = accounts.entry(ci).or_default().entry(acc()).or_default();
+                    slot[status][censored] += vi;
+                }
+            } else if pi == CUMULATIVE_FIRSTS_PART {
+                let acc = acc();
                 firsts
                     .entry(ci)
                     .or_default()
@@ -427,6 +473,14 @@ fn assemble(
             _ => CandidateSeries {
                 values: dense(TOTAL_PART),
                 by_status: Some(std::array::from_fn(|s| dense(s as i32))),
+                per_account: Some(
+                    accounts
+                        .remove(&ci)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(account, by_status)| AccountParts { account, by_status })
+                        .collect(),
+                ),
             },
         };
         debug_assert_eq!(series.values.len(), n);
@@ -468,6 +522,7 @@ fn assemble(
                 out[index] = Some(CandidateSeries {
                     values,
                     by_status: None,
+                    per_account: None,
                 });
             }
         }
@@ -486,6 +541,8 @@ fn cumulative(
     let n = dataset.len();
     let mut values = vec![0.0; n];
     let mut by_status: [Vec<f64>; STATUS_COUNT] = std::array::from_fn(|_| vec![0.0; n]);
+    let mut per_account = Vec::new();
+    let censored_from = n.saturating_sub(CHURN_HORIZON);
     for (account, rows) in firsts.into_iter().flatten() {
         let statuses = dataset.panel.statuses.get(account);
         let mut running = vec![0.0; n];
@@ -498,14 +555,21 @@ fn cumulative(
                 }
             }
         }
+        let mut parts = AccountParts {
+            account: account.clone(),
+            by_status: [[0.0; 2]; STATUS_COUNT],
+        };
         for (i, count) in running.iter().enumerate() {
             values[i] += count;
             let status = statuses.map_or(Status::NonCustomer, |s| s[i]);
             by_status[status as usize][i] += count;
+            parts.by_status[status as usize][usize::from(i >= censored_from)] += count;
         }
+        per_account.push(parts);
     }
     CandidateSeries {
         values,
         by_status: Some(by_status),
+        per_account: Some(per_account),
     }
 }

@@ -11,6 +11,8 @@
 //! - residual: the share of the metric still produced by customers after they churned;
 //! - monotone: never fell in the data, or cannot fall by construction (structural).
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use statrs::distribution::{Binomial, DiscreteCDF};
 
 use super::series::{growth, pearson};
@@ -42,6 +44,10 @@ pub struct ChurnOutcome {
     pub residual: Option<f64>,
     pub monotone: bool,
     pub structural_monotone: bool,
+    /// 95% bootstrap interval of the churner weight, over customers.
+    pub churner_weight_interval: Option<(f64, f64)>,
+    /// Share of the metric from the top 1% of accounts.
+    pub top_share: Option<f64>,
 }
 
 /// Share of rises among churn periods and its binomial p-value against 1/2.
@@ -163,7 +169,80 @@ pub fn churn_test(
         residual,
         monotone: structural_monotone || never_fell,
         structural_monotone,
+        churner_weight_interval: None,
+        top_share: None,
     }
+}
+
+/// One paying customer's part of the churner weight, over the uncensored periods.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CustomerShare {
+    /// Metric produced while in its last `CHURN_HORIZON` periods before churning.
+    pub churner_metric: f64,
+    /// Metric produced while paying otherwise.
+    pub paying_metric: f64,
+    /// Periods in each of those two states.
+    pub churner_periods: f64,
+    pub paying_periods: f64,
+}
+
+/// Churner weight from per-customer shares: `(Σ churner metric / Σ paying metric) /
+/// (Σ churner periods / Σ paying periods)`, "paying" including the churner periods.
+pub fn weight_of(customers: &[CustomerShare]) -> Option<f64> {
+    let sum = |f: fn(&CustomerShare) -> f64| customers.iter().map(f).sum::<f64>();
+    let (cm, pm) = (sum(|c| c.churner_metric), sum(|c| c.paying_metric));
+    let (cp, pp) = (sum(|c| c.churner_periods), sum(|c| c.paying_periods));
+    (cp > 0.0 && cm + pm > 0.0).then(|| (cm / (cm + pm)) / (cp / (cp + pp)))
+}
+
+/// Resamples of the churner weight's bootstrap interval.
+pub const BOOTSTRAP_RESAMPLES: usize = 999;
+
+/// 95% percentile bootstrap interval of the churner weight, resampling customers with
+/// replacement (Efron & Tibshirani 1993, ch. 13). Resamples without churners are skipped.
+pub fn churner_weight_interval(
+    customers: &[CustomerShare],
+    resamples: usize,
+    seed: u64,
+) -> Option<(f64, f64)> {
+    if customers.len() < 2 || weight_of(customers).is_none() {
+        return None;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut draws = Vec::with_capacity(resamples);
+    let mut sample = vec![CustomerShare::default(); customers.len()];
+    for _ in 0..resamples {
+        for slot in sample.iter_mut() {
+            *slot = customers[rng.random_range(0..customers.len())];
+        }
+        if let Some(w) = weight_of(&sample) {
+            draws.push(w);
+        }
+    }
+    if draws.len() < resamples / 2 {
+        return None;
+    }
+    draws.sort_by(f64::total_cmp);
+    let at = |q: f64| draws[((draws.len() - 1) as f64 * q).round() as usize];
+    Some((at(0.025), at(0.975)))
+}
+
+/// Fewest contributing entities for the concentration to be judged.
+pub const CONCENTRATION_MIN_ENTITIES: usize = 100;
+/// Share of the metric from the top 1% of entities above which it is `gameable`.
+pub const GAMEABLE_SHARE: f64 = 0.5;
+
+/// Share of the metric produced by the top 1% (at least one) of the entities producing any of
+/// it; `None` with fewer than `CONCENTRATION_MIN_ENTITIES` of them.
+pub fn top_share(totals: &[f64]) -> Option<f64> {
+    let mut positive: Vec<f64> = totals.iter().copied().filter(|v| *v > 0.0).collect();
+    if positive.len() < CONCENTRATION_MIN_ENTITIES {
+        return None;
+    }
+    positive.sort_by(|a, b| b.total_cmp(a));
+    let k = positive.len().div_ceil(100);
+    let total: f64 = positive.iter().sum();
+    Some(positive[..k].iter().sum::<f64>() / total)
 }
 
 #[cfg(test)]
@@ -202,6 +281,55 @@ mod tests {
         assert_eq!(out.divergence_rate, Some(1.0));
         assert!((out.divergence_p.unwrap() - 1.0 / 32.0).abs() < 1e-12);
         assert!(out.monotone && !out.structural_monotone);
+    }
+
+    #[test]
+    fn weight_of_customers_by_hand_and_its_interval() {
+        // Two churners (1 metric, 1 period each) among customers with 9 + 9 metric over
+        // 3 + 3 periods: (2/20) / (2/8) = 0.4.
+        let customers = [
+            CustomerShare {
+                churner_metric: 1.0,
+                paying_metric: 0.0,
+                churner_periods: 1.0,
+                paying_periods: 0.0,
+            },
+            CustomerShare {
+                churner_metric: 1.0,
+                paying_metric: 0.0,
+                churner_periods: 1.0,
+                paying_periods: 0.0,
+            },
+            CustomerShare {
+                churner_metric: 0.0,
+                paying_metric: 9.0,
+                churner_periods: 0.0,
+                paying_periods: 3.0,
+            },
+            CustomerShare {
+                churner_metric: 0.0,
+                paying_metric: 9.0,
+                churner_periods: 0.0,
+                paying_periods: 3.0,
+            },
+        ];
+        assert!((weight_of(&customers).unwrap() - 0.4).abs() < 1e-12);
+        let (lo, hi) = churner_weight_interval(&customers, 999, 7).unwrap();
+        assert!(lo <= 0.4 && 0.4 <= hi, "{lo} {hi}");
+        assert_eq!(
+            churner_weight_interval(&customers, 999, 7),
+            Some((lo, hi)),
+            "seeded"
+        );
+    }
+
+    #[test]
+    fn top_share_by_hand() {
+        // 200 entities: two produce 100 each, 198 produce 1 each -> top 1% (2) = 200 / 398.
+        let mut totals = vec![1.0; 198];
+        totals.extend([100.0, 100.0]);
+        assert!((top_share(&totals).unwrap() - 200.0 / 398.0).abs() < 1e-12);
+        assert_eq!(top_share(&[1.0; 50]), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use super::churn::{ChurnOutcome, ChurnPeriods};
+use super::churn::{ChurnOutcome, ChurnPeriods, GAMEABLE_SHARE};
 use super::lead::{LeadOutcome, LeadSettings, RECENT_MONTHS, REVENUE_R};
 use super::series::mean;
 
@@ -121,9 +121,14 @@ pub fn churn_verdict(churn: &ChurnOutcome, alpha: f64) -> (Verdict, Vec<Label>) 
     let diverges = churn.basis == ChurnPeriods::PayingFell
         && churn.divergence_rate.is_some_and(|r| r > 0.5)
         && churn.divergence_p.is_some_and(|p| p <= alpha);
+    // Carried by leaving customers: a weight above the threshold whose bootstrap interval
+    // lies wholly above 1 (when there is one).
     let churner_heavy = churn
         .churner_weight
-        .is_some_and(|w| w > CHURNER_WEIGHT_FAIL);
+        .is_some_and(|w| w > CHURNER_WEIGHT_FAIL)
+        && churn
+            .churner_weight_interval
+            .is_none_or(|(low, _)| low > 1.0);
     let counts_the_gone = churn.residual.is_some_and(|r| r > RESIDUAL_FAIL);
     if churn.structural_monotone || diverges || churner_heavy || counts_the_gone {
         return (Verdict::Fail, vec![Label::Vanity]);
@@ -269,8 +274,18 @@ pub fn explain_churn(churn: &ChurnOutcome, unit: &str) -> String {
         ));
     }
     if let Some(w) = churn.churner_weight {
+        let interval = churn
+            .churner_weight_interval
+            .map(|(low, high)| format!(" (95% CI {low:.2}–{high:.2})"))
+            .unwrap_or_default();
         parts.push(format!(
-            "customers about to churn produced {w:.2}× their share"
+            "customers about to churn produced {w:.2}× their share{interval}"
+        ));
+    }
+    if let Some(share) = churn.top_share.filter(|s| *s > GAMEABLE_SHARE) {
+        parts.push(format!(
+            "the top 1% of accounts produce {:.0}% of it (gameable)",
+            share * 100.0
         ));
     }
     if let Some(r) = churn.residual.filter(|r| *r > 0.005) {
