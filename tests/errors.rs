@@ -276,3 +276,17 @@ fn truncated_gzip() {
     case.events = path;
     case.fails_with(&["events.csv.gz", "is the file complete?"]);
 }
+
+#[test]
+fn wrong_delimiter_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut case = Case::tiny();
+    let text = std::fs::read_to_string(data("tiny_events.csv"))
+        .unwrap()
+        .replace(',', ";");
+    case.events = write(dir.path(), "events.csv", &text);
+    case.fails_with(&[
+        "missing column 'timestamp'",
+        "is --delimiter right for this file?",
+    ]);
+}

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use anyhow::Result;
 use polars::prelude::*;
 
-use super::source::{csv_header, for_each_record, record_line, FileFormat, InputFile, Visit};
+use super::source::{
+    csv_header, delimiter_hint, for_each_record, record_line, FileFormat, InputFile, Visit,
+};
 use super::timestamp::{epoch_seconds_to_day, TimestampFamily};
 use crate::candidates::config::EventColumns;
 use crate::error::InputError;
@@ -154,8 +156,9 @@ fn missing_column_error(label: &str, role: &str, mapped: &str, found: &[String])
         format!("nsm.toml maps {role} to '{mapped}'; fix the mapping under [events]")
     };
     InputError::new(format!(
-        "events file {label}: missing column '{mapped}' ({role}); columns found: {}; {hint}",
-        found.join(", ")
+        "events file {label}: missing column '{mapped}' ({role}); columns found: {}; {hint}{}",
+        found.join(", "),
+        delimiter_hint(found)
     ))
     .into()
 }

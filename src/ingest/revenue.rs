@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use polars::prelude::*;
 
-use super::source::{csv_header, for_each_record, record_line, FileFormat, InputFile, Visit};
+use super::source::{
+    csv_header, delimiter_hint, for_each_record, record_line, FileFormat, InputFile, Visit,
+};
 use super::timestamp::TimestampFamily;
 use crate::error::InputError;
 use crate::period::{self, PeriodKind};
@@ -81,8 +83,9 @@ fn detect_layout(header: &[String], label: &str) -> Result<Layout> {
             months: find(MONTHS_COLUMN),
         });
     }
+    let hint = delimiter_hint(header);
     Err(InputError::new(format!(
-        "revenue file {label}: unrecognised header ({}); expected either '{}' (aggregate) or '{}[,{MONTHS_COLUMN}]' (per customer)",
+        "revenue file {label}: unrecognised header ({}); expected either '{}' (aggregate) or '{}[,{MONTHS_COLUMN}]' (per customer){hint}",
         header.join(", "),
         AGGREGATE_COLUMNS.join(","),
         CUSTOMER_COLUMNS.join(","),

@@ -138,6 +138,17 @@ pub fn csv_header(file: &InputFile, delimiter: u8) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// A hint for a header read as one field that holds another delimiter: the file is fine, the
+/// `--delimiter` flag is not. Empty otherwise.
+pub fn delimiter_hint(header: &[String]) -> &'static str {
+    match header {
+        [only] if only.contains([',', ';', '\t', '|']) => {
+            "; the header is one field: is --delimiter right for this file?"
+        }
+        _ => "",
+    }
+}
+
 /// Whether [`for_each_record`] reads on.
 pub enum Visit {
     Continue,
