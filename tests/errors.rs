@@ -290,3 +290,83 @@ fn wrong_delimiter_is_named() {
         "is --delimiter right for this file?",
     ]);
 }
+
+#[test]
+fn nan_and_infinite_values() {
+    for bad in ["NaN", "inf"] {
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(data("tiny_events.csv")).unwrap();
+        let broken = text.replacen("meeting,10", &format!("meeting,{bad}"), 1);
+        let mut case = Case::tiny();
+        case.events = write(dir.path(), "events.csv", &broken);
+        case.fails_with(&[
+            "line 9",
+            "column 'value'",
+            &format!("value '{bad}'"),
+            "not a finite number",
+        ]);
+    }
+}
+
+#[test]
+fn config_missing_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut case = Case::tiny();
+    case.config = Some(write(
+        dir.path(),
+        "nsm.toml",
+        "[[candidate]]\nname = \"t\"\nkind = \"threshold_entities\"\nentity = \"account\"\n",
+    ));
+    case.fails_with(&["candidate 't'", "missing field 'min_count'"]);
+}
+
+#[test]
+fn ratio_of_an_unknown_candidate_and_a_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut case = Case::tiny();
+    case.config = Some(write(dir.path(), "nsm.toml", "[[candidate]]\nname = \"r\"\nkind = \"ratio\"\nnumerator = \"nope\"\ndenominator = \"r\"\n"));
+    case.fails_with(&["candidate 'r'", "unknown candidate 'nope'"]);
+    let cycle = "[[candidate]]\nname = \"a\"\nkind = \"ratio\"\nnumerator = \"b\"\ndenominator = \"b\"\n\
+                 [[candidate]]\nname = \"b\"\nkind = \"ratio\"\nnumerator = \"a\"\ndenominator = \"a\"\n";
+    case.config = Some(write(dir.path(), "nsm.toml", cycle));
+    case.fails_with(&["ratios form a cycle: a -> b -> a"]);
+}
+
+#[test]
+fn parquet_with_wrong_column_types() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.parquet");
+    let mut frame = df!(
+        "timestamp" => [true, false],
+        "user_id" => ["u1", "u2"],
+        "event" => ["x", "y"],
+    )
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .finish(&mut frame)
+        .unwrap();
+    let mut case = Case::tiny();
+    case.events = path;
+    case.fails_with(&["events.parquet", "column 'timestamp'", "has type bool"]);
+}
+
+#[test]
+fn random_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    // A fixed pseudo-random byte string (xorshift), not valid UTF-8.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let bytes: Vec<u8> = (0..4096)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    let path = dir.path().join("events.csv");
+    std::fs::write(&path, bytes).unwrap();
+    let mut case = Case::tiny();
+    case.events = path;
+    case.fails_with(&["events.csv"]);
+}

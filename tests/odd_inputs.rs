@@ -147,3 +147,21 @@ fn skip_bad_rows_skips_counts_and_shows_them() {
         .any(|n| n.as_str().unwrap().contains("skipped 2")));
     assert_tiny_series(&json);
 }
+
+#[test]
+fn revenue_customers_partly_matching_the_events_are_noted() {
+    let dir = tempfile::tempdir().unwrap();
+    let revenue = std::fs::read_to_string(data("tiny_revenue_customers.csv")).unwrap()
+        + "2024-02-05,zz-unknown,70,\n";
+    let revenue = write(&dir, "revenue.csv", revenue.as_bytes());
+    let json = evaluate_with(&data("tiny_events.csv"), &revenue, &[]);
+    let notes = json["data"]["notes"].as_array().unwrap();
+    // a1, a2 and a3 match; zz-unknown does not: 3 of 4.
+    assert!(
+        notes.iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .starts_with("only 75% of revenue customers match")),
+        "{notes:?}"
+    );
+}
