@@ -1,6 +1,6 @@
 //! Calibration of the lead test: how often does it pass series that have no lead at all?
 //!
-//!     cargo run --release --example calibrate -- --pairs 1000
+//!     cargo run --release --example calibrate -- --pairs 1000 [--seasonal]
 //!
 //! Scenario `random-walks`: pairs of independent geometric random walks (monthly log growth
 //! N(0.01, 0.05²)). Scenario `shared-season`: each series is an independent geometric random
@@ -31,12 +31,12 @@ fn parse_args() -> Args {
         surrogates: 999,
         seed: 1,
         threads: thread::available_parallelism().map_or(1, |n| n.get()),
-        seasonal: true,
+        seasonal: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        if flag == "--no-seasonal" {
-            args.seasonal = false;
+        if flag == "--seasonal" {
+            args.seasonal = true;
             continue;
         }
         let mut value = || -> usize {
@@ -51,7 +51,7 @@ fn parse_args() -> Args {
             "--seed" => args.seed = value() as u64,
             "--threads" => args.threads = value().max(1),
             other => panic!(
-                "unknown flag {other}; flags: --pairs --months --surrogates --seed --threads --no-seasonal"
+                "unknown flag {other}; flags: --pairs --months --surrogates --seed --threads --seasonal"
             ),
         }
     }
@@ -132,8 +132,12 @@ fn false_pass_rate(args: &Args, scenario: &str) -> (usize, usize) {
 fn main() {
     let args = parse_args();
     println!(
-        "lead test calibration: {} pairs of {} months, {} surrogates, alpha 0.05, lags 3..12, seed {}",
-        args.pairs, args.months, args.surrogates, args.seed
+        "lead test calibration: {} pairs of {} months, {} surrogates, alpha 0.05, lags 3..12, seasonal adjustment {}, seed {}",
+        args.pairs,
+        args.months,
+        args.surrogates,
+        if args.seasonal { "on" } else { "off" },
+        args.seed
     );
     for scenario in ["random-walks", "shared-season"] {
         let start = std::time::Instant::now();

@@ -32,6 +32,11 @@ pub enum Command {
         after_help = "Examples:\n  nsm demo\n  nsm demo --format markdown\n  nsm demo --write-data demo-data && nsm evaluate --events demo-data/events.csv --revenue demo-data/revenue.csv --config demo-data/nsm.toml"
     )]
     Demo(DemoArgs),
+    /// CI gate: the declared north star must pass both tests (exit 0), else exit 1.
+    #[command(
+        after_help = "Examples:\n  nsm check --events events.csv --revenue revenue.csv --config nsm.toml\n  nsm check --events events.csv --revenue revenue.csv --config nsm.toml --baseline main.json --max-score-drop 5 --junit nsm-junit.xml\n\nExit codes: 0 the gate passed, 1 it failed, 2 usage or input error.\nWith GITHUB_ACTIONS=true, failures are also printed as ::error:: annotations."
+    )]
+    Check(CheckArgs),
     /// Write a starter nsm.toml with the candidates discovered in the events.
     #[command(
         after_help = "Examples:\n  nsm init --events events.csv --revenue revenue.csv\n  nsm init --events 'exports/*.parquet' --output config/nsm.toml --force"
@@ -75,9 +80,19 @@ pub struct AnalysisArgs {
     /// Surrogate series pairs for the lead test's p-value.
     #[arg(long, value_name = "N", default_value_t = 999, value_parser = clap::value_parser!(u32).range(19..=100_000))]
     pub surrogates: u32,
+    /// Remove a fixed monthly (or weekly) pattern before the lead test; needs three full years.
+    /// Off by default: the surrogate null already keeps each series' seasonality.
+    #[arg(long, value_enum, default_value = "off")]
+    pub seasonal: Seasonal,
     /// Ignore data after this date (YYYY-MM-DD), e.g. the end of a quarter.
     #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
     pub as_of: Option<i32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Seasonal {
+    On,
+    Off,
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +127,44 @@ pub struct DemoArgs {
     pub analysis: AnalysisArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// Output of `nsm check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    /// One line per check and the verdict.
+    Text,
+    /// The checks as JSON.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    /// A saved `nsm evaluate --format json` to compare with.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Largest drop of the star's score against the baseline that still passes.
+    #[arg(long, value_name = "POINTS", default_value_t = 10.0)]
+    pub max_score_drop: f64,
+    /// Fail when another passing candidate outscores the star by more than this.
+    #[arg(long, value_name = "POINTS", default_value_t = 5.0)]
+    pub outrank_margin: f64,
+    /// Also write a JUnit XML report (one test case per check).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: CheckFormat,
+    /// Write to this file (atomically) instead of stdout.
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// No progress messages on stderr.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

@@ -39,6 +39,8 @@ pub struct Settings {
     pub seed: u64,
     pub surrogates: usize,
     pub as_of: Option<i32>,
+    /// Seasonal adjustment of the lead test when the data hold three full years.
+    pub seasonal: bool,
 }
 
 impl Default for Settings {
@@ -51,6 +53,7 @@ impl Default for Settings {
             seed: 0,
             surrogates: 999,
             as_of: None,
+            seasonal: false,
         }
     }
 }
@@ -84,6 +87,7 @@ pub struct SettingsOut {
     pub alpha: f64,
     pub seed: u64,
     pub surrogates: usize,
+    pub seasonal: bool,
     pub as_of: Option<String>,
 }
 
@@ -125,6 +129,8 @@ pub struct DataOut {
 #[derive(Debug, Clone, Serialize)]
 pub struct LeadOut {
     pub verdict: Verdict,
+    /// The lead test's part of the candidate's explanation.
+    pub explanation: String,
     pub best_lag: Option<usize>,
     pub r: Option<f64>,
     pub p_value: Option<f64>,
@@ -150,6 +156,8 @@ pub struct LeadOut {
 #[derive(Debug, Clone, Serialize)]
 pub struct ChurnOut {
     pub verdict: Verdict,
+    /// The churn test's part of the candidate's explanation.
+    pub explanation: String,
     pub divergence_rate: Option<f64>,
     pub divergence_p: Option<f64>,
     pub churn_periods: usize,
@@ -329,7 +337,7 @@ pub fn score_all(
         alpha: settings.alpha,
         surrogates: settings.surrogates,
         seed: settings.seed,
-        seasons: Some(Seasons {
+        seasons: settings.seasonal.then(|| Seasons {
             period: kind.per_year(),
             first: kind.season_of(dataset.first),
         }),
@@ -396,11 +404,9 @@ pub fn score_all(
                 &churn,
                 actionability,
             );
-            let explanation = capitalise(&format!(
-                "{}; {}.",
-                score::explain_lead(lead_verdict, &labels, &lead, unit),
-                score::explain_churn(&churn, unit)
-            ));
+            let lead_explanation = score::explain_lead(lead_verdict, &labels, &lead, unit);
+            let churn_explanation = score::explain_churn(&churn, unit);
+            let explanation = capitalise(&format!("{lead_explanation}; {churn_explanation}."));
             CandidateOut {
                 name: candidate.name.clone(),
                 kind: candidate.kind.name(),
@@ -411,8 +417,8 @@ pub fn score_all(
                 labels,
                 explanation,
                 actionability: Some(round(actionability, 6)),
-                lead: Some(lead_out(lead_verdict, &lead)),
-                churn: Some(churn_out(churn_verdict, &churn)),
+                lead: Some(lead_out(lead_verdict, &lead, lead_explanation)),
+                churn: Some(churn_out(churn_verdict, &churn, churn_explanation)),
                 series: points(&s.values),
             }
         })
@@ -474,6 +480,7 @@ pub fn score_all(
             alpha: settings.alpha,
             seed: settings.seed,
             surrogates: settings.surrogates,
+            seasonal: settings.seasonal,
             as_of: settings.as_of.map(period::format_day),
         },
         data: DataOut {
@@ -530,9 +537,10 @@ fn capitalise(text: &str) -> String {
     }
 }
 
-fn lead_out(verdict: Verdict, lead: &LeadOutcome) -> LeadOut {
+fn lead_out(verdict: Verdict, lead: &LeadOutcome, explanation: String) -> LeadOut {
     LeadOut {
         verdict,
+        explanation,
         best_lag: lead.best_lag,
         r: round_opt(lead.r),
         p_value: round_opt(lead.p_value),
@@ -559,9 +567,10 @@ fn lead_out(verdict: Verdict, lead: &LeadOutcome) -> LeadOut {
     }
 }
 
-fn churn_out(verdict: Verdict, churn: &ChurnOutcome) -> ChurnOut {
+fn churn_out(verdict: Verdict, churn: &ChurnOutcome, explanation: String) -> ChurnOut {
     ChurnOut {
         verdict,
+        explanation,
         divergence_rate: round_opt(churn.divergence_rate),
         divergence_p: round_opt(churn.divergence_p),
         churn_periods: churn.churn_periods,

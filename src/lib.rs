@@ -10,6 +10,7 @@ pub mod dataset;
 pub mod demo;
 pub mod error;
 pub mod evaluation;
+pub mod gate;
 pub mod ingest;
 pub mod output;
 pub mod period;

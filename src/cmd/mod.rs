@@ -1,5 +1,6 @@
 //! One module per subcommand: parse, call the library, render.
 
+pub mod check;
 pub mod demo;
 pub mod evaluate;
 pub mod init;
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Init(args) => init::run(args),
+        Command::Check(args) => check::run(args),
     }
 }
 
@@ -30,6 +32,7 @@ pub fn settings(args: &AnalysisArgs) -> Settings {
         seed: args.seed,
         surrogates: args.surrogates as usize,
         as_of: args.as_of,
+        seasonal: args.seasonal == crate::cli::Seasonal::On,
     }
 }
 

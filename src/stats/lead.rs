@@ -1,7 +1,7 @@
 //! The lead test: does revenue follow the metric by `lag_min..=lag_max` periods?
 //!
-//! 1. Both series become growth ([`growth`]); with at least three full years, a fixed seasonal
-//!    pattern is removed from each ([`seasonal_adjust`]), so a shared December peak is no lead.
+//! 1. Both series become growth ([`growth`]); on request and with at least three full years,
+//!    a fixed seasonal pattern is removed from each ([`seasonal_adjust`]).
 //! 2. The metric's growth gets an AR(p) model (order by AIC); both growth series are filtered
 //!    with it (Box–Jenkins prewhitening), so the metric's own persistence cannot manufacture a
 //!    cross-correlation.
@@ -43,7 +43,8 @@ pub struct LeadSettings {
     pub alpha: f64,
     pub surrogates: usize,
     pub seed: u64,
-    /// Seasonal adjustment, applied when the data hold at least three full years.
+    /// Seasonal adjustment (`--seasonal on`), applied when the data hold at least three full
+    /// years.
     pub seasons: Option<Seasons>,
     /// Length of the "recent" window of the stability check, in periods.
     pub recent: usize,

@@ -1,0 +1,286 @@
+//! The CI gate of `nsm check`: the declared north star must pass both tests and, against a
+//! saved evaluation, must not have lost ground.
+
+use serde::Serialize;
+
+use crate::error::InputError;
+use crate::evaluation::{CandidateOut, Evaluation};
+use crate::stats::score::Verdict;
+
+/// Gate settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GateSettings {
+    /// Largest score drop against the baseline that still passes.
+    pub max_score_drop: f64,
+    /// By how many points another passing candidate may outscore the star.
+    pub outrank_margin: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateReport {
+    pub schema_version: u32,
+    pub north_star: String,
+    pub passed: bool,
+    pub score: Option<f64>,
+    pub baseline_score: Option<f64>,
+    pub checks: Vec<Check>,
+}
+
+/// The figures of the star in a saved `evaluate --format json`.
+struct Baseline {
+    score: Option<f64>,
+    lead: Option<String>,
+    churn: Option<String>,
+}
+
+fn read_baseline(text: &str, source: &str, star: &str) -> Result<Option<Baseline>, InputError> {
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        InputError::at(
+            source,
+            Some(e.line() as u64),
+            None,
+            None,
+            format!("not JSON: {e}"),
+        )
+    })?;
+    if json["schema_version"] != 1 {
+        return Err(InputError::new(format!(
+            "baseline {source}: not an nsm evaluation (schema_version 1); save one with `nsm evaluate --format json --output {source}`"
+        )));
+    }
+    let Some(candidates) = json["candidates"].as_array() else {
+        return Err(InputError::new(format!(
+            "baseline {source}: has no candidates array"
+        )));
+    };
+    Ok(candidates
+        .iter()
+        .find(|c| c["name"] == star)
+        .map(|c| Baseline {
+            score: c["score"].as_f64(),
+            lead: c["lead"]["verdict"].as_str().map(str::to_string),
+            churn: c["churn"]["verdict"].as_str().map(str::to_string),
+        }))
+}
+
+fn verdict_of(candidate: &CandidateOut, lead: bool) -> Option<Verdict> {
+    if lead {
+        candidate.lead.as_ref().map(|l| l.verdict)
+    } else {
+        candidate.churn.as_ref().map(|c| c.verdict)
+    }
+}
+
+/// Run every check. `baseline` is the text and name of a saved evaluation.
+pub fn run_gate(
+    evaluation: &Evaluation,
+    star: &str,
+    baseline: Option<(&str, &str)>,
+    settings: &GateSettings,
+) -> Result<GateReport, InputError> {
+    let current = evaluation
+        .ranked()
+        .find(|c| c.name == star)
+        .ok_or_else(|| {
+            InputError::new(format!(
+                "the declared north star '{star}' is not among the evaluated candidates"
+            ))
+        })?;
+    let mut checks = Vec::new();
+    for (name, lead) in [("lead test", true), ("churn test", false)] {
+        let verdict = verdict_of(current, lead);
+        let detail = if lead {
+            current.lead.as_ref().map(|l| l.explanation.as_str())
+        } else {
+            current.churn.as_ref().map(|c| c.explanation.as_str())
+        };
+        let message = format!(
+            "{star}: {name} {}: {}",
+            verdict.map_or("missing", |v| if v == Verdict::Pass {
+                "passed"
+            } else {
+                v.name()
+            }),
+            detail.unwrap_or("")
+        );
+        checks.push(Check {
+            name: name.to_string(),
+            passed: verdict == Some(Verdict::Pass),
+            message,
+        });
+    }
+    let mut baseline_score = None;
+    if let Some((text, source)) = baseline {
+        match read_baseline(text, source, star)? {
+            None => checks.push(Check {
+                name: "baseline".into(),
+                passed: true,
+                message: format!("{star}: not in the baseline {source}; nothing to compare"),
+            }),
+            Some(base) => {
+                baseline_score = base.score;
+                let drop = base.score.zip(current.score).map(|(b, c)| b - c);
+                let passed = drop.is_none_or(|d| d <= settings.max_score_drop);
+                checks.push(Check {
+                    name: "score drop".into(),
+                    passed,
+                    message: match (base.score, current.score) {
+                        (Some(b), Some(c)) => format!(
+                            "{star}: score {c:.1}, baseline {b:.1} ({:+.1}; at most -{:.1} allowed)",
+                            c - b,
+                            settings.max_score_drop
+                        ),
+                        _ => format!("{star}: no score to compare"),
+                    },
+                });
+                for (name, was, lead) in [
+                    ("lead test kept", &base.lead, true),
+                    ("churn test kept", &base.churn, false),
+                ] {
+                    let now = verdict_of(current, lead);
+                    let lost = was.as_deref() == Some("pass") && now != Some(Verdict::Pass);
+                    checks.push(Check {
+                        name: name.into(),
+                        passed: !lost,
+                        message: if lost {
+                            format!(
+                                "{star}: {} test passed in the baseline and is now {}",
+                                if lead { "lead" } else { "churn" },
+                                now.map_or("missing", Verdict::name)
+                            )
+                        } else {
+                            format!(
+                                "{star}: {} test no worse than the baseline",
+                                if lead { "lead" } else { "churn" }
+                            )
+                        },
+                    });
+                }
+            }
+        }
+    }
+    let star_score = current.score.unwrap_or(0.0);
+    let rival = evaluation
+        .ranked()
+        .filter(|c| c.name != star && c.verdict == Verdict::Pass)
+        .find(|c| c.score.unwrap_or(0.0) > star_score + settings.outrank_margin);
+    checks.push(Check {
+        name: "not outranked".into(),
+        passed: rival.is_none(),
+        message: match rival {
+            Some(r) => format!(
+                "{star}: {} now outranks it by {:.1} points ({:.1} against {star_score:.1}; margin {:.1}) and passes both tests",
+                r.name,
+                r.score.unwrap_or(0.0) - star_score,
+                r.score.unwrap_or(0.0),
+                settings.outrank_margin
+            ),
+            None => format!(
+                "{star}: no passing candidate outscores it by more than {:.1} points",
+                settings.outrank_margin
+            ),
+        },
+    });
+    Ok(GateReport {
+        schema_version: 1,
+        north_star: star.to_string(),
+        passed: checks.iter().all(|c| c.passed),
+        score: current.score,
+        baseline_score,
+        checks,
+    })
+}
+
+/// Escape text for XML attributes and content.
+fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A JUnit XML report: one test case per check.
+pub fn junit_xml(report: &GateReport) -> String {
+    let failures = report.checks.iter().filter(|c| !c.passed).count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str(&format!(
+        "<testsuites name=\"nsm check\" tests=\"{}\" failures=\"{failures}\">\n",
+        report.checks.len()
+    ));
+    out.push_str(&format!(
+        "  <testsuite name=\"nsm check {}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\">\n",
+        xml_escape(&report.north_star),
+        report.checks.len()
+    ));
+    for check in &report.checks {
+        let classname = format!("nsm.{}", report.north_star);
+        out.push_str(&format!(
+            "    <testcase classname=\"{}\" name=\"{}\"",
+            xml_escape(&classname),
+            xml_escape(&check.name)
+        ));
+        if check.passed {
+            out.push_str(&format!(
+                ">\n      <system-out>{}</system-out>\n    </testcase>\n",
+                xml_escape(&check.message)
+            ));
+        } else {
+            out.push_str(&format!(
+                ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
+                xml_escape(&check.message),
+                xml_escape(&check.message)
+            ));
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// GitHub Actions workflow commands for the failed checks (`::error title=...::message`).
+/// Data escapes `%`, CR and LF; a property also `:` and `,` (GitHub's toolkit rules).
+pub fn github_annotations(report: &GateReport) -> String {
+    let data = |text: &str| {
+        text.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let property = |text: &str| data(text).replace(':', "%3A").replace(',', "%2C");
+    report
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| {
+            format!(
+                "::error title={}::{}\n",
+                property(&format!("nsm check: {}", c.name)),
+                data(&c.message)
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_is_escaped() {
+        assert_eq!(xml_escape("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
+    }
+}
