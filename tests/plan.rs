@@ -16,6 +16,8 @@ fn one_scan_of_the_events_file() {
     };
     let plan = activity_plan(&EventSource::Files(files), &options).unwrap();
     let explained = plan.explain(true).unwrap();
+    // Shown with `cargo test --test plan -- --nocapture`.
+    println!("{explained}");
     assert_eq!(
         explained.matches("tiny_events.csv").count(),
         1,
