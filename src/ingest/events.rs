@@ -116,18 +116,10 @@ const BAD: &str = "__bad";
 
 /// Read all events into the activity table in one pass.
 pub fn load_activity(source: &EventSource, options: &EventOptions) -> Result<Activity> {
-    let plans = match source {
-        EventSource::Files(files) => files
-            .iter()
-            .map(|file| plan_file(file, options))
-            .collect::<Result<Vec<_>>>()?,
-        EventSource::Frame { name, frame } => vec![plan_frame(name, frame, options)?],
-    };
+    let plans = file_plans(source, options)?;
     let has_account = plans.iter().any(|p| p.has_account);
     let has_value = plans.iter().any(|p| p.has_value);
-    let normalized: Vec<LazyFrame> = plans.iter().map(|p| normalize(p, options)).collect();
-    let all = concat(normalized, UnionArgs::default())?;
-    let table = aggregate(all)
+    let table = one_plan(&plans, options)?
         .collect_with_engine(Engine::Streaming)
         .map_err(|e| explain_scan_failure(&plans, options, e))?
         .unwrap_single();
@@ -136,13 +128,18 @@ pub fn load_activity(source: &EventSource, options: &EventOptions) -> Result<Act
 
 /// The one lazy plan over all files, for `--explain`-style inspection in tests.
 pub fn activity_plan(source: &EventSource, options: &EventOptions) -> Result<LazyFrame> {
-    let plans = match source {
-        EventSource::Files(files) => files
-            .iter()
-            .map(|file| plan_file(file, options))
-            .collect::<Result<Vec<_>>>()?,
-        EventSource::Frame { name, frame } => vec![plan_frame(name, frame, options)?],
-    };
+    one_plan(&file_plans(source, options)?, options)
+}
+
+fn file_plans(source: &EventSource, options: &EventOptions) -> Result<Vec<FilePlan>> {
+    match source {
+        EventSource::Files(files) => files.iter().map(|file| plan_file(file, options)).collect(),
+        EventSource::Frame { name, frame } => Ok(vec![plan_frame(name, frame, options)?]),
+    }
+}
+
+/// Every file's scan, normalised, in one union, aggregated into the activity table.
+fn one_plan(plans: &[FilePlan], options: &EventOptions) -> Result<LazyFrame> {
     let normalized: Vec<LazyFrame> = plans.iter().map(|p| normalize(p, options)).collect();
     Ok(aggregate(concat(normalized, UnionArgs::default())?))
 }
