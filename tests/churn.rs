@@ -13,22 +13,15 @@
 
 mod common;
 
-use common::{data, json_of, series};
+use common::{data, evaluate_json, series};
 
 fn evaluate() -> serde_json::Value {
-    json_of(&[
-        "evaluate",
-        "--format",
-        "json",
-        "--surrogates",
-        "19",
-        "--events",
-        data("churn_events.csv").to_str().unwrap(),
-        "--revenue",
-        data("churn_revenue.csv").to_str().unwrap(),
-        "--config",
-        data("churn_nsm.toml").to_str().unwrap(),
-    ])
+    evaluate_json(
+        &data("churn_events.csv"),
+        &data("churn_revenue.csv"),
+        &data("churn_nsm.toml"),
+        &[],
+    )
 }
 
 fn churn<'a>(json: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {

@@ -204,18 +204,11 @@ fn init_writes_a_config_that_evaluate_reads() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("already exists"));
-    let json = json_of(&[
-        "evaluate",
-        "--format",
-        "json",
-        "--surrogates",
-        "19",
-        "--events",
-        data("tiny_events.csv").to_str().unwrap(),
-        "--revenue",
-        data("tiny_revenue_customers.csv").to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-    ]);
+    let json = common::evaluate_json(
+        &data("tiny_events.csv"),
+        &data("tiny_revenue_customers.csv"),
+        &config,
+        &[],
+    );
     assert_eq!(common::series(&json, "meeting_count"), vec![4.0, 3.0, 2.0]);
 }

@@ -5,7 +5,9 @@ mod common;
 
 use std::io::Write;
 
-use common::{data, json_of, periods, series};
+use std::path::Path;
+
+use common::{data, evaluate_json, periods, series};
 
 /// Hand-computed expectations for Jan, Feb, Mar 2024.
 ///
@@ -53,29 +55,15 @@ fn check_all(json: &serde_json::Value) {
     assert_eq!(series(json, "revenue"), vec![150.0, 150.0, 180.0]);
 }
 
-fn evaluate_json(events: &[&str], revenue: &str) -> serde_json::Value {
-    let config = data("tiny_nsm.toml");
-    let mut args = vec![
-        "evaluate",
-        "--format",
-        "json",
-        "--surrogates",
-        "19",
-        "--config",
-        config.to_str().unwrap(),
-    ];
-    args.push("--revenue");
-    args.push(revenue);
-    args.push("--events");
-    args.extend(events);
-    json_of(&args)
+fn evaluate_tiny(events: &Path, revenue: &Path) -> serde_json::Value {
+    evaluate_json(events, revenue, &data("tiny_nsm.toml"), &[])
 }
 
 #[test]
 fn every_kind_from_csv() {
     let events = data("tiny_events.csv");
     let revenue = data("tiny_revenue_customers.csv");
-    let json = evaluate_json(&[events.to_str().unwrap()], revenue.to_str().unwrap());
+    let json = evaluate_tiny(&events, &revenue);
     check_all(&json);
     assert_eq!(json["data"]["events_rows"], 11);
     assert_eq!(json["data"]["revenue_rows"], 4);
@@ -95,10 +83,7 @@ fn every_kind_from_gzip_csv() {
         .unwrap();
     encoder.finish().unwrap();
     let revenue = data("tiny_revenue_customers.csv");
-    check_all(&evaluate_json(
-        &[path.to_str().unwrap()],
-        revenue.to_str().unwrap(),
-    ));
+    check_all(&evaluate_tiny(&path, &revenue));
 }
 
 #[test]
@@ -117,10 +102,7 @@ fn every_kind_from_parquet() {
         .finish(&mut frame)
         .unwrap();
     let revenue = data("tiny_revenue_customers.csv");
-    check_all(&evaluate_json(
-        &[path.to_str().unwrap()],
-        revenue.to_str().unwrap(),
-    ));
+    check_all(&evaluate_tiny(&path, &revenue));
 }
 
 #[test]
@@ -152,17 +134,14 @@ fn every_kind_from_a_glob_of_daily_files() {
     }
     let pattern = dir.path().join("events-*.csv");
     let revenue = data("tiny_revenue_customers.csv");
-    check_all(&evaluate_json(
-        &[pattern.to_str().unwrap()],
-        revenue.to_str().unwrap(),
-    ));
+    check_all(&evaluate_tiny(&pattern, &revenue));
 }
 
 #[test]
 fn aggregate_revenue_gives_the_same_series_and_activity_churn() {
     let events = data("tiny_events.csv");
     let revenue = data("tiny_revenue_aggregate.csv");
-    let json = evaluate_json(&[events.to_str().unwrap()], revenue.to_str().unwrap());
+    let json = evaluate_tiny(&events, &revenue);
     check_all(&json);
     assert_eq!(json["data"]["churn_source"], "activity");
     let notes = json["data"]["notes"].as_array().unwrap();
@@ -199,19 +178,6 @@ fn remapped_columns_and_epoch_timestamps() {
         format!("[events]\ntimestamp = \"ts\"\nuser_id = \"uid\"\naccount_id = \"org\"\nevent = \"name\"\nvalue = \"minutes\"\n\n{config_text}"),
     )
     .unwrap();
-    let revenue = data("tiny_revenue_customers.csv");
-    let json = json_of(&[
-        "evaluate",
-        "--format",
-        "json",
-        "--surrogates",
-        "19",
-        "--events",
-        events.to_str().unwrap(),
-        "--revenue",
-        revenue.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-    ]);
+    let json = evaluate_json(&events, &data("tiny_revenue_customers.csv"), &config, &[]);
     check_all(&json);
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{data, json_of, series};
+use common::{data, evaluate_json, series};
 
 fn evaluate(events: &std::path::Path, extra: &[&str]) -> serde_json::Value {
     evaluate_with(events, &data("tiny_revenue_customers.csv"), extra)
@@ -14,22 +14,7 @@ fn evaluate_with(
     revenue: &std::path::Path,
     extra: &[&str],
 ) -> serde_json::Value {
-    let config = data("tiny_nsm.toml");
-    let mut args = vec![
-        "evaluate",
-        "--format",
-        "json",
-        "--surrogates",
-        "19",
-        "--events",
-        events.to_str().unwrap(),
-        "--revenue",
-        revenue.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-    ];
-    args.extend(extra);
-    json_of(&args)
+    evaluate_json(events, revenue, &data("tiny_nsm.toml"), extra)
 }
 
 fn tiny() -> String {

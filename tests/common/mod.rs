@@ -26,6 +26,36 @@ pub fn json_of(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).expect("stdout is JSON")
 }
 
+/// `nsm evaluate --format json` (19 surrogates: the tests here read series and churn figures,
+/// not lead p-values) on the given files, plus `extra` flags.
+pub fn evaluate_json(
+    events: &Path,
+    revenue: &Path,
+    config: &Path,
+    extra: &[&str],
+) -> serde_json::Value {
+    let (events, revenue, config) = (
+        events.to_str().unwrap(),
+        revenue.to_str().unwrap(),
+        config.to_str().unwrap(),
+    );
+    let mut args = vec![
+        "evaluate",
+        "--format",
+        "json",
+        "--surrogates",
+        "19",
+        "--events",
+        events,
+        "--revenue",
+        revenue,
+        "--config",
+        config,
+    ];
+    args.extend(extra);
+    json_of(&args)
+}
+
 /// A candidate's series values from a JSON evaluation.
 pub fn series(json: &serde_json::Value, name: &str) -> Vec<f64> {
     let candidate = json["candidates"]
