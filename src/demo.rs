@@ -15,7 +15,6 @@
 //! - `reports_exported` follows revenue three months later (finance exports scale with
 //!   billing): it lags. `settings_changes` is pure noise.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use anyhow::Result;
@@ -525,15 +524,6 @@ impl DemoData {
             let _ = writeln!(out, "{date},{customer},{amount},{months}");
         }
         out
-    }
-
-    /// Per-account counts, for tests and the README.
-    pub fn summary(&self) -> BTreeMap<&'static str, usize> {
-        let mut counts = BTreeMap::new();
-        for e in &self.events {
-            *counts.entry(e.event).or_insert(0) += 1;
-        }
-        counts
     }
 }
 

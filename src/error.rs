@@ -65,8 +65,3 @@ macro_rules! input_err {
         anyhow::Error::new($crate::error::InputError::new(format!($($arg)*)))
     };
 }
-
-/// True when the error chain contains an [`InputError`] (exit code 2 rather than an internal fault).
-pub fn is_input_error(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| cause.is::<InputError>())
-}
