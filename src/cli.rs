@@ -68,9 +68,10 @@ pub struct AnalysisArgs {
     /// Reporting period.
     #[arg(long, value_enum, default_value = "month")]
     pub period: PeriodKind,
-    /// Lag range in months, `MIN..MAX` (weekly periods convert).
-    #[arg(long, value_name = "MIN..MAX", default_value = "3..12", value_parser = parse_lags)]
-    pub lags: (u32, u32),
+    /// Lag range in months, `MIN..MAX` (weekly periods convert) [default: 3..12]. A range set
+    /// here must fit the data; the default one gives `inconclusive` on short data instead.
+    #[arg(long, value_name = "MIN..MAX", value_parser = parse_lags)]
+    pub lags: Option<(u32, u32)>,
     /// Significance level of both tests.
     #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
     pub alpha: f64,

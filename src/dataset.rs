@@ -142,6 +142,12 @@ pub fn build(
     as_of: Option<i32>,
 ) -> Result<Dataset> {
     let mut notes = Vec::new();
+    if activity.duplicate_rows > 0 {
+        notes.push(format!(
+            "{} event row(s) repeat another row exactly (same timestamp, user, account, event and value); they are kept and counted as events",
+            activity.duplicate_rows
+        ));
+    }
     // Events: drop a first or last period the data does not cover completely.
     let mut first = kind.of_day(activity.first_day);
     let mut last = kind.of_day(activity.last_day);

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
+
+use crate::error::InputError;
 use serde::Serialize;
 
 use crate::candidates::catalog;
@@ -35,6 +37,8 @@ pub struct Settings {
     /// Lag range in months, inclusive.
     pub lag_min_months: u32,
     pub lag_max_months: u32,
+    /// The lag range was asked for (`--lags`): it must fit the data, or the run stops.
+    pub lags_given: bool,
     pub alpha: f64,
     pub seed: u64,
     pub surrogates: usize,
@@ -49,6 +53,7 @@ impl Default for Settings {
             period: PeriodKind::Month,
             lag_min_months: 3,
             lag_max_months: 12,
+            lags_given: false,
             alpha: 0.05,
             seed: 0,
             surrogates: 999,
@@ -302,6 +307,7 @@ pub fn evaluate(inputs: Inputs, settings: &Settings, progress: &Progress) -> Res
     let activity = load_activity(&inputs.events, &event_options)?;
     progress.stage(&format!("read {} events", activity.events_rows));
     let dataset = dataset::build(settings.period, &activity, &revenue, settings.as_of)?;
+    check_lags_fit(settings, &dataset)?;
     let candidates = if config.candidates.is_empty() {
         catalog::automatic(&activity)?
     } else {
@@ -318,6 +324,29 @@ pub fn evaluate(inputs: Inputs, settings: &Settings, progress: &Progress) -> Res
         config.north_star.clone(),
         settings,
     ))
+}
+
+/// A lag range given with `--lags` whose longest lag leaves no pair of growth values to
+/// correlate is a usage error, not an `inconclusive` result.
+fn check_lags_fit(settings: &Settings, dataset: &Dataset) -> Result<()> {
+    let kind = dataset.kind;
+    let n = dataset.revenue.len();
+    let lag_max = kind.lag_from_months(settings.lag_max_months);
+    // Growth has n - 1 values; lag k pairs n - 1 - k of them.
+    if !settings.lags_given || lag_max + 1 < n {
+        return Ok(());
+    }
+    Err(InputError::new(format!(
+        "--lags {}..{}: the longest lag ({} {}s) is longer than the data: {n} analysed {}s ({} to {}); give a shorter range or more history",
+        settings.lag_min_months,
+        settings.lag_max_months,
+        lag_max,
+        kind.name(),
+        kind.name(),
+        kind.label(dataset.first),
+        kind.label(dataset.last),
+    ))
+    .into())
 }
 
 /// Run both tests on every candidate and assemble the report.

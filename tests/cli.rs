@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::{data, json_of, nsm};
 use predicates::prelude::*;
 
@@ -164,6 +166,35 @@ fn output_file_is_written_whole_and_matches_stdout() {
         .stdout;
     assert_eq!(written, stdout);
     // Nothing else is left in the directory.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn an_interrupted_run_leaves_the_previous_output_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("result.json");
+    std::fs::write(&target, "previous result").unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/saas");
+    // Many surrogates keep the run busy long enough to be killed mid-way.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nsm"))
+        .args(["evaluate", "--format", "json", "--surrogates", "100000"])
+        .arg("--events")
+        .arg(root.join("events.csv.gz"))
+        .arg("--revenue")
+        .arg(root.join("revenue.csv"))
+        .arg("--output")
+        .arg(&target)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run must still be going when it is killed"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "previous result");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 

@@ -41,7 +41,14 @@ impl Case {
             .arg("--output")
             .arg(&output)
             .args(["--surrogates", "19"]);
+        let inputs: Vec<&PathBuf> = [&self.events, &self.revenue]
+            .into_iter()
+            .chain(&self.config)
+            .collect();
+        let before: Vec<Option<Vec<u8>>> = inputs.iter().map(|p| std::fs::read(p).ok()).collect();
         let result = cmd.output().unwrap();
+        let after: Vec<Option<Vec<u8>>> = inputs.iter().map(|p| std::fs::read(p).ok()).collect();
+        assert!(before == after, "inputs are never modified");
         let stderr = String::from_utf8_lossy(&result.stderr);
         assert_eq!(result.status.code(), Some(2), "stderr: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
@@ -218,6 +225,18 @@ fn reversed_lag_range() {
     let mut case = Case::tiny();
     case.extra = vec!["--lags".into(), "12..3".into()];
     case.fails_with(&["12..3"]);
+}
+
+#[test]
+fn lags_longer_than_the_data() {
+    let mut case = Case::tiny();
+    // Three months of data: a 2-month lag leaves no pair of growth values.
+    case.extra = vec!["--lags".into(), "1..2".into()];
+    case.fails_with(&[
+        "--lags 1..2",
+        "longer than the data",
+        "3 analysed months (2024-01 to 2024-03)",
+    ]);
 }
 
 #[test]

@@ -150,3 +150,139 @@ fn revenue_customers_partly_matching_the_events_are_noted() {
         "{notes:?}"
     );
 }
+
+#[test]
+fn exact_duplicate_rows_are_kept_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two rows repeated exactly; a third differs from its twin only in the value, so it is
+    // not a duplicate.
+    let text = tiny()
+        + "2024-01-03T10:00:00Z,u1,a1,meeting,30\n\
+           2024-03-27T10:00:00Z,u5,a3,meeting,20\n\
+           2024-03-31T22:00:00Z,u5,a3,meeting,21\n";
+    let json = evaluate(&write(&dir, "events.csv", text.as_bytes()), &[]);
+    assert_eq!(json["data"]["events_rows"], 14);
+    assert_eq!(series(&json, "meetings"), [5.0, 3.0, 4.0]);
+    let notes = json["data"]["notes"].as_array().unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.as_str().unwrap().starts_with("2 event row(s) repeat")),
+        "{notes:?}"
+    );
+    // Without duplicates there is no such note.
+    let plain = evaluate(&data("tiny_events.csv"), &[]);
+    assert!(!plain["data"]["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n.as_str().unwrap().contains("repeat")));
+}
+
+#[test]
+fn very_long_ids_and_event_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let long_user = "u".repeat(20_000);
+    let long_account = "ä".repeat(5_000);
+    let text = tiny()
+        .replace(",u1,", &format!(",{long_user},"))
+        .replace(",a1,", &format!(",{long_account},"))
+        .replace(",u3,a2,view,", &format!(",u3,a2,{},", "v".repeat(10_000)));
+    let revenue = std::fs::read_to_string(data("tiny_revenue_customers.csv"))
+        .unwrap()
+        .replace(",a1,", &format!(",{long_account},"));
+    let json = evaluate_with(
+        &write(&dir, "events.csv", text.as_bytes()),
+        &write(&dir, "revenue.csv", revenue.as_bytes()),
+        &[],
+    );
+    assert_tiny_series(&json);
+    assert_eq!(json["data"]["customers"][0]["paying"], 2.0);
+}
+
+#[test]
+fn events_before_the_first_revenue_period_are_not_analysed() {
+    let dir = tempfile::tempdir().unwrap();
+    let revenue = write(
+        &dir,
+        "revenue.csv",
+        b"period,revenue\n2024-02,150\n2024-03,180\n",
+    );
+    let json = evaluate_with(&data("tiny_events.csv"), &revenue, &[]);
+    assert_eq!(common::periods(&json, "meetings"), ["2024-02", "2024-03"]);
+    assert_eq!(series(&json, "meetings"), [3.0, 2.0]);
+    assert!(json["data"]["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n == "revenue starts in 2024-02; earlier event periods are not analysed"));
+}
+
+#[test]
+fn zero_revenue_months_and_refunds() {
+    let dir = tempfile::tempdir().unwrap();
+    // Aggregate revenue with a month of zero.
+    let zero = write(
+        &dir,
+        "zero.csv",
+        b"period,revenue\n2024-01,150\n2024-02,0\n2024-03,180\n",
+    );
+    let json = evaluate_with(&data("tiny_events.csv"), &zero, &[]);
+    assert_eq!(series(&json, "revenue"), [150.0, 0.0, 180.0]);
+    assert_tiny_series(&json);
+    // A refund: a negative per-customer amount lowers its month and does not make a payer.
+    let refund = std::fs::read_to_string(data("tiny_revenue_customers.csv")).unwrap()
+        + "2024-02-20,a3,-30,\n";
+    let json = evaluate_with(
+        &data("tiny_events.csv"),
+        &write(&dir, "refund.csv", refund.as_bytes()),
+        &[],
+    );
+    assert_eq!(series(&json, "revenue"), [150.0, 120.0, 180.0]);
+    let paying: Vec<f64> = json["data"]["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["paying"].as_f64().unwrap())
+        .collect();
+    assert_eq!(paying, [2.0, 2.0, 2.0]);
+}
+
+#[test]
+fn leap_day_and_an_offset_across_a_month_boundary() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2024-02-29 is a day of February; 2024-03-01T01:00+02:00 is 2024-02-29T23:00Z.
+    let text = tiny()
+        + "2024-02-29T12:00:00Z,u9,a3,meeting,1\n\
+           2024-03-01T01:00:00+02:00,u9,a3,meeting,1\n";
+    let json = evaluate(&write(&dir, "events.csv", text.as_bytes()), &[]);
+    assert_eq!(series(&json, "meetings"), [4.0, 5.0, 2.0]);
+}
+
+#[test]
+fn iso_week_53_is_its_own_week() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2020 has 53 ISO weeks: W53 runs from Monday 2020-12-28 to Sunday 2021-01-03.
+    let mut events = String::from("timestamp,user_id,account_id,event,value\n");
+    let mut revenue = String::from("date,customer_id,amount\n");
+    for day in 0..28 {
+        let date =
+            chrono::NaiveDate::from_ymd_opt(2020, 12, 14).unwrap() + chrono::Duration::days(day);
+        // One meeting a day, two on the days of week 53.
+        let n = if (14..21).contains(&day) { 2 } else { 1 };
+        for i in 0..n {
+            events.push_str(&format!("{date}T1{i}:00:00Z,u{i},a1,meeting,1\n"));
+        }
+        revenue.push_str(&format!("{date},a1,10\n"));
+    }
+    let json = evaluate_with(
+        &write(&dir, "events.csv", events.as_bytes()),
+        &write(&dir, "revenue.csv", revenue.as_bytes()),
+        &["--period", "week"],
+    );
+    assert_eq!(
+        common::periods(&json, "meetings"),
+        ["2020-W51", "2020-W52", "2020-W53", "2021-W01"]
+    );
+    assert_eq!(series(&json, "meetings"), [7.0, 7.0, 14.0, 7.0]);
+}

@@ -24,10 +24,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 pub fn settings(args: &AnalysisArgs) -> Settings {
+    let defaults = Settings::default();
+    let (lag_min_months, lag_max_months) = args
+        .lags
+        .unwrap_or((defaults.lag_min_months, defaults.lag_max_months));
     Settings {
         period: args.period,
-        lag_min_months: args.lags.0,
-        lag_max_months: args.lags.1,
+        lag_min_months,
+        lag_max_months,
+        lags_given: args.lags.is_some(),
         alpha: args.alpha,
         seed: args.seed,
         surrogates: args.surrogates as usize,

@@ -29,6 +29,8 @@ pub mod col_names {
     pub const VALUE: &str = "value_micro";
     pub const DAY_MIN: &str = "day_min";
     pub const DAY_MAX: &str = "day_max";
+    /// Rows of the group identical to another row of it in every column read.
+    pub const DUPLICATES: &str = "duplicates";
 }
 use col_names as c;
 
@@ -85,6 +87,8 @@ pub struct Activity {
     pub has_value: bool,
     pub skipped_rows: u64,
     pub skipped_examples: Vec<BadRow>,
+    /// Rows identical to an earlier row in every column read; kept and counted.
+    pub duplicate_rows: u64,
 }
 
 /// What one file contributes: its columns and how to read its timestamps.
@@ -410,6 +414,10 @@ fn aggregate(all: LazyFrame) -> LazyFrame {
     let value_micro = (col(PARSED_VALUE) * lit(VALUE_SCALE) + lit(0.5))
         .floor()
         .cast(DataType::Int64);
+    // Exact duplicates share every group key, so within a group a row repeats another exactly
+    // when its raw timestamp and value text do too.
+    let as_text = |name: &str| col(name).cast(DataType::String).fill_null(lit(""));
+    let row_text = as_text(RAW_TS) + lit("\u{1f}") + as_text(RAW_VALUE);
     all.group_by([
         keep(week.cast(DataType::Int32)).alias(c::WEEK),
         keep(month.cast(DataType::Int32)).alias(c::MONTH),
@@ -422,6 +430,8 @@ fn aggregate(all: LazyFrame) -> LazyFrame {
         keep(value_micro).sum().alias(c::VALUE),
         keep(col(DAY)).min().alias(c::DAY_MIN),
         keep(col(DAY)).max().alias(c::DAY_MAX),
+        (len().cast(DataType::Int64) - row_text.n_unique().cast(DataType::Int64))
+            .alias(c::DUPLICATES),
     ])
 }
 
@@ -469,6 +479,13 @@ fn finish(
         let files: Vec<&str> = plans.iter().map(|p| p.label.as_str()).collect();
         return Err(InputError::new(format!("events {}: {what}", files.join(", "))).into());
     }
+    let duplicate_rows = table
+        .column(c::DUPLICATES)?
+        .i64()?
+        .sum()
+        .unwrap_or(0)
+        .max(0) as u64;
+    let table = table.drop(c::DUPLICATES)?;
     let first_day = table.column(c::DAY_MIN)?.i32()?.min().unwrap_or(0);
     let last_day = table.column(c::DAY_MAX)?.i32()?.max().unwrap_or(0);
     Ok(Activity {
@@ -480,6 +497,7 @@ fn finish(
         has_value,
         skipped_rows: bad_rows,
         skipped_examples,
+        duplicate_rows,
     })
 }
 

@@ -56,7 +56,7 @@ impl TimestampFamily {
     pub fn day_expr(self, text: Expr) -> Expr {
         match self {
             Self::Iso => iso_day_expr(text),
-            Self::Epoch => epoch_seconds_to_day(text.cast(DataType::Float64)),
+            Self::Epoch => epoch_day_expr(text),
         }
     }
 }
@@ -81,6 +81,22 @@ pub fn parse_epoch_day(text: &str) -> Option<i32> {
     };
     let day = (seconds / SECONDS_PER_DAY).floor();
     (day.abs() < f64::from(i32::MAX)).then_some(day as i32)
+}
+
+/// Epoch text to UTC days, mirroring [`parse_epoch_day`]: trimmed, only digits, `-` and `.`.
+fn epoch_day_expr(raw: Expr) -> Expr {
+    let text = raw.str().strip_chars(lit(NULL));
+    // Stripping every digit, `-` and `.` from both ends leaves nothing only when the text
+    // consists of them.
+    let numeric = text
+        .clone()
+        .str()
+        .strip_chars(lit("0123456789-."))
+        .eq(lit(""))
+        .and(text.clone().str().len_bytes().gt(lit(0)));
+    when(numeric)
+        .then(epoch_seconds_to_day(text.cast(DataType::Float64)))
+        .otherwise(lit(NULL).cast(DataType::Int32))
 }
 
 /// A numeric epoch column (seconds or milliseconds) to UTC days.
