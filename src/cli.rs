@@ -37,6 +37,11 @@ pub enum Command {
         after_help = "Examples:\n  nsm check --events events.csv --revenue revenue.csv --config nsm.toml\n  nsm check --events events.csv --revenue revenue.csv --config nsm.toml --baseline main.json --max-score-drop 5 --junit nsm-junit.xml\n\nExit codes: 0 the gate passed, 1 it failed, 2 usage or input error.\nWith GITHUB_ACTIONS=true, failures are also printed as ::error:: annotations."
     )]
     Check(CheckArgs),
+    /// The review document: recommendation, ranking, charts, what changed since last time.
+    #[command(
+        after_help = "Examples:\n  nsm report --events events.csv --revenue revenue.csv --config nsm.toml --format html --output review.html\n  nsm report --events events.csv --revenue revenue.csv --as-of 2025-03-31 --json q1.json --output q1.md\n  nsm report --events events.csv --revenue revenue.csv --as-of 2025-06-30 --compare q1.json --format html --output q2.html"
+    )]
+    Report(ReportArgs),
     /// Write a starter nsm.toml with the candidates discovered in the events.
     #[command(
         after_help = "Examples:\n  nsm init --events events.csv --revenue revenue.csv\n  nsm init --events 'exports/*.parquet' --output config/nsm.toml --force"
@@ -160,6 +165,42 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: CheckFormat,
+    /// Write to this file (atomically) instead of stdout.
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// No progress messages on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Format of `nsm report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Markdown for a wiki page or pull request (charts as text sparklines).
+    Markdown,
+    /// One self-contained HTML file with inline SVG charts, printable.
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: ReportFormat,
+    /// A saved evaluation (`--json` of an earlier report, or `nsm evaluate --format json`):
+    /// show rank moves, score changes, verdict flips and new candidates since then.
+    #[arg(long, value_name = "FILE")]
+    pub compare: Option<PathBuf>,
+    /// Also save this evaluation as JSON, for the next report's --compare.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Candidates with charts besides the declared north star.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub top: usize,
     /// Write to this file (atomically) instead of stdout.
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,

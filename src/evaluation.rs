@@ -139,6 +139,8 @@ pub struct LeadOut {
     pub best_lag: Option<usize>,
     pub r: Option<f64>,
     pub p_value: Option<f64>,
+    /// The correlation the best lag must exceed for `p <= alpha` under the surrogate null.
+    pub null_r: Option<f64>,
     pub reverse_best_lag: Option<usize>,
     pub reverse_r: Option<f64>,
     pub reverse_p_value: Option<f64>,
@@ -221,6 +223,32 @@ impl Evaluation {
     pub fn ranked(&self) -> impl Iterator<Item = &CandidateOut> {
         self.candidates.iter().filter(|c| c.rank.is_some())
     }
+}
+
+/// Parse a saved `nsm evaluate --format json`, checking that it is one.
+///
+/// `role` names the file in messages ("baseline", "--compare").
+pub fn read_saved(text: &str, role: &str, source: &str) -> Result<serde_json::Value, InputError> {
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        InputError::at(
+            &format!("{role} {source}"),
+            Some(e.line() as u64),
+            None,
+            None,
+            format!("not JSON: {e}"),
+        )
+    })?;
+    if json["schema_version"] != SCHEMA_VERSION {
+        return Err(InputError::new(format!(
+            "{role} {source}: not an nsm evaluation (schema_version {SCHEMA_VERSION}); save one with `nsm evaluate --format json --output {source}`"
+        )));
+    }
+    if !json["candidates"].is_array() {
+        return Err(InputError::new(format!(
+            "{role} {source}: has no candidates array"
+        )));
+    }
+    Ok(json)
 }
 
 /// Statistics are rounded for output so that files stay readable; the verdicts are decided on
@@ -573,6 +601,7 @@ fn lead_out(verdict: Verdict, lead: &LeadOutcome, explanation: String) -> LeadOu
         best_lag: lead.best_lag,
         r: round_opt(lead.r),
         p_value: round_opt(lead.p_value),
+        null_r: round_opt(lead.null_r),
         reverse_best_lag: lead.reverse_best_lag,
         reverse_r: round_opt(lead.reverse_r),
         reverse_p_value: round_opt(lead.reverse_p_value),

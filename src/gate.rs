@@ -4,7 +4,8 @@
 use serde::Serialize;
 
 use crate::error::InputError;
-use crate::evaluation::{CandidateOut, Evaluation};
+use crate::evaluation::{read_saved, CandidateOut, Evaluation};
+use crate::render::xml_escape;
 use crate::stats::score::Verdict;
 
 /// Gate settings.
@@ -41,27 +42,11 @@ struct Baseline {
 }
 
 fn read_baseline(text: &str, source: &str, star: &str) -> Result<Option<Baseline>, InputError> {
-    let json: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        InputError::at(
-            source,
-            Some(e.line() as u64),
-            None,
-            None,
-            format!("not JSON: {e}"),
-        )
-    })?;
-    if json["schema_version"] != 1 {
-        return Err(InputError::new(format!(
-            "baseline {source}: not an nsm evaluation (schema_version 1); save one with `nsm evaluate --format json --output {source}`"
-        )));
-    }
-    let Some(candidates) = json["candidates"].as_array() else {
-        return Err(InputError::new(format!(
-            "baseline {source}: has no candidates array"
-        )));
-    };
-    Ok(candidates
-        .iter()
+    let json = read_saved(text, "baseline", source)?;
+    Ok(json["candidates"]
+        .as_array()
+        .into_iter()
+        .flatten()
         .find(|c| c["name"] == star)
         .map(|c| Baseline {
             score: c["score"].as_f64(),
@@ -196,23 +181,6 @@ pub fn run_gate(
         baseline_score,
         checks,
     })
-}
-
-/// Escape text for XML attributes and content.
-fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A JUnit XML report: one test case per check.

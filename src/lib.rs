@@ -15,4 +15,5 @@ pub mod ingest;
 pub mod output;
 pub mod period;
 pub mod render;
+pub mod report;
 pub mod stats;

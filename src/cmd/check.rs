@@ -5,10 +5,8 @@ use anyhow::Result;
 use crate::candidates::config::Config;
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::error::InputError;
-use crate::evaluation::{evaluate, Inputs, RevenueSource};
+use crate::evaluation::evaluate;
 use crate::gate::{github_annotations, junit_xml, run_gate, GateSettings};
-use crate::ingest::events::EventSource;
-use crate::ingest::source::resolve;
 use crate::output::{emit, write_atomic, Progress};
 
 /// Exit code of a failed gate.
@@ -39,14 +37,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         )),
         None => None,
     };
-    let files = resolve(&args.input.events, "events")?;
-    let inputs = Inputs {
-        events: EventSource::Files(files),
-        revenue: RevenueSource::File(args.input.revenue.clone()),
-        config: Some(config),
-        delimiter: args.input.delimiter,
-        skip_bad_rows: args.input.skip_bad_rows,
-    };
+    let inputs = super::inputs(&args.input, Some(config))?;
     let evaluation = evaluate(inputs, &super::settings(&args.analysis), &progress)?;
     let settings = GateSettings {
         max_score_drop: args.max_score_drop,

@@ -4,13 +4,17 @@ pub mod check;
 pub mod demo;
 pub mod evaluate;
 pub mod init;
+pub mod report;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{AnalysisArgs, Cli, Command, OutputArgs};
-use crate::evaluation::{Evaluation, Settings};
+use crate::candidates::config::Config;
+use crate::cli::{AnalysisArgs, Cli, Command, InputArgs, OutputArgs};
+use crate::evaluation::{Evaluation, Inputs, RevenueSource, Settings};
+use crate::ingest::events::EventSource;
+use crate::ingest::source::resolve;
 use crate::output::emit;
 use crate::render::renderer;
 
@@ -20,6 +24,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo(args) => demo::run(args),
         Command::Init(args) => init::run(args),
         Command::Check(args) => check::run(args),
+        Command::Report(args) => report::run(args),
     }
 }
 
@@ -45,4 +50,33 @@ pub fn settings(args: &AnalysisArgs) -> Settings {
 pub fn render_and_emit(evaluation: &Evaluation, output: &OutputArgs) -> Result<()> {
     let text = renderer(output.format).render(evaluation)?;
     emit(output.output.as_deref(), &text)
+}
+
+/// What the input flags name: the event files resolved, revenue, the config already loaded.
+pub fn inputs(input: &InputArgs, config: Option<Config>) -> Result<Inputs> {
+    Ok(Inputs {
+        events: EventSource::Files(resolve(&input.events, "events")?),
+        revenue: RevenueSource::File(input.revenue.clone()),
+        config,
+        delimiter: input.delimiter,
+        skip_bad_rows: input.skip_bad_rows,
+    })
+}
+
+/// With `--skip-bad-rows`, say on stderr how many rows were skipped and show the first ones.
+pub fn show_skipped(evaluation: &Evaluation, quiet: bool) {
+    if evaluation.data.skipped_rows == 0 || quiet {
+        return;
+    }
+    eprintln!(
+        "nsm: skipped {} unreadable event row(s); first ones:",
+        evaluation.data.skipped_rows
+    );
+    for row in &evaluation.data.skipped_examples {
+        let line = row.line.map(|l| format!(", line {l}")).unwrap_or_default();
+        eprintln!(
+            "  {}{line}, column '{}', value '{}': {}",
+            row.file, row.column, row.value, row.reason
+        );
+    }
 }

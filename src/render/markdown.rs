@@ -1,12 +1,12 @@
 use anyhow::Result;
 
-use super::{fixed, labels, p_value, rose_cell, Render};
+use super::{ranking_cells, Render, RANKING_COLUMNS, RANKING_NUMERIC};
 use crate::evaluation::Evaluation;
 
 pub struct Markdown;
 
 /// Escape the characters that would break a table cell.
-fn cell(text: &str) -> String {
+pub fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
@@ -24,27 +24,7 @@ impl Render for Markdown {
             data.events_rows,
             data.churn_source
         ));
-        out.push_str("| # | candidate | score | verdict | best lag | lead r | p | rose/churn | churner weight | labels |\n");
-        out.push_str("|--:|---|--:|---|--:|--:|--:|--:|--:|---|\n");
-        for c in evaluation.ranked() {
-            let lead = c.lead.as_ref();
-            let churn = c.churn.as_ref();
-            let rose = rose_cell(churn);
-            out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                c.rank.unwrap_or(0),
-                cell(&c.name),
-                fixed(c.score, 1),
-                c.verdict.name(),
-                lead.and_then(|l| l.best_lag)
-                    .map_or_else(|| "-".into(), |k| k.to_string()),
-                fixed(lead.and_then(|l| l.r), 2),
-                p_value(lead.and_then(|l| l.p_value)),
-                rose,
-                fixed(churn.and_then(|ch| ch.churner_weight), 2),
-                labels(&c.labels),
-            ));
-        }
+        out.push_str(&ranking_table(evaluation));
         out.push_str("\n## Why\n\n");
         for c in evaluation.ranked() {
             out.push_str(&format!(
@@ -62,4 +42,22 @@ impl Render for Markdown {
         }
         Ok(out)
     }
+}
+
+/// The ranking as a Markdown table, one row per candidate.
+pub fn ranking_table(evaluation: &Evaluation) -> String {
+    let mut out = format!("| {} |\n|", RANKING_COLUMNS.join(" | "));
+    for i in 0..RANKING_COLUMNS.len() {
+        out.push_str(if RANKING_NUMERIC.contains(&i) {
+            "--:|"
+        } else {
+            "---|"
+        });
+    }
+    out.push('\n');
+    for c in evaluation.ranked() {
+        let cells: Vec<String> = ranking_cells(c).iter().map(|t| cell(t)).collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    out
 }

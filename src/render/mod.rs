@@ -3,6 +3,7 @@
 pub mod csv;
 pub mod json;
 pub mod markdown;
+pub mod svg;
 pub mod table;
 
 use anyhow::Result;
@@ -51,10 +52,63 @@ pub fn labels(names: &[crate::stats::score::Label]) -> String {
     names.iter().map(|l| l.name()).collect::<Vec<_>>().join(",")
 }
 
+/// The ranking columns every text format shows, in order; a missing figure is `-`.
+pub const RANKING_COLUMNS: [&str; 10] = [
+    "#",
+    "candidate",
+    "score",
+    "verdict",
+    "lag",
+    "r",
+    "p",
+    "rose",
+    "churner",
+    "labels",
+];
+
+/// Which of [`RANKING_COLUMNS`] hold numbers (right-aligned).
+pub const RANKING_NUMERIC: [usize; 7] = [0, 2, 4, 5, 6, 7, 8];
+
+/// One ranked candidate's cells under [`RANKING_COLUMNS`], as plain text.
+pub fn ranking_cells(c: &crate::evaluation::CandidateOut) -> [String; 10] {
+    let lead = c.lead.as_ref();
+    let churn = c.churn.as_ref();
+    [
+        c.rank.map(|r| r.to_string()).unwrap_or_default(),
+        c.name.clone(),
+        fixed(c.score, 1),
+        c.verdict.name().to_string(),
+        lead.and_then(|l| l.best_lag)
+            .map_or_else(|| "-".into(), |k| k.to_string()),
+        fixed(lead.and_then(|l| l.r), 2),
+        p_value(lead.and_then(|l| l.p_value)),
+        rose_cell(churn),
+        fixed(churn.and_then(|ch| ch.churner_weight), 2),
+        labels(&c.labels),
+    ]
+}
+
 /// "rose in / churn periods", or `-` when there were none.
 pub fn rose_cell(churn: Option<&crate::evaluation::ChurnOut>) -> String {
     churn.filter(|ch| ch.churn_periods > 0).map_or_else(
         || "-".to_string(),
         |ch| format!("{}/{}", ch.rose_in, ch.churn_periods),
     )
+}
+
+/// Escape text for XML attributes and content.
+pub fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
 }

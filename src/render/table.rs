@@ -1,7 +1,7 @@
 use anyhow::Result;
 use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement};
 
-use super::{fixed, labels, p_value, rose_cell, Render};
+use super::{ranking_cells, Render, RANKING_COLUMNS, RANKING_NUMERIC};
 use crate::evaluation::Evaluation;
 
 pub struct Table;
@@ -20,40 +20,16 @@ impl Render for Table {
             .load_preset(STYLE)
             .set_content_arrangement(ContentArrangement::Dynamic)
             .set_width(WIDTH)
-            .set_header([
-                "#",
-                "candidate",
-                "score",
-                "verdict",
-                "lag",
-                "r",
-                "p",
-                "rose",
-                "churner",
-                "labels",
-            ]);
+            .set_header(RANKING_COLUMNS);
         for c in evaluation.ranked() {
-            let lead = c.lead.as_ref();
-            let churn = c.churn.as_ref();
-            let rose = rose_cell(churn);
-            table.add_row([
-                c.rank.map(|r| r.to_string()).unwrap_or_default(),
-                c.name.clone(),
-                fixed(c.score, 1),
-                c.verdict.name().to_string(),
-                lead.and_then(|l| l.best_lag)
-                    .map_or_else(|| "-".into(), |k| k.to_string()),
-                fixed(lead.and_then(|l| l.r), 2),
-                p_value(lead.and_then(|l| l.p_value)),
-                rose,
-                fixed(churn.and_then(|ch| ch.churner_weight), 2),
-                labels(&c.labels).replace(',', " "),
-            ]);
+            let mut cells = ranking_cells(c);
+            cells[9] = cells[9].replace(',', " ");
+            table.add_row(cells);
         }
         for column in table.column_iter_mut() {
             column.set_padding((0, 1));
         }
-        for index in [0, 2, 4, 5, 6, 7, 8] {
+        for index in RANKING_NUMERIC {
             if let Some(column) = table.column_mut(index) {
                 column.set_cell_alignment(CellAlignment::Right);
             }

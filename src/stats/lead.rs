@@ -134,6 +134,9 @@ pub struct LeadOutcome {
     pub best_lag: Option<usize>,
     pub r: Option<f64>,
     pub p_value: Option<f64>,
+    /// The correlation the best lag must exceed for `p <= alpha` under the surrogate null (the
+    /// null band of the cross-correlation chart).
+    pub null_r: Option<f64>,
     pub reverse_best_lag: Option<usize>,
     pub reverse_r: Option<f64>,
     pub reverse_p_value: Option<f64>,
@@ -200,6 +203,7 @@ pub fn lead_test(metric: &[f64], revenue: &[f64], settings: &LeadSettings) -> Le
         best_lag: None,
         r: None,
         p_value: None,
+        null_r: None,
         reverse_best_lag: None,
         reverse_r: None,
         reverse_p_value: None,
@@ -217,15 +221,15 @@ pub fn lead_test(metric: &[f64], revenue: &[f64], settings: &LeadSettings) -> Le
     let observed = scan(&mg, &rg, settings);
     let forward = observed.best_forward();
     let reverse = observed.best_reverse();
-    let (p_forward, p_reverse) =
-        surrogate_p_values(&raw_mg, &raw_rg, &adjust, forward, reverse, settings);
+    let null = surrogate_p_values(&raw_mg, &raw_rg, &adjust, forward, reverse, settings);
     let granger_lags = granger_order(mg.len(), settings.lag_max);
     outcome.best_lag = forward.map(|(k, _)| k);
     outcome.r = forward.map(|(_, r)| r);
-    outcome.p_value = p_forward;
+    outcome.p_value = null.forward_p;
+    outcome.null_r = null.critical_r;
     outcome.reverse_best_lag = reverse.map(|(k, _)| k);
     outcome.reverse_r = reverse.map(|(_, r)| r);
-    outcome.reverse_p_value = p_reverse;
+    outcome.reverse_p_value = null.reverse_p;
     outcome.granger = granger_lags.and_then(|p| granger(&rg, &mg, p));
     outcome.reverse_granger = granger_lags.and_then(|p| granger(&mg, &rg, p));
     if let Some((lag, _)) = forward {
@@ -269,6 +273,25 @@ pub fn granger_order(n_growth: usize, lag_max: usize) -> Option<usize> {
     (p >= 1).then_some(p)
 }
 
+/// What the surrogate null says of the observed scan.
+struct NullResult {
+    forward_p: Option<f64>,
+    reverse_p: Option<f64>,
+    critical_r: Option<f64>,
+}
+
+/// The smallest forward maximum that `p <= alpha` needs: with `S` surrogate maxima, `p = (1 +
+/// #{max* >= r}) / (1 + S) <= alpha` holds when at most `m = floor(alpha (1 + S)) - 1` of them
+/// reach `r`, that is when `r` exceeds the `(m + 1)`-th largest.
+fn critical_r(mut maxima: Vec<f64>, alpha: f64) -> Option<f64> {
+    let allowed = (alpha * (maxima.len() + 1) as f64 + 1e-9).floor() as usize;
+    if allowed == 0 || allowed > maxima.len() {
+        return None;
+    }
+    maxima.sort_by(|a, b| b.total_cmp(a));
+    Some(maxima[allowed - 1]).filter(|r| r.is_finite())
+}
+
 /// Max-statistic p-values of the best forward and reverse correlations.
 ///
 /// Surrogates are made from the unadjusted growth and go through the same seasonal adjustment
@@ -281,20 +304,26 @@ fn surrogate_p_values(
     forward: Option<(usize, f64)>,
     reverse: Option<(usize, f64)>,
     settings: &LeadSettings,
-) -> (Option<f64>, Option<f64>) {
+) -> NullResult {
     if settings.surrogates == 0 {
-        return (None, None);
+        return NullResult {
+            forward_p: None,
+            reverse_p: None,
+            critical_r: None,
+        };
     }
     let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
     let metric_surrogates = PhaseSurrogates::new(mg);
     let revenue_surrogates = PhaseSurrogates::new(rg);
     let (mut beat_forward, mut beat_reverse) = (0usize, 0usize);
+    let mut maxima = Vec::with_capacity(settings.surrogates);
     for _ in 0..settings.surrogates {
         let ms = adjust.apply(&metric_surrogates.generate(&mut rng));
         let rs = adjust.apply(&revenue_surrogates.generate(&mut rng));
         let s = scan(&ms, &rs, settings);
         let max_forward = s.best_forward().map_or(f64::NEG_INFINITY, |(_, r)| r);
         let max_reverse = s.best_reverse().map_or(f64::NEG_INFINITY, |(_, r)| r);
+        maxima.push(max_forward);
         if let Some((_, r)) = forward {
             beat_forward += usize::from(max_forward >= r);
         }
@@ -303,10 +332,11 @@ fn surrogate_p_values(
         }
     }
     let p = |beaten: usize| (1 + beaten) as f64 / (1 + settings.surrogates) as f64;
-    (
-        forward.map(|_| p(beat_forward)),
-        reverse.map(|_| p(beat_reverse)),
-    )
+    NullResult {
+        forward_p: forward.map(|_| p(beat_forward)),
+        reverse_p: reverse.map(|_| p(beat_reverse)),
+        critical_r: critical_r(maxima, settings.alpha),
+    }
 }
 
 #[cfg(test)]
@@ -323,6 +353,38 @@ mod tests {
             seed: 0,
             seasons: None,
             recent: 24,
+        }
+    }
+
+    #[test]
+    fn critical_r_is_where_the_p_value_crosses_alpha() {
+        let maxima: Vec<f64> = (1..=19).map(f64::from).collect();
+        // 19 surrogates: only r above all of them reaches p = 1/20 = 0.05.
+        assert_eq!(critical_r(maxima.clone(), 0.05), Some(19.0));
+        // 999 surrogates at 0.05: at most 49 may reach r, so r must exceed the 50th largest.
+        let maxima: Vec<f64> = (1..=999).map(f64::from).collect();
+        assert_eq!(critical_r(maxima.clone(), 0.05), Some(950.0));
+        assert_eq!(critical_r(maxima, 0.0005), None);
+        // On data, the band and the p-value always agree.
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        for _ in 0..20 {
+            let walk = |rng: &mut ChaCha8Rng| -> Vec<f64> {
+                let mut level = 100.0;
+                (0..48)
+                    .map(|_| {
+                        level *= 1.0 + 0.05 * (rng.random::<f64>() - 0.5);
+                        level
+                    })
+                    .collect()
+            };
+            let (a, b) = (walk(&mut rng), walk(&mut rng));
+            let outcome = lead_test(&a, &b, &settings());
+            let (r, p, band) = (
+                outcome.r.unwrap(),
+                outcome.p_value.unwrap(),
+                outcome.null_r.unwrap(),
+            );
+            assert_eq!(p <= 0.05, r > band, "r {r} band {band} p {p}");
         }
     }
 
