@@ -42,6 +42,11 @@ pub enum Command {
         after_help = "Examples:\n  nsm report --events events.csv --revenue revenue.csv --config nsm.toml --format html --output review.html\n  nsm report --events events.csv --revenue revenue.csv --as-of 2025-03-31 --json q1.json --output q1.md\n  nsm report --events events.csv --revenue revenue.csv --as-of 2025-06-30 --compare q1.json --format html --output q2.html"
     )]
     Report(ReportArgs),
+    /// Print SQL that computes every candidate's series inside your warehouse.
+    #[command(
+        after_help = "Examples:\n  nsm sql --dialect duckdb --config nsm.toml --table events > series.sql\n  nsm sql --dialect bigquery --config nsm.toml --table analytics.events --revenue-table billing.revenue --query customers\n  nsm evaluate --series series.csv --customers customers.csv --revenue revenue.csv --config nsm.toml\n\nThe events table needs the columns mapped under [events] in nsm.toml; its timestamp column must\nbe a timestamp type (naive timestamps are read as UTC)."
+    )]
+    Sql(SqlArgs),
     /// Write a starter nsm.toml with the candidates discovered in the events.
     #[command(
         after_help = "Examples:\n  nsm init --events events.csv --revenue revenue.csv\n  nsm init --events 'exports/*.parquet' --output config/nsm.toml --force"
@@ -52,8 +57,16 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct InputArgs {
     /// Event files: CSV, gzip CSV or Parquet; several files or a quoted glob.
-    #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
+    #[arg(long, value_name = "FILE", num_args = 1.., required_unless_present = "series", conflicts_with = "series")]
     pub events: Vec<PathBuf>,
+    /// Pre-aggregated series (`period,candidate,value`, from `nsm sql`) instead of events;
+    /// needs --config with the candidates the SQL was generated from.
+    #[arg(long, value_name = "FILE", requires = "config")]
+    pub series: Option<PathBuf>,
+    /// With --series: each account's part (`period,candidate,account,value`, from
+    /// `nsm sql --query customers`), for the churn test's entity-level figures.
+    #[arg(long, value_name = "FILE", requires = "series")]
+    pub customers: Option<PathBuf>,
     /// Revenue file: `period,revenue` or `date,customer_id,amount[,months]`.
     #[arg(long, value_name = "FILE", required = true)]
     pub revenue: PathBuf,
@@ -171,6 +184,38 @@ pub struct CheckArgs {
     /// No progress messages on stderr.
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// SQL dialect of the warehouse.
+    #[arg(long, value_enum)]
+    pub dialect: crate::sql::Dialect,
+    /// Candidates and the [events] column mapping.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub config: PathBuf,
+    /// Events table, optionally qualified (`schema.events`, `project.dataset.events`).
+    #[arg(long, value_name = "NAME")]
+    pub table: String,
+    /// Per-customer revenue table: the customers query keeps only its customers.
+    #[arg(long, value_name = "NAME")]
+    pub revenue_table: Option<String>,
+    /// Customer id column of --revenue-table.
+    #[arg(long, value_name = "COLUMN", default_value = "customer_id")]
+    pub revenue_customer_column: String,
+    /// `series`: period, candidate, value (for --series); `customers`: each account's part
+    /// (for --customers, the churn test's entity-level figures).
+    #[arg(long, value_enum, default_value = "series")]
+    pub query: crate::sql::Query,
+    /// Reporting period.
+    #[arg(long, value_enum, default_value = "month")]
+    pub period: PeriodKind,
+    /// Ignore events after this date (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
+    pub as_of: Option<i32>,
+    /// Write to this file (atomically) instead of stdout.
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
 }
 
 /// Format of `nsm report`.

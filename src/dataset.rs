@@ -225,7 +225,16 @@ pub fn build(
     let panel = match (&spread.per_customer, revenue.shape) {
         (Some(per_customer), RevenueShape::PerCustomer) => {
             let panel = panel_from_amounts(per_customer, first, last, ChurnSource::Revenue);
-            let matched = matched_share(activity, per_customer.keys())?;
+            // Pre-aggregated series without per-account parts name no accounts to compare.
+            let matched = if activity.table.height() == 0 {
+                notes.push(
+                    "customer ids were not compared with event accounts (no per-account parts given)"
+                        .to_string(),
+                );
+                1.0
+            } else {
+                matched_share(activity, per_customer.keys())?
+            };
             if matched == 0.0 {
                 return Err(InputError::new(format!(
                     "revenue file {}: no customer_id matches an account of the events (compared with {}); check that customer ids and account ids are the same identifiers",

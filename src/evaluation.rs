@@ -12,12 +12,13 @@ use serde::Serialize;
 use crate::candidates::catalog;
 use crate::candidates::config::Config;
 use crate::candidates::plan::AccountParts;
-use crate::candidates::plan::{compute_series, CandidateSeries};
+use crate::candidates::plan::{compute_series, series_from_parts, CandidateSeries};
 use crate::candidates::Candidate;
 use crate::dataset::{self, Dataset};
 use crate::dataset::{Status, CHURN_HORIZON};
 use crate::ingest::events::{load_activity, Activity, EventOptions, EventSource};
 use crate::ingest::revenue::{load_revenue, Revenue};
+use crate::ingest::series;
 use crate::ingest::source::{self};
 use crate::output::Progress;
 use crate::period::{self, PeriodKind};
@@ -69,9 +70,17 @@ pub enum RevenueSource {
     Memory(Revenue),
 }
 
+/// Files written by the queries of `nsm sql`.
+pub struct SeriesFiles {
+    pub series: PathBuf,
+    pub customers: Option<PathBuf>,
+}
+
 /// What to read.
 pub struct Inputs {
     pub events: EventSource,
+    /// Pre-aggregated series (and per-account parts) instead of events.
+    pub series: Option<SeriesFiles>,
     pub revenue: RevenueSource,
     pub config: Option<Config>,
     pub delimiter: u8,
@@ -332,6 +341,9 @@ pub fn evaluate(inputs: Inputs, settings: &Settings, progress: &Progress) -> Res
         }
         RevenueSource::Memory(revenue) => revenue,
     };
+    if let Some(files) = &inputs.series {
+        return evaluate_series(files, &config, &revenue, inputs.delimiter, settings);
+    }
     let activity = load_activity(&inputs.events, &event_options)?;
     progress.stage(&format!("read {} events", activity.events_rows));
     let dataset = dataset::build(settings.period, &activity, &revenue, settings.as_of)?;
@@ -348,6 +360,64 @@ pub fn evaluate(inputs: Inputs, settings: &Settings, progress: &Progress) -> Res
         revenue.rows,
         &dataset,
         &candidates,
+        &series,
+        config.north_star.clone(),
+        settings,
+    ))
+}
+
+/// Score series computed elsewhere, with the same tests and output as from events.
+fn evaluate_series(
+    files: &SeriesFiles,
+    config: &Config,
+    revenue: &crate::ingest::revenue::Revenue,
+    delimiter: u8,
+    settings: &Settings,
+) -> Result<Evaluation> {
+    if config.candidates.is_empty() {
+        return Err(InputError::new(
+            "--series needs --config with the candidates the SQL was generated from",
+        )
+        .into());
+    }
+    if revenue.shape != crate::ingest::revenue::RevenueShape::PerCustomer {
+        return Err(InputError::new(format!(
+            "revenue file {}: --series needs per-customer revenue (date,customer_id,amount[,months]) for the churn test, as there are no events to measure churn from",
+            revenue.source
+        ))
+        .into());
+    }
+    let pre = series::load(
+        &files.series,
+        files.customers.as_deref(),
+        config,
+        settings.period,
+        delimiter,
+        settings.as_of,
+    )?;
+    let dataset = dataset::build(settings.period, &pre.activity, revenue, settings.as_of)?;
+    check_lags_fit(settings, &dataset)?;
+    let candidates = &config.candidates;
+    let mut series = match pre.part_frames(config)? {
+        Some(parts) => series_from_parts(parts, candidates, &dataset)?,
+        None => candidates
+            .iter()
+            .map(|_| CandidateSeries {
+                values: Vec::new(),
+                by_status: None,
+                per_account: None,
+            })
+            .collect(),
+    };
+    // The series file holds the exact totals (distinct users are not a sum over accounts).
+    for (s, candidate) in series.iter_mut().zip(candidates) {
+        s.values = pre.values(&candidate.name, dataset.periods());
+    }
+    Ok(score_all(
+        &pre.activity,
+        revenue.rows,
+        &dataset,
+        candidates,
         &series,
         config.north_star.clone(),
         settings,
@@ -422,6 +492,11 @@ pub fn score_all(
             let mut churn = churn_test(
                 &s.values,
                 s.by_status.as_ref(),
+                if matches!(candidate.kind, crate::candidates::Kind::Ratio { .. }) {
+                    "not defined for a ratio of two candidates"
+                } else {
+                    "needs each account's part: pass --customers (from `nsm sql --query customers`)"
+                },
                 &dataset.panel.counts,
                 candidate.kind.is_structurally_monotone(),
             );

@@ -16,4 +16,5 @@ pub mod output;
 pub mod period;
 pub mod render;
 pub mod report;
+pub mod sql;
 pub mod stats;

@@ -200,7 +200,7 @@ fn an_interrupted_run_leaves_the_previous_output_intact() {
 
 #[test]
 fn every_command_has_help_with_an_example() {
-    for command in ["evaluate", "demo", "init", "check", "report"] {
+    for command in ["evaluate", "demo", "init", "check", "report", "sql"] {
         nsm().args([command, "--help"]).assert().success().stdout(
             predicate::str::contains("Examples:")
                 .and(predicate::str::contains(format!("nsm {command}"))),

@@ -49,23 +49,28 @@ impl Case {
         let result = cmd.output().unwrap();
         let after: Vec<Option<Vec<u8>>> = inputs.iter().map(|p| std::fs::read(p).ok()).collect();
         assert!(before == after, "inputs are never modified");
-        let stderr = String::from_utf8_lossy(&result.stderr);
-        assert_eq!(result.status.code(), Some(2), "stderr: {stderr}");
-        assert!(!stderr.contains("panicked"), "{stderr}");
-        for fragment in fragments {
-            assert!(
-                stderr.contains(fragment),
-                "expected '{fragment}' in: {stderr}"
-            );
-        }
-        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
-        assert!(!output.exists(), "no output file on error");
+        assert_input_error(&result, &output, fragments);
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
             0,
             "no temporary files left"
         );
     }
+}
+
+/// Exit 2, every fragment on one stderr line, no panic, no output file.
+fn assert_input_error(result: &std::process::Output, output: &Path, fragments: &[&str]) {
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(2), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for fragment in fragments {
+        assert!(
+            stderr.contains(fragment),
+            "expected '{fragment}' in: {stderr}"
+        );
+    }
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(!output.exists(), "no output file on error");
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -388,4 +393,126 @@ fn random_bytes() {
     let mut case = Case::tiny();
     case.events = path;
     case.fails_with(&["events.csv"]);
+}
+
+/// `evaluate --series` with the given series (and customers) text on the tiny revenue and config:
+/// exit 2, every fragment on one stderr line, no output file.
+fn series_fails(series: &str, customers: Option<&str>, extra: &[&str], fragments: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let series_path = write(dir.path(), "series.csv", series);
+    let output = dir.path().join("out.json");
+    let mut cmd = nsm();
+    cmd.args(["evaluate", "--surrogates", "19", "--series"])
+        .arg(&series_path)
+        .arg("--revenue")
+        .arg(data("tiny_revenue_customers.csv"))
+        .arg("--config")
+        .arg(data("tiny_nsm.toml"))
+        .arg("--output")
+        .arg(&output);
+    if let Some(text) = customers {
+        cmd.arg("--customers")
+            .arg(write(dir.path(), "customers.csv", text));
+    }
+    let result = cmd.args(extra).output().unwrap();
+    assert_input_error(&result, &output, fragments);
+}
+
+#[test]
+fn series_files_with_mistakes() {
+    // A candidate the config does not declare.
+    series_fails(
+        "period,candidate,value\n2024-01-01,nope,1\n",
+        None,
+        &[],
+        &[
+            "series.csv, line 2, column 'candidate', value 'nope'",
+            "not a candidate",
+        ],
+    );
+    // A period that does not start a month.
+    series_fails(
+        "period,candidate,value\n2024-01-15,meetings,1\n",
+        None,
+        &[],
+        &[
+            "line 2, column 'period', value '2024-01-15'",
+            "same --period",
+        ],
+    );
+    // Not a number.
+    series_fails(
+        "period,candidate,value\n2024-01-01,meetings,many\n",
+        None,
+        &[],
+        &["line 2, column 'value', value 'many'"],
+    );
+    // Candidates of the config without rows.
+    series_fails(
+        "period,candidate,value\n2024-01-01,meetings,4\n",
+        None,
+        &[],
+        &["no rows for candidate(s)", "meeting_minutes"],
+    );
+    // The wrong columns.
+    series_fails(
+        "month,name,value\n2024-01-01,meetings,4\n",
+        None,
+        &[],
+        &[
+            "missing column 'period'",
+            "columns found: month, name, value",
+        ],
+    );
+    // A ratio has no per-account part.
+    let config = std::fs::read_to_string(data("tiny_nsm.toml")).unwrap();
+    let names: std::collections::BTreeSet<&str> = config
+        .lines()
+        .filter_map(|l| l.strip_prefix("name = \""))
+        .map(|name| name.trim_end_matches('"'))
+        .collect();
+    let every: String = names
+        .iter()
+        .map(|name| format!("2024-01-01,{name},1\n"))
+        .collect();
+    series_fails(
+        &format!("period,candidate,value\n{every}"),
+        Some("period,candidate,account,value\n2024-01-01,meetings_per_active_user,a1,1\n"),
+        &[],
+        &["customers.csv, line 2", "a ratio has no per-account part"],
+    );
+}
+
+#[test]
+fn series_flags_that_do_not_go_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let series = write(dir.path(), "series.csv", "period,candidate,value\n");
+    // --series needs --config; --customers needs --series; --series excludes --events.
+    for args in [
+        vec!["--series", series.to_str().unwrap()],
+        vec!["--events", "e.csv", "--customers", series.to_str().unwrap()],
+        vec!["--events", "e.csv", "--series", series.to_str().unwrap()],
+    ] {
+        let result = nsm()
+            .args(["evaluate", "--revenue", "r.csv"])
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error:"), "{stderr}");
+    }
+    // Aggregate revenue cannot give the churn test its customers.
+    let result = nsm()
+        .args(["evaluate", "--series"])
+        .arg(&series)
+        .arg("--revenue")
+        .arg(data("tiny_revenue_aggregate.csv"))
+        .arg("--config")
+        .arg(data("tiny_nsm.toml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("needs per-customer revenue"), "{stderr}");
 }

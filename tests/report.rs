@@ -35,17 +35,7 @@ fn report(events: &Path, revenue: &Path, config: Option<&Path>, extra: &[&str]) 
 #[test]
 fn markdown_report_on_the_demo_data() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = dir.path().join("demo");
-    nsm()
-        .args(["demo", "--quiet", "--write-data"])
-        .arg(&demo)
-        .assert()
-        .success();
-    let (events, revenue, config) = (
-        demo.join("events.csv"),
-        demo.join("revenue.csv"),
-        demo.join("nsm.toml"),
-    );
+    let (events, revenue, config) = common::write_demo_data(dir.path());
     // Two quarters: the earlier one saved as JSON, the later one compared with it.
     let earlier = dir.path().join("q1.json");
     let earlier_arg = earlier.to_str().unwrap().to_string();

@@ -18,8 +18,8 @@ use crate::period::{self, PeriodKind};
 
 const CANDIDATE: &str = "candidate";
 const PART: &str = "part";
-const KEY: &str = "key";
-const VALUE: &str = "value";
+pub const KEY: &str = "key";
+pub const VALUE: &str = "value";
 const STATUS: &str = "status";
 const STATUS_PERIOD: &str = "status_period";
 const TOTAL_PART: i32 = -1;
@@ -326,6 +326,43 @@ pub fn compute_series(
     assemble(&long, candidates, dataset)
 }
 
+/// Series from per-account parts computed elsewhere (`nsm sql --query customers`): one
+/// `(key, account, value)` frame per candidate in its window, `None` for ratios. The totals
+/// are the sums of the parts; callers with exact totals replace them.
+pub fn series_from_parts(
+    parts: Vec<Option<(LazyFrame, Window)>>,
+    candidates: &[Candidate],
+    dataset: &Dataset,
+) -> Result<Vec<CandidateSeries>> {
+    let statuses = dataset.status_frame()?.lazy();
+    let mut frames = Vec::new();
+    for (index, (candidate, part)) in candidates.iter().zip(parts).enumerate() {
+        if let Some((per_account, window)) = part {
+            let parts = Parts {
+                total: sum_by_key(&per_account),
+                per_account,
+                window,
+            };
+            frames.extend(tagged(index, candidate, parts, &statuses, dataset));
+        }
+    }
+    let long = concat_frames(frames)?.collect()?;
+    assemble(&long, candidates, dataset)
+}
+
+fn concat_frames(frames: Vec<LazyFrame>) -> Result<LazyFrame> {
+    if frames.is_empty() {
+        return Ok(DataFrame::empty().lazy());
+    }
+    Ok(concat(
+        frames,
+        UnionArgs {
+            diagonal: true,
+            ..Default::default()
+        },
+    )?)
+}
+
 /// The single lazy plan over the activity table (exposed so tests can inspect it).
 pub fn series_plan(
     activity: &Activity,
@@ -340,16 +377,7 @@ pub fn series_plan(
             frames.extend(tagged(index, candidate, parts, &statuses, dataset));
         }
     }
-    if frames.is_empty() {
-        return Ok(DataFrame::empty().lazy());
-    }
-    Ok(concat(
-        frames,
-        UnionArgs {
-            diagonal: true,
-            ..Default::default()
-        },
-    )?)
+    concat_frames(frames)
 }
 
 /// Weeks belonging to each analysed period, in order.

@@ -26,6 +26,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             name: "demo events".into(),
             frame: data.events_frame()?,
         },
+        series: None,
         revenue: RevenueSource::Memory(data.revenue()),
         config: Some(data.config.clone()),
         delimiter: b',',

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod evaluate;
 pub mod init;
 pub mod report;
+pub mod sql;
 
 use std::process::ExitCode;
 
@@ -12,7 +13,7 @@ use anyhow::Result;
 
 use crate::candidates::config::Config;
 use crate::cli::{AnalysisArgs, Cli, Command, InputArgs, OutputArgs};
-use crate::evaluation::{Evaluation, Inputs, RevenueSource, Settings};
+use crate::evaluation::{Evaluation, Inputs, RevenueSource, SeriesFiles, Settings};
 use crate::ingest::events::EventSource;
 use crate::ingest::source::resolve;
 use crate::output::emit;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Init(args) => init::run(args),
         Command::Check(args) => check::run(args),
         Command::Report(args) => report::run(args),
+        Command::Sql(args) => sql::run(args),
     }
 }
 
@@ -54,8 +56,18 @@ pub fn render_and_emit(evaluation: &Evaluation, output: &OutputArgs) -> Result<(
 
 /// What the input flags name: the event files resolved, revenue, the config already loaded.
 pub fn inputs(input: &InputArgs, config: Option<Config>) -> Result<Inputs> {
+    let series = input.series.clone().map(|series| SeriesFiles {
+        series,
+        customers: input.customers.clone(),
+    });
+    let events = if series.is_some() {
+        Vec::new()
+    } else {
+        resolve(&input.events, "events")?
+    };
     Ok(Inputs {
-        events: EventSource::Files(resolve(&input.events, "events")?),
+        events: EventSource::Files(events),
+        series,
         revenue: RevenueSource::File(input.revenue.clone()),
         config,
         delimiter: input.delimiter,

@@ -2,5 +2,6 @@
 
 pub mod events;
 pub mod revenue;
+pub mod series;
 pub mod source;
 pub mod timestamp;

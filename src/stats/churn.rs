@@ -127,6 +127,7 @@ fn churner_weight(
 pub fn churn_test(
     values: &[f64],
     by_status: Option<&[Vec<f64>; STATUS_COUNT]>,
+    why_no_parts: &str,
     counts: &CustomerCounts,
     structural_monotone: bool,
 ) -> ChurnOutcome {
@@ -147,10 +148,7 @@ pub fn churn_test(
             Ok(w) => (Some(w), None),
             Err(why) => (None, Some(why)),
         },
-        None => (
-            None,
-            Some("not defined for a ratio of two candidates".into()),
-        ),
+        None => (None, Some(why_no_parts.to_string())),
     };
     let residual = by_status.and_then(|parts| {
         let total: f64 = parts.iter().flat_map(|v| v.iter()).sum();
@@ -275,7 +273,13 @@ mod tests {
             &[0.0; 7],
         );
         let rising = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
-        let out = churn_test(&rising, None, &c, false);
+        let out = churn_test(
+            &rising,
+            None,
+            "not defined for a ratio of two candidates",
+            &c,
+            false,
+        );
         assert_eq!(out.basis, ChurnPeriods::PayingFell);
         assert_eq!((out.churn_periods, out.rose_in), (5, 5));
         assert_eq!(out.divergence_rate, Some(1.0));
@@ -352,7 +356,7 @@ mod tests {
         let values: Vec<f64> = (0..5)
             .map(|i| by_status.iter().map(|v| v[i]).sum())
             .collect();
-        let out = churn_test(&values, Some(&by_status), &c, false);
+        let out = churn_test(&values, Some(&by_status), "", &c, false);
         assert!((out.churner_weight.unwrap() - 0.5).abs() < 1e-12);
         // Residual: 6 of 40.
         assert!((out.residual.unwrap() - 6.0 / 40.0).abs() < 1e-12);

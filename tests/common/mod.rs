@@ -86,3 +86,18 @@ pub fn periods(json: &serde_json::Value, name: &str) -> Vec<String> {
         .map(|p| p["period"].as_str().expect("period").to_string())
         .collect()
 }
+
+/// Write the demo dataset into `dir/demo`; returns its events, revenue and config paths.
+pub fn write_demo_data(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let demo = dir.join("demo");
+    nsm()
+        .args(["demo", "--quiet", "--write-data"])
+        .arg(&demo)
+        .assert()
+        .success();
+    (
+        demo.join("events.csv"),
+        demo.join("revenue.csv"),
+        demo.join("nsm.toml"),
+    )
+}

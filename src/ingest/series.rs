@@ -1,0 +1,380 @@
+//! Pre-aggregated input: series (and optionally each account's part) computed in a warehouse by
+//! the queries of `nsm sql`, read instead of raw events.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use anyhow::Result;
+use polars::prelude::*;
+
+use super::events::{col_names as c, Activity};
+use super::source::{for_each_record, record_line, resolve, InputFile, Visit};
+use crate::candidates::config::Config;
+use crate::candidates::plan::{KEY, VALUE};
+use crate::candidates::{Kind, Window};
+use crate::error::InputError;
+use crate::period::{self, PeriodKind};
+
+/// Reserved rows of the series query: the first and last event day, and the event count.
+pub const FIRST_EVENT: &str = "_first_event";
+pub const LAST_EVENT: &str = "_last_event";
+
+/// candidate -> rows of (key, account, value), the key in the candidate's window.
+pub type AccountRows = BTreeMap<String, Vec<(i32, String, f64)>>;
+
+/// Per candidate, its per-account frame and window (`None` for ratios).
+pub type PartFrames = Vec<Option<(LazyFrame, Window)>>;
+
+/// What the two files hold.
+pub struct Preaggregated {
+    /// Event range and accounts, standing in for the events.
+    pub activity: Activity,
+    /// candidate -> period -> value.
+    pub totals: BTreeMap<String, BTreeMap<i32, f64>>,
+    pub parts: Option<AccountRows>,
+}
+
+/// A day from `2024-03-01` (also with a time), `2024-03` or `2024-W09`.
+fn parse_day(text: &str) -> Option<i32> {
+    let text = text.trim();
+    if let Some(day) = crate::ingest::timestamp::parse_iso_day(text) {
+        return Some(day);
+    }
+    if let Some(month) = period::parse_month_label(text) {
+        return Some(period::month_first_day(month));
+    }
+    let (year, week) = text.split_once("-W")?;
+    let date = chrono::NaiveDate::from_isoywd_opt(
+        year.parse().ok()?,
+        week.parse().ok()?,
+        chrono::Weekday::Mon,
+    )?;
+    Some(period::day_of_date(date))
+}
+
+fn header_of(file: &InputFile, delimiter: u8, wanted: &[&str]) -> Result<Vec<usize>> {
+    let header = super::source::csv_header(file, delimiter)?;
+    wanted
+        .iter()
+        .map(|name| {
+            header.iter().position(|h| h == name).ok_or_else(|| {
+                InputError::new(format!(
+                    "{}: missing column '{name}'; columns found: {}; expected {} (as `nsm sql` writes it)",
+                    file.display(),
+                    header.join(", "),
+                    wanted.join(",")
+                ))
+                .into()
+            })
+        })
+        .collect()
+}
+
+struct Row<'a> {
+    line: Option<u64>,
+    fields: Vec<&'a str>,
+}
+
+/// Every record of a CSV file with the wanted columns, in order.
+fn read_rows(
+    file: &InputFile,
+    delimiter: u8,
+    wanted: &[&str],
+    mut visit: impl FnMut(Row) -> Result<()>,
+) -> Result<()> {
+    let positions = header_of(file, delimiter, wanted)?;
+    for_each_record(file, delimiter, |record| {
+        let fields = positions
+            .iter()
+            .map(|p| record.get(*p).unwrap_or(""))
+            .collect();
+        visit(Row {
+            line: record_line(record),
+            fields,
+        })?;
+        Ok(Visit::Continue)
+    })
+}
+
+fn bad(
+    file: &InputFile,
+    line: Option<u64>,
+    column: &str,
+    value: &str,
+    what: &str,
+) -> anyhow::Error {
+    InputError::at(
+        &file.display(),
+        line,
+        Some(column),
+        Some(value),
+        what.to_string(),
+    )
+    .into()
+}
+
+fn number(file: &InputFile, line: Option<u64>, text: &str) -> Result<f64> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| bad(file, line, "value", text, "not a finite number"))
+}
+
+/// The key of a period date for a candidate: the period, or the ISO week for week windows,
+/// checking that the date starts it.
+fn key_of(
+    file: &InputFile,
+    line: Option<u64>,
+    text: &str,
+    kind: PeriodKind,
+    window: Window,
+) -> Result<i32> {
+    let day = parse_day(text).ok_or_else(|| {
+        bad(
+            file,
+            line,
+            "period",
+            text,
+            "not a date such as 2024-03-01 (or 2024-03, 2024-W09)",
+        )
+    })?;
+    let unit = match window {
+        Window::Week => PeriodKind::Week,
+        Window::Period => kind,
+    };
+    let key = unit.of_day(day);
+    if unit.first_day(key) != day {
+        return Err(bad(
+            file,
+            line,
+            "period",
+            text,
+            &format!(
+                "not the first day of a {}; were the queries written with the same --period?",
+                unit.name()
+            ),
+        ));
+    }
+    Ok(key)
+}
+
+fn window_of(kind: &Kind) -> Window {
+    match kind {
+        Kind::ActiveEntities { window, .. }
+        | Kind::ThresholdEntities { window, .. }
+        | Kind::TeamEntities { window, .. } => *window,
+        _ => Window::Period,
+    }
+}
+
+pub fn load(
+    series: &Path,
+    customers: Option<&Path>,
+    config: &Config,
+    kind: PeriodKind,
+    delimiter: u8,
+    as_of: Option<i32>,
+) -> Result<Preaggregated> {
+    let file = one_file(series, "series")?;
+    let known: BTreeMap<&str, &Kind> = config
+        .candidates
+        .iter()
+        .map(|c| (c.name.as_str(), &c.kind))
+        .collect();
+    let mut totals: BTreeMap<String, BTreeMap<i32, f64>> = BTreeMap::new();
+    let (mut first_day, mut last_day, mut events) = (None, None, 0u64);
+    read_rows(&file, delimiter, &["period", "candidate", "value"], |row| {
+        let (period_text, name, value) = (row.fields[0], row.fields[1], row.fields[2]);
+        if name == FIRST_EVENT || name == LAST_EVENT {
+            let day = parse_day(period_text)
+                .ok_or_else(|| bad(&file, row.line, "period", period_text, "not a date"))?;
+            if name == FIRST_EVENT {
+                first_day = Some(day);
+                events = number(&file, row.line, value)?.max(0.0) as u64;
+            } else {
+                last_day = Some(day);
+            }
+            return Ok(());
+        }
+        if !known.contains_key(name) {
+            return Err(bad(
+                &file,
+                row.line,
+                "candidate",
+                name,
+                "not a candidate of the config; generate the SQL and evaluate with the same nsm.toml",
+            ));
+        }
+        let key = key_of(&file, row.line, period_text, kind, Window::Period)?;
+        let value = number(&file, row.line, value)?;
+        if as_of.is_some_and(|a| period::PeriodKind::first_day(kind, key) > a) {
+            return Ok(());
+        }
+        if totals
+            .entry(name.to_string())
+            .or_default()
+            .insert(key, value)
+            .is_some()
+        {
+            return Err(bad(
+                &file,
+                row.line,
+                "period",
+                period_text,
+                &format!("a second value for candidate '{name}' in this period"),
+            ));
+        }
+        Ok(())
+    })?;
+    let missing: Vec<&str> = known
+        .keys()
+        .filter(|name| !totals.contains_key(**name))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        return Err(InputError::new(format!(
+            "series file {}: no rows for candidate(s) {}; generate the SQL and evaluate with the same nsm.toml",
+            file.display(),
+            missing.join(", ")
+        ))
+        .into());
+    }
+    // Without the reserved rows, the periods present are taken as complete.
+    let periods = totals.values().flat_map(|t| t.keys().copied());
+    let (lo, hi) = (periods.clone().min(), periods.max());
+    let (Some(lo), Some(hi)) = (lo, hi) else {
+        return Err(InputError::new(format!("series file {}: no rows", file.display())).into());
+    };
+    let first_day = first_day.unwrap_or_else(|| kind.first_day(lo));
+    let mut last_day = last_day.unwrap_or_else(|| kind.last_day(hi));
+    if let Some(a) = as_of {
+        last_day = last_day.min(a);
+    }
+    let parts = customers
+        .map(|path| load_parts(path, config, kind, delimiter, as_of))
+        .transpose()?;
+    let accounts: BTreeSet<&str> = parts
+        .iter()
+        .flat_map(|p| p.values().flatten().map(|(_, account, _)| account.as_str()))
+        .collect();
+    let table = df!(c::ACCOUNT => accounts.into_iter().collect::<Vec<_>>())?;
+    Ok(Preaggregated {
+        activity: Activity {
+            table,
+            events_rows: events,
+            first_day,
+            last_day,
+            has_account: true,
+            has_value: true,
+            skipped_rows: 0,
+            skipped_examples: Vec::new(),
+            duplicate_rows: 0,
+        },
+        totals,
+        parts,
+    })
+}
+
+fn one_file(path: &Path, role: &str) -> Result<InputFile> {
+    resolve(std::slice::from_ref(&path.to_path_buf()), role)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| InputError::new(format!("no {role} file given")).into())
+}
+
+fn load_parts(
+    path: &Path,
+    config: &Config,
+    kind: PeriodKind,
+    delimiter: u8,
+    as_of: Option<i32>,
+) -> Result<AccountRows> {
+    let file = one_file(path, "customers")?;
+    let windows: BTreeMap<&str, Option<Window>> = config
+        .candidates
+        .iter()
+        .map(|c| {
+            let window = (!matches!(c.kind, Kind::Ratio { .. })).then(|| window_of(&c.kind));
+            (c.name.as_str(), window)
+        })
+        .collect();
+    let mut parts: AccountRows = BTreeMap::new();
+    read_rows(
+        &file,
+        delimiter,
+        &["period", "candidate", "account", "value"],
+        |row| {
+            let (period_text, name, account, value) =
+                (row.fields[0], row.fields[1], row.fields[2], row.fields[3]);
+            let window = match windows.get(name) {
+                Some(Some(window)) => *window,
+                Some(None) => {
+                    return Err(bad(&file, row.line, "candidate", name, "a ratio has no per-account part"))
+                }
+                None => {
+                    return Err(bad(
+                        &file,
+                        row.line,
+                        "candidate",
+                        name,
+                        "not a candidate of the config; generate the SQL and evaluate with the same nsm.toml",
+                    ))
+                }
+            };
+            let key = key_of(&file, row.line, period_text, kind, window)?;
+            let unit = if window == Window::Week {
+                PeriodKind::Week
+            } else {
+                kind
+            };
+            if as_of.is_some_and(|a| unit.first_day(key) > a) {
+                return Ok(());
+            }
+            if account.is_empty() {
+                return Err(bad(&file, row.line, "account", account, "empty account"));
+            }
+            let value = number(&file, row.line, value)?;
+            parts
+                .entry(name.to_string())
+                .or_default()
+                .push((key, account.to_string(), value));
+            Ok(())
+        },
+    )?;
+    Ok(parts)
+}
+
+impl Preaggregated {
+    /// Per candidate (in config order), its per-account frame `(key, account, value)` and
+    /// window, where the customers file has one.
+    pub fn part_frames(&self, config: &Config) -> Result<Option<PartFrames>> {
+        let Some(parts) = &self.parts else {
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        for candidate in &config.candidates {
+            if matches!(candidate.kind, Kind::Ratio { .. }) {
+                out.push(None);
+                continue;
+            }
+            let rows = parts.get(&candidate.name).map(Vec::as_slice).unwrap_or(&[]);
+            let frame = df!(
+                KEY => rows.iter().map(|r| r.0).collect::<Vec<i32>>(),
+                c::ACCOUNT => rows.iter().map(|r| r.1.as_str()).collect::<Vec<&str>>(),
+                VALUE => rows.iter().map(|r| r.2).collect::<Vec<f64>>(),
+            )?;
+            out.push(Some((frame.lazy(), window_of(&candidate.kind))));
+        }
+        Ok(Some(out))
+    }
+
+    /// A candidate's values over the given periods (0 where the file has none).
+    pub fn values(&self, name: &str, periods: impl Iterator<Item = i32>) -> Vec<f64> {
+        let empty = BTreeMap::new();
+        let totals = self.totals.get(name).unwrap_or(&empty);
+        periods
+            .map(|p| totals.get(&p).copied().unwrap_or(0.0))
+            .collect()
+    }
+}
