@@ -353,9 +353,10 @@ pub fn evaluate(inputs: Inputs, settings: &Settings, progress: &Progress) -> Res
     } else {
         config.candidates.clone()
     };
+    progress.stage(&format!("computing {} candidates", candidates.len()));
     let series = compute_series(&activity, &candidates, &dataset)?;
     progress.stage(&format!("testing {} candidates", candidates.len()));
-    Ok(score_all(
+    let evaluation = score_all(
         &activity,
         revenue.rows,
         &dataset,
@@ -363,7 +364,9 @@ pub fn evaluate(inputs: Inputs, settings: &Settings, progress: &Progress) -> Res
         &series,
         config.north_star.clone(),
         settings,
-    ))
+    );
+    progress.stage("done");
+    Ok(evaluation)
 }
 
 /// Score series computed elsewhere, with the same tests and output as from events.

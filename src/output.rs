@@ -73,20 +73,28 @@ pub fn emit(path: Option<&Path>, contents: &str) -> Result<()> {
 }
 
 /// Stage messages on stderr, only for a person at a terminal.
+///
+/// `NSM_TIMINGS=1` prints every stage with the seconds since the start, terminal or not (for
+/// profiling; see BENCHMARKS.md).
 pub struct Progress {
     enabled: bool,
+    timings: Option<std::time::Instant>,
 }
 
 impl Progress {
     pub fn new(quiet: bool) -> Self {
         use std::io::IsTerminal;
+        let timings = std::env::var_os("NSM_TIMINGS").is_some_and(|v| v == "1");
         Self {
             enabled: !quiet && std::io::stderr().is_terminal(),
+            timings: timings.then(std::time::Instant::now),
         }
     }
 
     pub fn stage(&self, message: &str) {
-        if self.enabled {
+        if let Some(start) = self.timings {
+            eprintln!("nsm: [{:8.3} s] {message}", start.elapsed().as_secs_f64());
+        } else if self.enabled {
             eprintln!("nsm: {message}");
         }
     }

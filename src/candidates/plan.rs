@@ -76,9 +76,10 @@ fn key_column(window: Window, kind: PeriodKind) -> Expr {
     .alias(KEY)
 }
 
-/// The plan of one candidate: `(key, value)` totals and `(key, account, value)` contributions.
+/// The plan of one candidate: `(key, account, value)` contributions, and `(key, value)` totals
+/// where they are not the sum of the contributions (distinct users across accounts).
 struct Parts {
-    total: LazyFrame,
+    total: Option<LazyFrame>,
     per_account: LazyFrame,
     window: Window,
 }
@@ -112,17 +113,19 @@ fn parts_of(base: &LazyFrame, candidate: &Candidate, kind: PeriodKind) -> Option
     let by_period = key_column(Window::Period, kind);
     let parts = match &candidate.kind {
         Kind::EventCount { .. } | Kind::ValueSum { .. } => {
+            // Values stay in whole millionths until the series are assembled: every sum
+            // below is then a sum of integers, exact in any order, so the output does not
+            // depend on how the work was split between threads.
             let measure = if matches!(candidate.kind, Kind::EventCount { .. }) {
                 col(c::COUNT).sum().cast(DataType::Float64)
             } else {
-                // Integer millionths summed exactly, then scaled.
-                col(c::VALUE).sum().cast(DataType::Float64) / lit(VALUE_SCALE)
+                col(c::VALUE).sum().cast(DataType::Float64)
             };
             let per_account = rows
                 .group_by([by_period, col(c::ACCOUNT)])
                 .agg([measure.alias(VALUE)]);
             Parts {
-                total: sum_by_key(&per_account),
+                total: None,
                 per_account,
                 window: Window::Period,
             }
@@ -131,9 +134,11 @@ fn parts_of(base: &LazyFrame, candidate: &Candidate, kind: PeriodKind) -> Option
             let key = key_column(*window, kind);
             let (total, per_account) = match entity {
                 Entity::User => (
-                    rows.clone()
-                        .group_by([key.clone()])
-                        .agg([col(c::USER).n_unique().cast(DataType::Float64).alias(VALUE)]),
+                    Some(
+                        rows.clone()
+                            .group_by([key.clone()])
+                            .agg([col(c::USER).n_unique().cast(DataType::Float64).alias(VALUE)]),
+                    ),
                     rows.group_by([key, col(c::ACCOUNT)])
                         .agg([col(c::USER).n_unique().cast(DataType::Float64).alias(VALUE)]),
                 ),
@@ -141,7 +146,7 @@ fn parts_of(base: &LazyFrame, candidate: &Candidate, kind: PeriodKind) -> Option
                     let pairs = rows
                         .group_by([key, col(c::ACCOUNT)])
                         .agg([lit(1.0).alias(VALUE)]);
-                    (sum_by_key(&pairs), pairs)
+                    (None, pairs)
                 }
             };
             Parts {
@@ -177,7 +182,7 @@ fn parts_of(base: &LazyFrame, candidate: &Candidate, kind: PeriodKind) -> Option
                         .filter(col("ok"))
                         .group_by([col(KEY), col(c::ACCOUNT)])
                         .agg([len().cast(DataType::Float64).alias(VALUE)]);
-                    (count_by_key(users), per_account)
+                    (Some(count_by_key(users)), per_account)
                 }
                 Entity::Account => {
                     let per_account = rows
@@ -185,7 +190,7 @@ fn parts_of(base: &LazyFrame, candidate: &Candidate, kind: PeriodKind) -> Option
                         .agg([qualifies.alias("ok")])
                         .filter(col("ok"))
                         .select([col(KEY), col(c::ACCOUNT), lit(1.0).alias(VALUE)]);
-                    (sum_by_key(&per_account), per_account)
+                    (None, per_account)
                 }
             };
             Parts {
@@ -206,7 +211,7 @@ fn parts_of(base: &LazyFrame, candidate: &Candidate, kind: PeriodKind) -> Option
                 .filter(col("members").gt_eq(lit(*min_members as u32)))
                 .select([col(KEY), col(c::ACCOUNT), lit(1.0).alias(VALUE)]);
             Parts {
-                total: sum_by_key(&per_account),
+                total: None,
                 per_account,
                 window: *window,
             }
@@ -227,7 +232,7 @@ fn parts_of(base: &LazyFrame, candidate: &Candidate, kind: PeriodKind) -> Option
                 .group_by([col(KEY), col(c::ACCOUNT)])
                 .agg([len().cast(DataType::Float64).alias(VALUE)]);
             Parts {
-                total: sum_by_key(&per_account),
+                total: None,
                 per_account,
                 window: Window::Period,
             }
@@ -263,7 +268,10 @@ fn tagged(
             col(c::ACCOUNT),
         ])
     };
-    let mut frames = vec![tag(parts.total, lit(TOTAL_PART))];
+    let total = parts
+        .total
+        .unwrap_or_else(|| sum_by_key(&parts.per_account));
+    let mut frames = vec![tag(total, lit(TOTAL_PART))];
     // Cumulative parts need each account's running total: done in Rust from the first-seen rows.
     if matches!(candidate.kind, Kind::CumulativeEntities { .. }) {
         let firsts = parts
@@ -316,14 +324,51 @@ const ACCOUNT_PART: i32 = -3;
 const CUMULATIVE_FIRSTS_PART: i32 = -2;
 
 /// Compute every candidate's series over the dataset's periods.
+///
+/// Each candidate's per-account contributions (and totals where they are not a sum) are
+/// aggregated from the activity table once, all in one `collect_all`; the status splits, the
+/// per-account sums and the totals are then derived from those small frames.
 pub fn compute_series(
     activity: &Activity,
     candidates: &[Candidate],
     dataset: &Dataset,
 ) -> Result<Vec<CandidateSeries>> {
-    let plan = series_plan(activity, candidates, dataset)?;
-    let long = plan.collect_with_engine(Engine::Streaming)?.unwrap_single();
-    assemble(&long, candidates, dataset)
+    let base = activity.table.clone().lazy();
+    let mut plans = Vec::new();
+    let mut layout = Vec::new();
+    for (index, candidate) in candidates.iter().enumerate() {
+        if let Some(parts) = parts_of(&base, candidate, dataset.kind) {
+            plans.push(parts.per_account.logical_plan);
+            let has_total = parts.total.is_some();
+            if let Some(total) = parts.total {
+                plans.push(total.logical_plan);
+            }
+            layout.push((index, parts.window, has_total));
+        }
+    }
+    let mut collected =
+        LazyFrame::collect_all_with_engine(plans, Engine::Streaming, OptFlags::default())?
+            .into_iter();
+    let mut parts = Vec::new();
+    for (index, window, has_total) in layout {
+        let mut next = || {
+            collected
+                .next()
+                .map(DataFrame::lazy)
+                .ok_or_else(|| anyhow::anyhow!("one frame per plan"))
+        };
+        let per_account = next()?;
+        let total = if has_total { Some(next()?) } else { None };
+        parts.push((
+            index,
+            Parts {
+                total,
+                per_account,
+                window,
+            },
+        ));
+    }
+    series_of(parts, candidates, dataset, VALUE_SCALE)
 }
 
 /// Series from per-account parts computed elsewhere (`nsm sql --query customers`): one
@@ -334,20 +379,41 @@ pub fn series_from_parts(
     candidates: &[Candidate],
     dataset: &Dataset,
 ) -> Result<Vec<CandidateSeries>> {
+    let parts = parts
+        .into_iter()
+        .enumerate()
+        .filter_map(|(index, part)| {
+            part.map(|(per_account, window)| {
+                (
+                    index,
+                    Parts {
+                        total: None,
+                        per_account,
+                        window,
+                    },
+                )
+            })
+        })
+        .collect();
+    series_of(parts, candidates, dataset, 1.0)
+}
+
+/// Tag every candidate's parts with its statuses, collect the long result and assemble it.
+///
+/// `value_scale` is the unit value sums arrive in (millionths from the activity table).
+fn series_of(
+    parts: Vec<(usize, Parts)>,
+    candidates: &[Candidate],
+    dataset: &Dataset,
+    value_scale: f64,
+) -> Result<Vec<CandidateSeries>> {
     let statuses = dataset.status_frame()?.lazy();
     let mut frames = Vec::new();
-    for (index, (candidate, part)) in candidates.iter().zip(parts).enumerate() {
-        if let Some((per_account, window)) = part {
-            let parts = Parts {
-                total: sum_by_key(&per_account),
-                per_account,
-                window,
-            };
-            frames.extend(tagged(index, candidate, parts, &statuses, dataset));
-        }
+    for (index, parts) in parts {
+        frames.extend(tagged(index, &candidates[index], parts, &statuses, dataset));
     }
     let long = concat_frames(frames)?.collect()?;
-    assemble(&long, candidates, dataset)
+    assemble(&long, candidates, dataset, value_scale)
 }
 
 fn concat_frames(frames: Vec<LazyFrame>) -> Result<LazyFrame> {
@@ -429,6 +495,7 @@ fn assemble(
     long: &DataFrame,
     candidates: &[Candidate],
     dataset: &Dataset,
+    value_scale: f64,
 ) -> Result<Vec<CandidateSeries>> {
     let n = dataset.len();
     // (candidate, part) -> key -> value
@@ -512,6 +579,11 @@ fn assemble(
             },
         };
         debug_assert_eq!(series.values.len(), n);
+        let series = if matches!(candidate.kind, Kind::ValueSum { .. }) {
+            in_units(series, value_scale)
+        } else {
+            series
+        };
         out[index] = Some(series);
     }
     // Ratios last, in dependency order (the config rejects cycles).
@@ -559,6 +631,22 @@ fn assemble(
         .into_iter()
         .map(|s| s.expect("every candidate computed"))
         .collect())
+}
+
+/// A value sum from whole millionths (or another unit) to value units.
+fn in_units(mut series: CandidateSeries, scale: f64) -> CandidateSeries {
+    if scale == 1.0 {
+        return series;
+    }
+    let scaled = |v: &mut f64| *v /= scale;
+    series.values.iter_mut().for_each(scaled);
+    for part in series.by_status.iter_mut().flatten() {
+        part.iter_mut().for_each(scaled);
+    }
+    for account in series.per_account.iter_mut().flatten() {
+        account.by_status.iter_mut().flatten().for_each(scaled);
+    }
+    series
 }
 
 /// Running count of entities ever seen, with the part still counted from each status.
