@@ -10,19 +10,15 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use super::{Candidate, Entity, Kind, Rollup, Threshold, Window};
 use crate::dataset::{Dataset, Status, CHURN_HORIZON, STATUS_COUNT};
 use crate::ingest::events::{col_names as c, Activity, VALUE_SCALE};
 use crate::period::{self, PeriodKind};
 
-const CANDIDATE: &str = "candidate";
-const PART: &str = "part";
 pub const KEY: &str = "key";
 pub const VALUE: &str = "value";
-const STATUS: &str = "status";
-const STATUS_PERIOD: &str = "status_period";
-const TOTAL_PART: i32 = -1;
 
 /// One candidate's computed series over the analysed periods.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,18 +52,6 @@ fn period_column(kind: PeriodKind) -> &'static str {
     }
 }
 
-/// The period a row belongs to for status purposes, from its key.
-fn status_period(window: Window, kind: PeriodKind) -> Expr {
-    match (window, kind) {
-        (Window::Week, PeriodKind::Month) => {
-            let thursday = (col(KEY) * lit(7)).cast(DataType::Date);
-            thursday.clone().dt().year() * lit(12) + thursday.dt().month().cast(DataType::Int32)
-                - lit(1)
-        }
-        _ => col(KEY),
-    }
-}
-
 fn key_column(window: Window, kind: PeriodKind) -> Expr {
     match window {
         Window::Period => col(period_column(kind)),
@@ -93,13 +77,6 @@ fn filtered(base: &LazyFrame, candidate: &Candidate) -> LazyFrame {
         }
         _ => base.clone(),
     }
-}
-
-fn sum_by_key(per_account: &LazyFrame) -> LazyFrame {
-    per_account
-        .clone()
-        .group_by([col(KEY)])
-        .agg([col(VALUE).sum()])
 }
 
 fn count_by_key(frame: LazyFrame) -> LazyFrame {
@@ -242,92 +219,11 @@ fn parts_of(base: &LazyFrame, candidate: &Candidate, kind: PeriodKind) -> Option
     Some(parts)
 }
 
-/// All frames of one candidate, tagged, in the common long layout.
-fn tagged(
-    index: usize,
-    candidate: &Candidate,
-    parts: Parts,
-    statuses: &LazyFrame,
-    dataset: &Dataset,
-) -> Vec<LazyFrame> {
-    let candidate_tag = || lit(index as u32).cast(DataType::UInt32).alias(CANDIDATE);
-    let tag = |frame: LazyFrame, part: Expr| {
-        frame.select([
-            candidate_tag(),
-            part.cast(DataType::Int32).alias(PART),
-            col(KEY).cast(DataType::Int32),
-            col(VALUE).cast(DataType::Float64),
-        ])
-    };
-    let tag_with_account = |frame: LazyFrame, part: i32| {
-        frame.select([
-            candidate_tag(),
-            lit(part).alias(PART),
-            col(KEY).cast(DataType::Int32),
-            col(VALUE).cast(DataType::Float64),
-            col(c::ACCOUNT),
-        ])
-    };
-    let total = parts
-        .total
-        .unwrap_or_else(|| sum_by_key(&parts.per_account));
-    let mut frames = vec![tag(total, lit(TOTAL_PART))];
-    // Cumulative parts need each account's running total: done in Rust from the first-seen rows.
-    if matches!(candidate.kind, Kind::CumulativeEntities { .. }) {
-        let firsts = parts
-            .per_account
-            .select([col(KEY), col(VALUE), col(c::ACCOUNT)]);
-        frames.push(tag_with_account(firsts, CUMULATIVE_FIRSTS_PART));
-        return frames;
-    }
-    let with_status = parts
-        .per_account
-        .with_column(status_period(parts.window, dataset.kind).alias(STATUS_PERIOD))
-        .join(
-            statuses.clone(),
-            [col(c::ACCOUNT), col(STATUS_PERIOD)],
-            [col(c::ACCOUNT), col("period")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_column(col(STATUS).fill_null(lit(Status::NonCustomer as i32)));
-    let by_status = with_status
-        .clone()
-        .group_by([col(KEY), col(STATUS)])
-        .agg([col(VALUE).sum()]);
-    frames.push(tag(by_status, col(STATUS)));
-    // Per account over the analysed periods: the sum in each status, split at the start of
-    // the right-censored tail (for the churner weight's bootstrap and the concentration).
-    let censored_from = dataset.last - CHURN_HORIZON as i32 + 1;
-    let per_account = with_status
-        .filter(
-            col(STATUS_PERIOD)
-                .gt_eq(lit(dataset.first))
-                .and(col(STATUS_PERIOD).lt_eq(lit(dataset.last))),
-        )
-        .group_by([
-            col(c::ACCOUNT),
-            (col(STATUS) * lit(2)
-                + col(STATUS_PERIOD)
-                    .gt_eq(lit(censored_from))
-                    .cast(DataType::Int32))
-            .alias(KEY),
-        ])
-        .agg([col(VALUE).sum()]);
-    frames.push(tag_with_account(per_account, ACCOUNT_PART));
-    frames
-}
-
-/// Rows of per-account sums, keyed by `status * 2 + censored`.
-const ACCOUNT_PART: i32 = -3;
-
-/// Rows of first-seen counts per account, for cumulative candidates.
-const CUMULATIVE_FIRSTS_PART: i32 = -2;
-
 /// Compute every candidate's series over the dataset's periods.
 ///
 /// Each candidate's per-account contributions (and totals where they are not a sum) are
 /// aggregated from the activity table once, all in one `collect_all`; the status splits, the
-/// per-account sums and the totals are then derived from those small frames.
+/// per-account sums and the totals are then derived from those small frames in one pass each.
 pub fn compute_series(
     activity: &Activity,
     candidates: &[Candidate],
@@ -346,29 +242,32 @@ pub fn compute_series(
             layout.push((index, parts.window, has_total));
         }
     }
+    let started = std::time::Instant::now();
     let mut collected =
         LazyFrame::collect_all_with_engine(plans, Engine::Streaming, OptFlags::default())?
             .into_iter();
-    let mut parts = Vec::new();
+    if std::env::var_os("NSM_TIMINGS").is_some() {
+        eprintln!(
+            "nsm:   per-account parts aggregated in {:.3} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let mut parts: Vec<Option<Collected>> = vec![None; candidates.len()];
     for (index, window, has_total) in layout {
         let mut next = || {
             collected
                 .next()
-                .map(DataFrame::lazy)
                 .ok_or_else(|| anyhow::anyhow!("one frame per plan"))
         };
         let per_account = next()?;
         let total = if has_total { Some(next()?) } else { None };
-        parts.push((
-            index,
-            Parts {
-                total,
-                per_account,
-                window,
-            },
-        ));
+        parts[index] = Some(Collected {
+            per_account,
+            total,
+            window,
+        });
     }
-    series_of(parts, candidates, dataset, VALUE_SCALE)
+    assemble(parts, candidates, dataset, VALUE_SCALE)
 }
 
 /// Series from per-account parts computed elsewhere (`nsm sql --query customers`): one
@@ -381,69 +280,107 @@ pub fn series_from_parts(
 ) -> Result<Vec<CandidateSeries>> {
     let parts = parts
         .into_iter()
-        .enumerate()
-        .filter_map(|(index, part)| {
+        .map(|part| {
             part.map(|(per_account, window)| {
-                (
-                    index,
-                    Parts {
-                        total: None,
-                        per_account,
-                        window,
-                    },
-                )
+                Ok::<_, anyhow::Error>(Collected {
+                    per_account: per_account.collect()?,
+                    total: None,
+                    window,
+                })
             })
+            .transpose()
         })
+        .collect::<Result<Vec<_>>>()?;
+    assemble(parts, candidates, dataset, 1.0)
+}
+
+/// One candidate's collected frames.
+#[derive(Clone)]
+struct Collected {
+    /// `(key, account, value)`.
+    per_account: DataFrame,
+    /// `(key, value)`, where the total is not the sum of the accounts.
+    total: Option<DataFrame>,
+    window: Window,
+}
+
+/// Sums of one candidate by key: in total, per status, and per account and status.
+struct Split<'a> {
+    total: BTreeMap<i32, f64>,
+    by_status: [BTreeMap<i32, f64>; STATUS_COUNT],
+    /// account -> `[status][censored]`, over the analysed periods.
+    accounts: PlHashMap<&'a str, [[f64; 2]; STATUS_COUNT]>,
+    /// account -> `(first period, count)` rows, for cumulative counts.
+    firsts: BTreeMap<String, Vec<(i32, f64)>>,
+}
+
+/// Split one candidate's per-account rows by the status of each account in each period (the
+/// period of a week is the month of its Thursday). Values are whole numbers here (counts, or
+/// millionths), so the sums do not depend on the order of the rows.
+fn split<'a>(collected: &'a Collected, cumulative: bool, dataset: &Dataset) -> Result<Split<'a>> {
+    let frame = &collected.per_account;
+    let keys = frame.column(KEY)?.cast(&DataType::Int32)?;
+    let values = frame.column(VALUE)?.cast(&DataType::Float64)?;
+    let accounts = frame.column(c::ACCOUNT)?.str()?;
+    let statuses: PlHashMap<&str, &Vec<Status>> = dataset
+        .panel
+        .statuses
+        .iter()
+        .map(|(id, row)| (id.as_str(), row))
         .collect();
-    series_of(parts, candidates, dataset, 1.0)
-}
-
-/// Tag every candidate's parts with its statuses, collect the long result and assemble it.
-///
-/// `value_scale` is the unit value sums arrive in (millionths from the activity table).
-fn series_of(
-    parts: Vec<(usize, Parts)>,
-    candidates: &[Candidate],
-    dataset: &Dataset,
-    value_scale: f64,
-) -> Result<Vec<CandidateSeries>> {
-    let statuses = dataset.status_frame()?.lazy();
-    let mut frames = Vec::new();
-    for (index, parts) in parts {
-        frames.extend(tagged(index, &candidates[index], parts, &statuses, dataset));
-    }
-    let long = concat_frames(frames)?.collect()?;
-    assemble(&long, candidates, dataset, value_scale)
-}
-
-fn concat_frames(frames: Vec<LazyFrame>) -> Result<LazyFrame> {
-    if frames.is_empty() {
-        return Ok(DataFrame::empty().lazy());
-    }
-    Ok(concat(
-        frames,
-        UnionArgs {
-            diagonal: true,
-            ..Default::default()
-        },
-    )?)
-}
-
-/// The single lazy plan over the activity table (exposed so tests can inspect it).
-pub fn series_plan(
-    activity: &Activity,
-    candidates: &[Candidate],
-    dataset: &Dataset,
-) -> Result<LazyFrame> {
-    let base = activity.table.clone().lazy();
-    let statuses = dataset.status_frame()?.lazy();
-    let mut frames = Vec::new();
-    for (index, candidate) in candidates.iter().enumerate() {
-        if let Some(parts) = parts_of(&base, candidate, dataset.kind) {
-            frames.extend(tagged(index, candidate, parts, &statuses, dataset));
+    let censored_from = dataset.last - CHURN_HORIZON as i32 + 1;
+    let mut out = Split {
+        total: BTreeMap::new(),
+        by_status: std::array::from_fn(|_| BTreeMap::new()),
+        accounts: PlHashMap::new(),
+        firsts: BTreeMap::new(),
+    };
+    let rows = keys
+        .i32()?
+        .iter()
+        .zip(values.f64()?.iter())
+        .zip(accounts.iter());
+    for ((key, value), account) in rows {
+        let (Some(key), Some(value), Some(account)) = (key, value, account) else {
+            continue;
+        };
+        if cumulative {
+            out.firsts
+                .entry(account.to_string())
+                .or_default()
+                .push((key, value));
+            continue;
+        }
+        let period = match (collected.window, dataset.kind) {
+            (Window::Week, PeriodKind::Month) => period::month_of_week(key),
+            _ => key,
+        };
+        let index = dataset.index_of(period);
+        let status = index
+            .and_then(|i| statuses.get(account).map(|row| row[i]))
+            .unwrap_or(Status::NonCustomer);
+        if collected.total.is_none() {
+            *out.total.entry(key).or_insert(0.0) += value;
+        }
+        *out.by_status[status as usize].entry(key).or_insert(0.0) += value;
+        if index.is_some() {
+            let slot = out
+                .accounts
+                .entry(account)
+                .or_insert([[0.0; 2]; STATUS_COUNT]);
+            slot[status as usize][usize::from(period >= censored_from)] += value;
         }
     }
-    concat_frames(frames)
+    if let Some(total) = &collected.total {
+        let keys = total.column(KEY)?.cast(&DataType::Int32)?;
+        let values = total.column(VALUE)?.cast(&DataType::Float64)?;
+        for (key, value) in keys.i32()?.iter().zip(values.f64()?.iter()) {
+            if let (Some(key), Some(value)) = (key, value) {
+                *out.total.entry(key).or_insert(0.0) += value;
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Weeks belonging to each analysed period, in order.
@@ -489,103 +426,33 @@ fn window_of(kind: &Kind) -> (Window, Rollup) {
     }
 }
 
-/// Turn the long result into dense per-period series, rolling weeks up and computing ratios
-/// and cumulative counts.
+/// Dense per-period series from the collected frames, rolling weeks up and computing ratios and
+/// cumulative counts. `value_scale` is the unit value sums arrive in (millionths from the
+/// activity table).
 fn assemble(
-    long: &DataFrame,
+    parts: Vec<Option<Collected>>,
     candidates: &[Candidate],
     dataset: &Dataset,
     value_scale: f64,
 ) -> Result<Vec<CandidateSeries>> {
     let n = dataset.len();
-    // (candidate, part) -> key -> value
-    let mut cells: BTreeMap<(u32, i32), BTreeMap<i32, f64>> = BTreeMap::new();
-    // candidate -> account -> first period -> new entities
-    let mut firsts: BTreeMap<u32, BTreeMap<String, Vec<(i32, f64)>>> = BTreeMap::new();
-    // candidate -> account -> [status][censored] sums
-    let mut accounts: BTreeMap<u32, BTreeMap<String, [[f64; 2]; STATUS_COUNT]>> = BTreeMap::new();
-    if long.height() > 0 {
-        let cand = long.column(CANDIDATE)?.u32()?;
-        let part = long.column(PART)?.i32()?;
-        let key = long.column(KEY)?.i32()?;
-        let value = long.column(VALUE)?.f64()?;
-        let account = long
-            .column(c::ACCOUNT)
-            .ok()
-            .map(|a| a.str().cloned())
-            .transpose()?;
-        for i in 0..long.height() {
-            let (Some(ci), Some(pi), Some(ki), Some(vi)) =
-                (cand.get(i), part.get(i), key.get(i), value.get(i))
-            else {
-                continue;
-            };
-            let acc = || {
-                account
-                    .as_ref()
-                    .and_then(|a| a.get(i))
-                    .unwrap_or("")
-                    .to_string()
-            };
-            if pi == ACCOUNT_PART {
-                let (status, censored) = ((ki / 2) as usize, (ki % 2) as usize);
-                if status < STATUS_COUNT {
-                    let slot = accounts.entry(ci).or_default().entry(acc()).or_default();
-                    slot[status][censored] += vi;
-                }
-            } else if pi == CUMULATIVE_FIRSTS_PART {
-                let acc = acc();
-                firsts
-                    .entry(ci)
-                    .or_default()
-                    .entry(acc)
-                    .or_default()
-                    .push((ki, vi));
-            } else {
-                *cells.entry((ci, pi)).or_default().entry(ki).or_insert(0.0) += vi;
-            }
-        }
-    }
     let weeks = weeks_of_periods(dataset);
-    let empty = BTreeMap::new();
-    let mut out: Vec<Option<CandidateSeries>> = vec![None; candidates.len()];
-    for (index, candidate) in candidates.iter().enumerate() {
-        let ci = index as u32;
-        let (window, rollup) = window_of(&candidate.kind);
-        let dense = |part: i32| -> Vec<f64> {
-            let values = cells.get(&(ci, part)).unwrap_or(&empty);
-            match window {
-                Window::Week => roll_up(values, &weeks, rollup),
-                Window::Period => dataset
-                    .periods()
-                    .map(|p| values.get(&p).copied().unwrap_or(0.0))
-                    .collect(),
-            }
-        };
-        let series = match &candidate.kind {
-            Kind::Ratio { .. } => continue,
-            Kind::CumulativeEntities { .. } => cumulative(firsts.get(&ci), dataset),
-            _ => CandidateSeries {
-                values: dense(TOTAL_PART),
-                by_status: Some(std::array::from_fn(|s| dense(s as i32))),
-                per_account: Some(
-                    accounts
-                        .remove(&ci)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|(account, by_status)| AccountParts { account, by_status })
-                        .collect(),
-                ),
-            },
-        };
+    // Candidates are independent: split them in parallel, in a fixed order.
+    let direct: Vec<Option<CandidateSeries>> = candidates
+        .par_iter()
+        .zip(parts.par_iter())
+        .map(|(candidate, collected)| {
+            collected
+                .as_ref()
+                .map(|collected| direct_series(candidate, collected, dataset, &weeks, value_scale))
+                .transpose()
+        })
+        .collect::<Result<_>>()?;
+    let mut out = direct;
+    for series in out.iter().flatten() {
         debug_assert_eq!(series.values.len(), n);
-        let series = if matches!(candidate.kind, Kind::ValueSum { .. }) {
-            in_units(series, value_scale)
-        } else {
-            series
-        };
-        out[index] = Some(series);
     }
+
     // Ratios last, in dependency order (the config rejects cycles).
     let names: BTreeMap<&str, usize> = candidates
         .iter()
@@ -631,6 +498,53 @@ fn assemble(
         .into_iter()
         .map(|s| s.expect("every candidate computed"))
         .collect())
+}
+
+/// A candidate computed from its own frames (everything but ratios).
+fn direct_series(
+    candidate: &Candidate,
+    collected: &Collected,
+    dataset: &Dataset,
+    weeks: &[Vec<i32>],
+    value_scale: f64,
+) -> Result<CandidateSeries> {
+    let cumulative_kind = matches!(candidate.kind, Kind::CumulativeEntities { .. });
+    let split = split(collected, cumulative_kind, dataset)?;
+    let (window, rollup) = window_of(&candidate.kind);
+    let dense = |values: &BTreeMap<i32, f64>| -> Vec<f64> {
+        match window {
+            Window::Week => roll_up(values, weeks, rollup),
+            Window::Period => dataset
+                .periods()
+                .map(|p| values.get(&p).copied().unwrap_or(0.0))
+                .collect(),
+        }
+    };
+    let series = if cumulative_kind {
+        cumulative(Some(&split.firsts), dataset)
+    } else {
+        let mut per_account: Vec<AccountParts> = split
+            .accounts
+            .into_iter()
+            .map(|(account, by_status)| AccountParts {
+                account: account.to_string(),
+                by_status,
+            })
+            .collect();
+        // A fixed order: the bootstrap over accounts must not depend on hashing.
+        per_account.sort_by(|a, b| a.account.cmp(&b.account));
+        CandidateSeries {
+            values: dense(&split.total),
+            by_status: Some(std::array::from_fn(|s| dense(&split.by_status[s]))),
+            per_account: Some(per_account),
+        }
+    };
+    let series = if matches!(candidate.kind, Kind::ValueSum { .. }) {
+        in_units(series, value_scale)
+    } else {
+        series
+    };
+    Ok(series)
 }
 
 /// A value sum from whole millionths (or another unit) to value units.
