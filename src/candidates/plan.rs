@@ -222,7 +222,7 @@ fn parts_of(base: &LazyFrame, candidate: &Candidate, kind: PeriodKind) -> Option
 /// Compute every candidate's series over the dataset's periods.
 ///
 /// Each candidate's per-account contributions (and totals where they are not a sum) are
-/// aggregated from the activity table once, all in one `collect_all`; the status splits, the
+/// aggregated from the activity table once; the status splits, the
 /// per-account sums and the totals are then derived from those small frames in one pass each.
 pub fn compute_series(
     activity: &Activity,
@@ -234,18 +234,26 @@ pub fn compute_series(
     let mut layout = Vec::new();
     for (index, candidate) in candidates.iter().enumerate() {
         if let Some(parts) = parts_of(&base, candidate, dataset.kind) {
-            plans.push(parts.per_account.logical_plan);
+            plans.push(parts.per_account);
             let has_total = parts.total.is_some();
             if let Some(total) = parts.total {
-                plans.push(total.logical_plan);
+                plans.push(total);
             }
             layout.push((index, parts.window, has_total));
         }
     }
     let started = std::time::Instant::now();
-    let mut collected =
-        LazyFrame::collect_all_with_engine(plans, Engine::Streaming, OptFlags::default())?
-            .into_iter();
+    // One plan after the other: each runs on every core already, and running them together
+    // (collect_all) was slower and held all their hash tables at once (10M rows: 16.3 s and
+    // 5.7 GB peak, against 12.6 s and 4.1 GB).
+    let mut collected = plans
+        .into_iter()
+        .map(|plan| {
+            plan.collect_with_engine(Engine::Streaming)
+                .map(|f| f.unwrap_single())
+        })
+        .collect::<PolarsResult<Vec<_>>>()?
+        .into_iter();
     if std::env::var_os("NSM_TIMINGS").is_some() {
         eprintln!(
             "nsm:   per-account parts aggregated in {:.3} s",
