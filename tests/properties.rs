@@ -6,7 +6,9 @@ use nsm::candidates::config::EventColumns;
 use nsm::ingest::events::{load_activity, EventOptions, EventSource};
 use nsm::ingest::revenue::{load_revenue, Revenue, RevenueEntry, RevenueShape, Start};
 use nsm::ingest::source::{for_each_record, resolve, Visit};
-use nsm::ingest::timestamp::{parse_epoch_day, parse_iso_day, TimestampFamily};
+use nsm::ingest::timestamp::{
+    fast_day_expr, fast_format, parse_epoch_day, parse_iso_day, TimestampFamily,
+};
 use nsm::period::{self, PeriodKind};
 use polars::prelude::*;
 use proptest::prelude::*;
@@ -34,6 +36,17 @@ fn expr_days(family: TimestampFamily, texts: &[String]) -> Vec<Option<i32>> {
         .unwrap()
         .iter()
         .collect()
+}
+
+/// The fixed-format expression's days for these texts.
+fn fast_days(format: &'static str, texts: &[String]) -> Vec<Option<i32>> {
+    let frame = df!("t" => texts).unwrap();
+    let out = frame
+        .lazy()
+        .select([fast_day_expr(col("t"), format).alias("day")])
+        .collect()
+        .unwrap();
+    out.column("day").unwrap().i32().unwrap().iter().collect()
 }
 
 /// An ISO 8601 text for a local date-time with an offset in minutes, in one of the accepted
@@ -97,7 +110,11 @@ proptest! {
         let (text, expected) = iso_text(seconds, millis, quarter_hours * 15, style, sep);
         prop_assert_eq!(parse_iso_day(&text), Some(expected), "{}", text);
         prop_assert_eq!(TimestampFamily::detect(&text), Some(TimestampFamily::Iso));
-        prop_assert_eq!(expr_days(TimestampFamily::Iso, &[text]), vec![Some(expected)]);
+        prop_assert_eq!(expr_days(TimestampFamily::Iso, &[text.clone()]), vec![Some(expected)]);
+        // The fixed-format reader used when a file's timestamps all share one shape.
+        if let Some(format) = fast_format(&text) {
+            prop_assert_eq!(fast_days(format, &[text]), vec![Some(expected)]);
+        }
     }
 
     #[test]
@@ -137,6 +154,14 @@ proptest! {
         for family in [TimestampFamily::Iso, TimestampFamily::Epoch] {
             let rust: Vec<Option<i32>> = texts.iter().map(|t| family.parse_day(t)).collect();
             prop_assert_eq!(&rust, &expr_days(family, &texts), "{:?} {:?}", family, texts);
+        }
+        // Where the fixed-format reader accepts a text, it agrees with the general parser.
+        for text in &texts {
+            if let Some(format) = fast_format(text) {
+                if let [Some(day)] = fast_days(format, std::slice::from_ref(text))[..] {
+                    prop_assert_eq!(parse_iso_day(text), Some(day), "{}", text);
+                }
+            }
         }
     }
 

@@ -10,7 +10,7 @@ use polars::prelude::*;
 use super::source::{
     csv_header, delimiter_hint, for_each_record, record_line, FileFormat, InputFile, Visit,
 };
-use super::timestamp::{epoch_seconds_to_day, TimestampFamily};
+use super::timestamp::{epoch_seconds_to_day, fast_day_expr, fast_format, TimestampFamily};
 use crate::candidates::config::EventColumns;
 use crate::error::InputError;
 
@@ -104,6 +104,9 @@ struct FilePlan {
 #[derive(Debug, Clone, Copy)]
 enum TimestampKind {
     Text(TimestampFamily),
+    /// Text whose sampled values all have one exact shape, read with a fixed format; when any
+    /// row does not parse that way, the events are read again as `Text`.
+    TextFormat(&'static str),
     /// A typed column: days since epoch = physical / per_day (datetime), or already days (date).
     Datetime {
         per_day: i64,
@@ -118,15 +121,30 @@ const PARSED_VALUE: &str = "__value_parsed";
 const DAY: &str = "__day";
 const BAD: &str = "__bad";
 
-/// Read all events into the activity table in one pass.
+/// Read all events into the activity table in one pass (two when a file read with a fixed
+/// timestamp format has rows that need the general parser, or bad rows).
 pub fn load_activity(source: &EventSource, options: &EventOptions) -> Result<Activity> {
-    let plans = file_plans(source, options)?;
+    let mut plans = file_plans(source, options)?;
     let has_account = plans.iter().any(|p| p.has_account);
     let has_value = plans.iter().any(|p| p.has_value);
-    let table = one_plan(&plans, options)?
-        .collect_with_engine(Engine::Streaming)
-        .map_err(|e| explain_scan_failure(&plans, options, e))?
-        .unwrap_single();
+    let collect = |plans: &[FilePlan]| -> Result<DataFrame> {
+        Ok(one_plan(plans, options)?
+            .collect_with_engine(Engine::Streaming)
+            .map_err(|e| explain_scan_failure(plans, options, e))?
+            .unwrap_single())
+    };
+    let mut table = collect(&plans)?;
+    let fixed = plans
+        .iter()
+        .any(|p| matches!(p.timestamp, TimestampKind::TextFormat(_)));
+    if fixed && table.column(c::WEEK)?.null_count() > 0 {
+        for plan in &mut plans {
+            if let TimestampKind::TextFormat(_) = plan.timestamp {
+                plan.timestamp = TimestampKind::Text(TimestampFamily::Iso);
+            }
+        }
+        table = collect(&plans)?;
+    }
     finish(table, &plans, options, has_account, has_value)
 }
 
@@ -179,7 +197,7 @@ fn plan_file(file: &InputFile, options: &EventOptions) -> Result<FilePlan> {
                     return Err(missing_column_error(&label, role, mapped, &header));
                 }
             }
-            let family = sample_csv_family(file, options)?;
+            let timestamp = sample_csv_timestamps(file, options)?;
             let schema: Schema = header
                 .iter()
                 .enumerate()
@@ -206,7 +224,7 @@ fn plan_file(file: &InputFile, options: &EventOptions) -> Result<FilePlan> {
             Ok(FilePlan {
                 frame: select_columns(scan, cols, has_account, has_value, DataType::String),
                 label,
-                timestamp: TimestampKind::Text(family),
+                timestamp,
                 has_account,
                 has_value,
                 csv: Some(file.clone()),
@@ -326,7 +344,7 @@ fn plan_typed(
     let has_account = schema.get(&cols.account_id).is_some();
     let has_value = schema.get(&cols.value).is_some();
     let ts_dtype = match timestamp {
-        TimestampKind::Text(_) => DataType::String,
+        TimestampKind::Text(_) | TimestampKind::TextFormat(_) => DataType::String,
         _ => ts_type.clone(),
     };
     Ok(FilePlan {
@@ -375,6 +393,7 @@ fn normalize(plan: &FilePlan, options: &EventOptions) -> LazyFrame {
     let raw = col(RAW_TS);
     let day = match plan.timestamp {
         TimestampKind::Text(family) => family.day_expr(raw),
+        TimestampKind::TextFormat(format) => fast_day_expr(raw, format),
         TimestampKind::Datetime { per_day } => raw
             .cast(DataType::Int64)
             .floor_div(lit(per_day))
@@ -501,38 +520,56 @@ fn finish(
     })
 }
 
-/// The timestamp family of a CSV file, from its first non-empty timestamp (among the first
-/// `SAMPLE_ROWS` rows; a file of empty timestamps is left to the row checks).
-fn sample_csv_family(file: &InputFile, options: &EventOptions) -> Result<TimestampFamily> {
+/// How to read a CSV file's timestamps: the family of its first non-empty value, and a fixed
+/// format when the first `SAMPLE_ROWS` non-empty values all share one (a file of empty
+/// timestamps is left to the row checks).
+fn sample_csv_timestamps(file: &InputFile, options: &EventOptions) -> Result<TimestampKind> {
     const SAMPLE_ROWS: usize = 1000;
     let header = csv_header(file, options.delimiter)?;
     let index = header
         .iter()
         .position(|h| h == &options.columns.timestamp)
         .unwrap_or(0);
-    let mut family = Ok(TimestampFamily::Iso);
+    let mut family = None;
+    // `Some(None)`: values of different shapes were seen.
+    let mut format: Option<Option<&'static str>> = None;
     let mut seen = 0;
     for_each_record(file, options.delimiter, |record| {
         seen += 1;
-        let Some(text) = record.get(index).map(str::trim).filter(|t| !t.is_empty()) else {
-            return Ok(if seen < SAMPLE_ROWS {
-                Visit::Continue
-            } else {
-                Visit::Stop
-            });
+        if seen > SAMPLE_ROWS {
+            return Ok(Visit::Stop);
+        }
+        let Some(text) = record.get(index).filter(|t| !t.trim().is_empty()) else {
+            return Ok(Visit::Continue);
         };
-        family = TimestampFamily::detect(text).ok_or_else(|| {
-            InputError::at(
-                &file.display(),
-                record_line(record),
-                Some(&options.columns.timestamp),
-                Some(text),
-                "not a timestamp nsm can read (ISO 8601 such as 2024-03-01T12:00:00Z, a date, or epoch seconds/milliseconds)",
-            )
-        });
-        Ok(Visit::Stop)
+        if family.is_none() {
+            let trimmed = text.trim();
+            family = Some(TimestampFamily::detect(trimmed).ok_or_else(|| {
+                InputError::at(
+                    &file.display(),
+                    record_line(record),
+                    Some(&options.columns.timestamp),
+                    Some(trimmed),
+                    "not a timestamp nsm can read (ISO 8601 such as 2024-03-01T12:00:00Z, a date, or epoch seconds/milliseconds)",
+                )
+            })?);
+        }
+        let shape = fast_format(text);
+        format = match format {
+            None => Some(shape),
+            Some(known) if known == shape => Some(known),
+            Some(_) => Some(None),
+        };
+        Ok(if format == Some(None) {
+            Visit::Stop
+        } else {
+            Visit::Continue
+        })
     })?;
-    Ok(family?)
+    Ok(match (family, format) {
+        (Some(TimestampFamily::Iso), Some(Some(format))) => TimestampKind::TextFormat(format),
+        (family, _) => TimestampKind::Text(family.unwrap_or(TimestampFamily::Iso)),
+    })
 }
 
 /// Find the first `limit` bad rows, with file lines, by reading the files again. Only runs when

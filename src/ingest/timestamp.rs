@@ -61,6 +61,57 @@ impl TimestampFamily {
     }
 }
 
+/// The exact strptime format of a UTC timestamp in one of the common export shapes
+/// (`2024-03-01T12:00:00Z`, `2024-03-01T12:00:00.123Z`, `2024-03-01 12:00:00`,
+/// `2024-03-01T12:00:00`, `2024-03-01`), if the text has one. A column whose values all have
+/// the same shape is read with [`fast_day_expr`], several times faster than the general
+/// expression.
+pub fn fast_format(text: &str) -> Option<&'static str> {
+    let b = text.as_bytes();
+    let digits = |positions: &[usize]| positions.iter().all(|&i| b[i].is_ascii_digit());
+    let date_ok =
+        b.len() >= 10 && digits(&[0, 1, 2, 3, 5, 6, 8, 9]) && b[4] == b'-' && b[7] == b'-';
+    if !date_ok {
+        return None;
+    }
+    if b.len() == 10 {
+        return Some("%Y-%m-%d");
+    }
+    let time_ok =
+        b.len() >= 19 && digits(&[11, 12, 14, 15, 17, 18]) && b[13] == b':' && b[16] == b':';
+    if !time_ok {
+        return None;
+    }
+    match (b.len(), b[10], b.get(19), b.last()) {
+        (20, b'T', Some(b'Z'), _) => Some("%Y-%m-%dT%H:%M:%SZ"),
+        (24, b'T', Some(b'.'), Some(b'Z')) if digits(&[20, 21, 22]) => {
+            Some("%Y-%m-%dT%H:%M:%S%.3fZ")
+        }
+        (19, b'T', None, _) => Some("%Y-%m-%dT%H:%M:%S"),
+        (19, b' ', None, _) => Some("%Y-%m-%d %H:%M:%S"),
+        _ => None,
+    }
+}
+
+/// UTC days of a text column in one of the [`fast_format`] shapes; values of another shape
+/// become null.
+pub fn fast_day_expr(text: Expr, format: &'static str) -> Expr {
+    let options = StrptimeOptions {
+        format: Some(format.into()),
+        strict: false,
+        exact: true,
+        cache: false,
+    };
+    if format == "%Y-%m-%d" {
+        return text.str().to_date(options).cast(DataType::Int32);
+    }
+    text.str()
+        .to_datetime(Some(TimeUnit::Milliseconds), None, options, lit("raise"))
+        .cast(DataType::Int64)
+        .floor_div(lit(86_400_000i64))
+        .cast(DataType::Int32)
+}
+
 /// Epoch seconds or milliseconds to a UTC day.
 pub fn parse_epoch_day(text: &str) -> Option<i32> {
     let looks_numeric = !text.is_empty()
