@@ -110,7 +110,7 @@ proptest! {
         let (text, expected) = iso_text(seconds, millis, quarter_hours * 15, style, sep);
         prop_assert_eq!(parse_iso_day(&text), Some(expected), "{}", text);
         prop_assert_eq!(TimestampFamily::detect(&text), Some(TimestampFamily::Iso));
-        prop_assert_eq!(expr_days(TimestampFamily::Iso, &[text.clone()]), vec![Some(expected)]);
+        prop_assert_eq!(expr_days(TimestampFamily::Iso, std::slice::from_ref(&text)), vec![Some(expected)]);
         // The fixed-format reader used when a file's timestamps all share one shape.
         if let Some(format) = fast_format(&text) {
             prop_assert_eq!(fast_days(format, &[text]), vec![Some(expected)]);
