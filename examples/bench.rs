@@ -116,6 +116,8 @@ struct Args {
     dir: PathBuf,
     python: PathBuf,
     formats: Vec<String>,
+    /// Stop a run whose peak RSS passes this (the machine must survive the largest sizes).
+    max_rss_gib: f64,
 }
 
 fn parse_args() -> Result<Args> {
@@ -125,6 +127,7 @@ fn parse_args() -> Result<Args> {
         dir: PathBuf::from("target/bench"),
         python: PathBuf::from(".venv/bin/python"),
         formats: vec!["csv".into(), "parquet".into()],
+        max_rss_gib: 16.0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -135,8 +138,9 @@ fn parse_args() -> Result<Args> {
             "--dir" => args.dir = value()?.into(),
             "--python" => args.python = value()?.into(),
             "--format" => args.formats = vec![value()?],
+            "--max-rss-gib" => args.max_rss_gib = value()?.parse()?,
             _ => bail!(
-                "usage: bench [--rows N] [--seed N] [--dir DIR] [--python PATH] [--format csv|parquet]"
+                "usage: bench [--rows N] [--seed N] [--dir DIR] [--python PATH] [--format csv|parquet] [--max-rss-gib G]"
             ),
         }
     }
@@ -245,6 +249,8 @@ struct Measure {
     wall: f64,
     peak_rss: u64,
     peak_anon: u64,
+    /// Stopped for passing the memory limit.
+    stopped: bool,
 }
 
 fn status_kib(pid: u32, field: &str) -> Option<u64> {
@@ -253,8 +259,9 @@ fn status_kib(pid: u32, field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Run a command, sampling its memory every 10 ms until it exits.
-fn measure(command: &mut Command, stdout: Option<&Path>) -> Result<Measure> {
+/// Run a command, sampling its memory every 10 ms until it exits (or passes `max_rss` bytes,
+/// when it is stopped).
+fn measure(command: &mut Command, stdout: Option<&Path>, max_rss: u64) -> Result<Measure> {
     let started = Instant::now();
     let out = match stdout {
         Some(path) => Stdio::from(File::create(path)?),
@@ -263,21 +270,27 @@ fn measure(command: &mut Command, stdout: Option<&Path>) -> Result<Measure> {
     let mut child = command.stdout(out).stderr(Stdio::inherit()).spawn()?;
     let pid = child.id();
     let (mut peak_rss, mut peak_anon) = (0, 0);
+    let mut stopped = false;
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break status;
         }
         peak_rss = peak_rss.max(status_kib(pid, "VmHWM:").unwrap_or(0));
         peak_anon = peak_anon.max(status_kib(pid, "RssAnon:").unwrap_or(0));
+        if peak_rss * 1024 > max_rss && !stopped {
+            stopped = true;
+            child.kill()?;
+        }
         std::thread::sleep(Duration::from_millis(10));
     };
-    if !status.success() {
+    if !status.success() && !stopped {
         bail!("{command:?} failed: {status}");
     }
     Ok(Measure {
         wall: started.elapsed().as_secs_f64(),
         peak_rss: peak_rss * 1024,
         peak_anon: peak_anon * 1024,
+        stopped,
     })
 }
 
@@ -319,6 +332,7 @@ fn main() -> Result<()> {
         "| rows | format | engine | wall (s) | peak RSS | peak RssAnon | nsm / engine (wall) |"
     );
     println!("|---|---|---|---|---|---|---|");
+    let max_rss = (args.max_rss_gib * (1u64 << 30) as f64) as u64;
     for format in &args.formats {
         let events = dir.join(format!("events.{format}"));
         let nsm_json = dir.join(format!("nsm-{format}.json"));
@@ -331,6 +345,7 @@ fn main() -> Result<()> {
                 .arg("--config")
                 .arg(dir.join("nsm.toml")),
             Some(&nsm_json),
+            max_rss,
         )?;
         let mut results = vec![("nsm", ours, None::<PathBuf>)];
         for (engine, script) in [
@@ -345,12 +360,25 @@ fn main() -> Result<()> {
                     .arg(&sql)
                     .arg(&out),
                 None,
+                max_rss,
             )?;
             results.push((engine, measured, Some(out)));
         }
         let nsm_wall = results[0].1.wall;
+        let nsm_stopped = results[0].1.stopped;
         for (engine, m, out) in &results {
-            if let Some(out) = out {
+            if m.stopped {
+                println!(
+                    "| {} | {format} | {engine} | stopped after {:.0} s at the {:.0} GiB limit | {} | {} | |",
+                    args.rows,
+                    m.wall,
+                    args.max_rss_gib,
+                    gib(m.peak_rss),
+                    gib(m.peak_anon)
+                );
+                continue;
+            }
+            if let (Some(out), false) = (out, nsm_stopped) {
                 let same = Command::new(&args.python)
                     .arg(&compare)
                     .arg(out)
@@ -361,7 +389,7 @@ fn main() -> Result<()> {
                     bail!("{engine} and nsm disagree on {}", out.display());
                 }
             }
-            let ratio = if *engine == "nsm" {
+            let ratio = if *engine == "nsm" || nsm_stopped {
                 String::new()
             } else {
                 format!("{:.2}", nsm_wall / m.wall)
@@ -375,6 +403,6 @@ fn main() -> Result<()> {
             );
         }
     }
-    println!("\nEvery engine's series equal nsm's (counts exact, sums within 1e-9).");
+    println!("\nEvery engine's series that finished equal nsm's (counts exact, sums within 1e-9).");
     Ok(())
 }

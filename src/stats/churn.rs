@@ -187,9 +187,23 @@ pub struct CustomerShare {
 /// Churner weight from per-customer shares: `(Σ churner metric / Σ paying metric) /
 /// (Σ churner periods / Σ paying periods)`, "paying" including the churner periods.
 pub fn weight_of(customers: &[CustomerShare]) -> Option<f64> {
-    let sum = |f: fn(&CustomerShare) -> f64| customers.iter().map(f).sum::<f64>();
-    let (cm, pm) = (sum(|c| c.churner_metric), sum(|c| c.paying_metric));
-    let (cp, pp) = (sum(|c| c.churner_periods), sum(|c| c.paying_periods));
+    weight_of_sums(customers.iter().fold(CustomerShare::default(), add_share))
+}
+
+/// Field-wise sum, in order (the bootstrap adds its draws the same way, so its sums are the
+/// ones `weight_of` would compute on the drawn sample).
+fn add_share(total: CustomerShare, c: &CustomerShare) -> CustomerShare {
+    CustomerShare {
+        churner_metric: total.churner_metric + c.churner_metric,
+        paying_metric: total.paying_metric + c.paying_metric,
+        churner_periods: total.churner_periods + c.churner_periods,
+        paying_periods: total.paying_periods + c.paying_periods,
+    }
+}
+
+fn weight_of_sums(sums: CustomerShare) -> Option<f64> {
+    let (cm, pm) = (sums.churner_metric, sums.paying_metric);
+    let (cp, pp) = (sums.churner_periods, sums.paying_periods);
     (cp > 0.0 && cm + pm > 0.0).then(|| (cm / (cm + pm)) / (cp / (cp + pp)))
 }
 
@@ -208,12 +222,11 @@ pub fn churner_weight_interval(
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut draws = Vec::with_capacity(resamples);
-    let mut sample = vec![CustomerShare::default(); customers.len()];
     for _ in 0..resamples {
-        for slot in sample.iter_mut() {
-            *slot = customers[rng.random_range(0..customers.len())];
-        }
-        if let Some(w) = weight_of(&sample) {
+        let sums = (0..customers.len()).fold(CustomerShare::default(), |total, _| {
+            add_share(total, &customers[rng.random_range(0..customers.len())])
+        });
+        if let Some(w) = weight_of_sums(sums) {
             draws.push(w);
         }
     }
