@@ -675,4 +675,50 @@ mod tests {
         );
         assert_eq!(Dialect::Spark.string("a\nb"), "'a\\nb'");
     }
+
+    fn mapped_config() -> Config {
+        Config::parse(
+            "[events]\ntimestamp = \"Event Time\"\nuser_id = \"uid\"\naccount_id = \"org\"\nevent = \"name\"\nvalue = \"amount\"\n\n\
+             [[candidate]]\nname = \"meetings\"\nkind = \"event_count\"\nevent = \"meeting\"\n",
+            "nsm.toml",
+        )
+        .unwrap()
+    }
+
+    fn options(dialect: Dialect) -> SqlOptions<'static> {
+        SqlOptions {
+            dialect,
+            table: "analytics.events",
+            period: PeriodKind::Month,
+            as_of: None,
+            revenue_table: Some("billing.revenue"),
+            revenue_customer_column: "customer_id",
+        }
+    }
+
+    #[test]
+    fn the_events_mapping_is_read_and_the_sql_is_deterministic() {
+        let config = mapped_config();
+        for dialect in [
+            Dialect::Duckdb,
+            Dialect::Postgres,
+            Dialect::Bigquery,
+            Dialect::Snowflake,
+            Dialect::Spark,
+        ] {
+            let options = options(dialect);
+            let series = generate(&config, &options, Query::Series).unwrap();
+            for column in ["Event Time", "uid", "org", "name", "amount"] {
+                assert!(
+                    series.contains(&dialect.ident(column)),
+                    "{dialect:?}: {column} in {series}"
+                );
+            }
+            assert!(series.contains(&dialect.table("analytics.events")));
+            assert_eq!(series, generate(&config, &options, Query::Series).unwrap());
+            let customers = generate(&config, &options, Query::Customers).unwrap();
+            assert!(customers.contains(&dialect.table("billing.revenue")));
+            assert!(customers.contains(&dialect.ident("customer_id")));
+        }
+    }
 }
