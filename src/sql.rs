@@ -433,26 +433,8 @@ impl Writer<'_> {
                 }
                 kind => {
                     let by_key = self.by_key(candidate).expect("a direct candidate");
-                    let weekly = matches!(
-                        kind,
-                        Kind::ActiveEntities {
-                            window: Window::Week,
-                            ..
-                        } | Kind::ThresholdEntities {
-                            window: Window::Week,
-                            ..
-                        } | Kind::TeamEntities {
-                            window: Window::Week,
-                            ..
-                        }
-                    ) && self.options.period == PeriodKind::Month;
-                    if weekly {
-                        let rollup = match kind {
-                            Kind::ActiveEntities { rollup, .. }
-                            | Kind::ThresholdEntities { rollup, .. }
-                            | Kind::TeamEntities { rollup, .. } => *rollup,
-                            _ => Rollup::Sum,
-                        };
+                    let (window, rollup) = kind.window();
+                    if window == Window::Week && self.options.period == PeriodKind::Month {
                         let _ = write!(
                             out,
                             "{name}_weeks AS (\n  {by_key}\n),\n{name} AS (\n  {}\n)",

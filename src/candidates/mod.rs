@@ -165,6 +165,17 @@ impl Kind {
         }
     }
 
+    /// The window a candidate is evaluated in and how weeks roll up into periods (`Period` and
+    /// `Sum`, which leave a period's value as it is, for kinds without a window).
+    pub fn window(&self) -> (Window, Rollup) {
+        match self {
+            Kind::ActiveEntities { window, rollup, .. }
+            | Kind::ThresholdEntities { window, rollup, .. }
+            | Kind::TeamEntities { window, rollup, .. } => (*window, *rollup),
+            _ => (Window::Period, Rollup::Sum),
+        }
+    }
+
     /// Can this metric fall at all? Cumulative counts cannot, by construction.
     pub fn is_structurally_monotone(&self) -> bool {
         matches!(self, Kind::CumulativeEntities { .. })

@@ -425,15 +425,6 @@ fn roll_up(by_week: &BTreeMap<i32, f64>, weeks: &[Vec<i32>], rollup: Rollup) -> 
         .collect()
 }
 
-fn window_of(kind: &Kind) -> (Window, Rollup) {
-    match kind {
-        Kind::ActiveEntities { window, rollup, .. }
-        | Kind::ThresholdEntities { window, rollup, .. }
-        | Kind::TeamEntities { window, rollup, .. } => (*window, *rollup),
-        _ => (Window::Period, Rollup::Sum),
-    }
-}
-
 /// Dense per-period series from the collected frames, rolling weeks up and computing ratios and
 /// cumulative counts. `value_scale` is the unit value sums arrive in (millionths from the
 /// activity table).
@@ -518,7 +509,7 @@ fn direct_series(
 ) -> Result<CandidateSeries> {
     let cumulative_kind = matches!(candidate.kind, Kind::CumulativeEntities { .. });
     let split = split(collected, cumulative_kind, dataset)?;
-    let (window, rollup) = window_of(&candidate.kind);
+    let (window, rollup) = candidate.kind.window();
     let dense = |values: &BTreeMap<i32, f64>| -> Vec<f64> {
         match window {
             Window::Week => roll_up(values, weeks, rollup),

@@ -159,15 +159,6 @@ fn key_of(
     Ok(key)
 }
 
-fn window_of(kind: &Kind) -> Window {
-    match kind {
-        Kind::ActiveEntities { window, .. }
-        | Kind::ThresholdEntities { window, .. }
-        | Kind::TeamEntities { window, .. } => *window,
-        _ => Window::Period,
-    }
-}
-
 pub fn load(
     series: &Path,
     customers: Option<&Path>,
@@ -295,7 +286,7 @@ fn load_parts(
         .candidates
         .iter()
         .map(|c| {
-            let window = (!matches!(c.kind, Kind::Ratio { .. })).then(|| window_of(&c.kind));
+            let window = (!matches!(c.kind, Kind::Ratio { .. })).then(|| c.kind.window().0);
             (c.name.as_str(), window)
         })
         .collect();
@@ -364,7 +355,7 @@ impl Preaggregated {
                 c::ACCOUNT => rows.iter().map(|r| r.1.as_str()).collect::<Vec<&str>>(),
                 VALUE => rows.iter().map(|r| r.2).collect::<Vec<f64>>(),
             )?;
-            out.push(Some((frame.lazy(), window_of(&candidate.kind))));
+            out.push(Some((frame.lazy(), candidate.kind.window().0)));
         }
         Ok(Some(out))
     }
