@@ -110,28 +110,6 @@ impl Dataset {
             .contains(&period)
             .then(|| (period - self.first) as usize)
     }
-
-    /// Statuses as a frame `(account, period, status)` for joining into the series plan; rows
-    /// of non-customers are left out (the join fills them).
-    pub fn status_frame(&self) -> PolarsResult<DataFrame> {
-        let mut accounts = Vec::new();
-        let mut periods = Vec::new();
-        let mut statuses = Vec::new();
-        for (id, row) in &self.panel.statuses {
-            for (i, status) in row.iter().enumerate() {
-                if *status != Status::NonCustomer {
-                    accounts.push(id.as_str());
-                    periods.push(self.first + i as i32);
-                    statuses.push(*status as i32);
-                }
-            }
-        }
-        df!(
-            col_names::ACCOUNT => accounts,
-            "period" => periods,
-            "status" => statuses,
-        )
-    }
 }
 
 /// Decide the analysed periods and build revenue and customer statuses.

@@ -355,7 +355,7 @@ pub fn evaluate(inputs: Inputs, settings: &Settings, progress: &Progress) -> Res
         config.candidates.clone()
     };
     progress.stage(&format!("computing {} candidates", candidates.len()));
-    let series = compute_series(&activity, &candidates, &dataset)?;
+    let series = compute_series(&activity, &candidates, &dataset, progress)?;
     progress.stage(&format!("testing {} candidates", candidates.len()));
     let evaluation = score_all(
         &activity,

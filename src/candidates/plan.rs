@@ -1,10 +1,10 @@
-//! The one plan: every candidate's series from the activity table, in a single lazy query.
+//! Every candidate's series from the activity table.
 //!
-//! Each candidate contributes a small frame of `(candidate, part, key, value)` rows: `part = -1`
-//! is the exact total per key (a period, or a week for week windows); `part = s` is the share
-//! produced by accounts in customer status `s` in that period (the churn test's entity-level
-//! figures). All frames are concatenated and collected once. Week windows are rolled up into
-//! periods afterwards, in plain Rust, over the small result.
+//! Each candidate is one lazy aggregation to `(key, account, value)` rows (the key a period,
+//! or a week for week windows), plus `(key, value)` totals where distinct users are not a sum
+//! over accounts. One pass in Rust over those rows gives the totals, the part produced by
+//! accounts in each customer status (the churn test's entity-level figures) and each account's
+//! sums. Week windows are rolled up into periods afterwards, ratios and running counts last.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use super::{Candidate, Entity, Kind, Rollup, Threshold, Window};
 use crate::dataset::{Dataset, Status, CHURN_HORIZON, STATUS_COUNT};
 use crate::ingest::events::{col_names as c, Activity, VALUE_SCALE};
+use crate::output::Progress;
 use crate::period::{self, PeriodKind};
 
 pub const KEY: &str = "key";
@@ -228,6 +229,7 @@ pub fn compute_series(
     activity: &Activity,
     candidates: &[Candidate],
     dataset: &Dataset,
+    progress: &Progress,
 ) -> Result<Vec<CandidateSeries>> {
     let base = activity.table.clone().lazy();
     let mut plans = Vec::new();
@@ -242,7 +244,6 @@ pub fn compute_series(
             layout.push((index, parts.window, has_total));
         }
     }
-    let started = std::time::Instant::now();
     // One plan after the other: each runs on every core already, and running them together
     // (collect_all) was slower and held all their hash tables at once (10M rows: 16.3 s and
     // 5.7 GB peak, against 12.6 s and 4.1 GB).
@@ -254,12 +255,7 @@ pub fn compute_series(
         })
         .collect::<PolarsResult<Vec<_>>>()?
         .into_iter();
-    if std::env::var_os("NSM_TIMINGS").is_some() {
-        eprintln!(
-            "nsm:   per-account parts aggregated in {:.3} s",
-            started.elapsed().as_secs_f64()
-        );
-    }
+    progress.stage("per-account parts aggregated");
     let mut parts: Vec<Option<Collected>> = vec![None; candidates.len()];
     for (index, window, has_total) in layout {
         let mut next = || {
