@@ -171,15 +171,6 @@ fn assert_same_series(json: &serde_json::Value, duckdb: &BTreeMap<String, BTreeM
     assert!(compared > 0, "no series compared");
 }
 
-fn evaluate_events(
-    events: &Path,
-    revenue: &Path,
-    config: &Path,
-    extra: &[&str],
-) -> serde_json::Value {
-    common::evaluate_json(events, revenue, config, extra)
-}
-
 #[test]
 fn every_kind_agrees_with_duckdb_by_month_and_by_week() {
     let dir = tempfile::tempdir().unwrap();
@@ -191,7 +182,7 @@ fn every_kind_agrees_with_duckdb_by_month_and_by_week() {
     for period in ["month", "week"] {
         let extra = ["--period", period];
         let (series, _) = run_on_duckdb(dir.path(), &events, &revenue, &config, &extra);
-        let json = evaluate_events(&events, &revenue, &config, &extra);
+        let json = common::evaluate_json(&events, &revenue, &config, &extra);
         assert_same_series(&json, &read_series(&series, period == "week"));
     }
 }
@@ -221,7 +212,10 @@ fn awkward_event_names_are_quoted() {
         duckdb[name].values().copied().collect::<Vec<_>>(),
         [4.0, 3.0, 2.0]
     );
-    assert_same_series(&evaluate_events(&events, &revenue, &config, &[]), &duckdb);
+    assert_same_series(
+        &common::evaluate_json(&events, &revenue, &config, &[]),
+        &duckdb,
+    );
 }
 
 #[test]
