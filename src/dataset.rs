@@ -5,10 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
-use polars::prelude::*;
 
 use crate::error::InputError;
-use crate::ingest::events::{col_names, Activity};
+use crate::ingest::events::Activity;
 use crate::ingest::revenue::{Revenue, RevenueShape, Start};
 use crate::period::{self, PeriodKind};
 
@@ -204,14 +203,14 @@ pub fn build(
         (Some(per_customer), RevenueShape::PerCustomer) => {
             let panel = panel_from_amounts(per_customer, first, last, ChurnSource::Revenue);
             // Pre-aggregated series without per-account parts name no accounts to compare.
-            let matched = if activity.table.height() == 0 {
+            let matched = if activity.accounts.is_empty() {
                 notes.push(
                     "customer ids were not compared with event accounts (no per-account parts given)"
                         .to_string(),
                 );
                 1.0
             } else {
-                matched_share(activity, per_customer.keys())?
+                matched_share(activity, per_customer.keys())
             };
             if matched == 0.0 {
                 return Err(InputError::new(format!(
@@ -233,7 +232,7 @@ pub fn build(
             notes.push(
                 "churn is measured from activity (an account active in one period and silent in the next), as the revenue has no per-customer rows".to_string(),
             );
-            activity_panel(activity, kind, first, last)?
+            activity_panel(activity, kind, first, last)
         }
     };
     Ok(Dataset {
@@ -247,22 +246,18 @@ pub fn build(
 }
 
 /// The share of revenue customers found among the event accounts.
-fn matched_share<'a>(
-    activity: &Activity,
-    customers: impl Iterator<Item = &'a String>,
-) -> Result<f64> {
-    let accounts = activity.table.column(col_names::ACCOUNT)?.str()?.unique()?;
-    let known: BTreeSet<&str> = accounts.iter().flatten().collect();
+fn matched_share<'a>(activity: &Activity, customers: impl Iterator<Item = &'a String>) -> f64 {
+    let known: BTreeSet<&str> = activity.accounts.iter().collect();
     let (mut total, mut matched) = (0usize, 0usize);
     for customer in customers {
         total += 1;
         matched += usize::from(known.contains(customer.as_str()));
     }
-    Ok(if total == 0 {
+    if total == 0 {
         0.0
     } else {
         matched as f64 / total as f64
-    })
+    }
 }
 
 /// Statuses from paying flags over all known periods, reported over `first..=last`.
@@ -359,37 +354,13 @@ fn panel_from_amounts(
 }
 
 /// Fallback: an account is "paying" in a period when it has any event in it.
-fn activity_panel(
-    activity: &Activity,
-    kind: PeriodKind,
-    first: i32,
-    last: i32,
-) -> Result<CustomerPanel> {
-    let key = match kind {
-        PeriodKind::Month => col_names::MONTH,
-        PeriodKind::Week => col_names::WEEK,
-    };
-    let pairs = activity
-        .table
-        .clone()
-        .lazy()
-        .select([col(col_names::ACCOUNT), col(key).alias("period")])
-        .unique(None, UniqueKeepStrategy::Any)
-        .collect()?;
-    let accounts = pairs.column(col_names::ACCOUNT)?.str()?;
-    let periods = pairs.column("period")?.i32()?;
-    let mut active: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
-    for (account, p) in accounts.iter().zip(periods.iter()) {
-        if let (Some(account), Some(p)) = (account, p) {
-            active.entry(account.to_string()).or_default().insert(p);
-        }
-    }
-    Ok(panel_from_paying(
-        active,
+fn activity_panel(activity: &Activity, kind: PeriodKind, first: i32, last: i32) -> CustomerPanel {
+    panel_from_paying(
+        activity.active_periods(kind),
         first,
         last,
         ChurnSource::Activity,
-    ))
+    )
 }
 
 #[cfg(test)]

@@ -13,10 +13,9 @@
 use std::collections::BTreeSet;
 
 use anyhow::Result;
-use polars::prelude::*;
 
 use super::{Candidate, Entity, EventFilter, Kind, Rollup, Threshold, Window};
-use crate::ingest::events::{col_names as c, Activity};
+use crate::ingest::events::Activity;
 
 pub const MAX_EVENTS: usize = 8;
 pub const MIN_EVENT_SHARE: f64 = 0.01;
@@ -47,83 +46,46 @@ struct EventStats {
     has_value: bool,
 }
 
-fn event_stats(activity: &Activity) -> Result<Vec<EventStats>> {
-    let frame = activity
-        .table
-        .clone()
-        .lazy()
-        .group_by([col(c::EVENT)])
-        .agg([
-            col(c::COUNT).sum().alias("count"),
-            col(c::VALUE).abs().sum().alias("value"),
-        ])
-        .sort_by_exprs(
-            [col("count"), col(c::EVENT)],
-            SortMultipleOptions::default().with_order_descending_multi([true, false]),
-        )
-        .collect()?;
-    let names = frame.column(c::EVENT)?.str()?;
-    let counts = frame.column("count")?.i64()?;
-    let values = frame.column("value")?.i64()?;
-    Ok((0..frame.height())
-        .filter_map(|i| {
-            Some(EventStats {
-                name: names.get(i)?.to_string(),
-                count: counts.get(i).unwrap_or(0),
-                has_value: values.get(i).unwrap_or(0) != 0,
-            })
+fn event_stats(activity: &Activity) -> Vec<EventStats> {
+    let mut stats: Vec<EventStats> = activity
+        .event_totals()
+        .into_iter()
+        .zip(activity.event_names.iter())
+        .map(|((count, has_value), name)| EventStats {
+            name: name.to_string(),
+            count: count as i64,
+            has_value,
         })
-        .collect())
+        .collect();
+    stats.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
+    stats
 }
 
 /// Median weekly count of `event` among the entities doing it in a week.
-fn weekly_median(activity: &Activity, event: &str, entity: Entity) -> Result<f64> {
-    let frame = activity
-        .table
-        .clone()
-        .lazy()
-        .filter(col(c::EVENT).eq(lit(event)))
-        .group_by([col(c::WEEK), col(entity.column())])
-        .agg([col(c::COUNT).sum().alias("count")])
-        .select([col("count")])
-        .collect()?;
-    let mut counts: Vec<i64> = frame.column("count")?.i64()?.iter().flatten().collect();
+fn weekly_median(activity: &Activity, event: &str, entity: Entity) -> f64 {
+    let Some(code) = activity.event_names.iter().position(|n| n == event) else {
+        return 0.0;
+    };
+    let mut counts = activity.weekly_counts(code as u32, entity == Entity::Account);
     if counts.is_empty() {
-        return Ok(0.0);
+        return 0.0;
     }
     counts.sort_unstable();
     let mid = counts.len() / 2;
-    Ok(if counts.len() % 2 == 1 {
+    if counts.len() % 2 == 1 {
         counts[mid] as f64
     } else {
         (counts[mid - 1] + counts[mid]) as f64 / 2.0
-    })
+    }
 }
 
 /// Mean number of distinct users per account.
-fn users_per_account(activity: &Activity) -> Result<f64> {
-    let frame = activity
-        .table
-        .clone()
-        .lazy()
-        .select([
-            col(c::USER)
-                .n_unique()
-                .cast(DataType::Float64)
-                .alias("users"),
-            col(c::ACCOUNT)
-                .n_unique()
-                .cast(DataType::Float64)
-                .alias("accounts"),
-        ])
-        .collect()?;
-    let users = frame.column("users")?.f64()?.get(0).unwrap_or(0.0);
-    let accounts = frame.column("accounts")?.f64()?.get(0).unwrap_or(1.0);
-    Ok(users / accounts.max(1.0))
+fn users_per_account(activity: &Activity) -> f64 {
+    activity.users.len() as f64 / (activity.accounts.len() as f64).max(1.0)
 }
 
 pub fn automatic(activity: &Activity) -> Result<Vec<Candidate>> {
-    let stats = event_stats(activity)?;
+    let stats = event_stats(activity);
     let total: i64 = stats.iter().map(|s| s.count).sum();
     let frequent: Vec<&EventStats> = stats
         .iter()
@@ -230,7 +192,7 @@ pub fn automatic(activity: &Activity) -> Result<Vec<Candidate>> {
         Entity::User
     };
     for event in frequent.iter().take(THRESHOLD_EVENTS) {
-        let min_count = (weekly_median(activity, &event.name, entity)?.round() as u64).max(2);
+        let min_count = (weekly_median(activity, &event.name, entity).round() as u64).max(2);
         push(
             format!(
                 "{}s_{min_count}plus_{}_weekly",
@@ -246,7 +208,7 @@ pub fn automatic(activity: &Activity) -> Result<Vec<Candidate>> {
             },
         );
     }
-    if accounts && users_per_account(activity)? >= 2.0 {
+    if accounts && users_per_account(activity) >= 2.0 {
         push(
             format!("teams_{TEAM_MIN_MEMBERS}plus_active_weekly"),
             Kind::TeamEntities {

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod grid;
 pub mod plan;
 
 use serde::Serialize;

@@ -1,10 +1,11 @@
-//! Every candidate's series from the activity table.
+//! Every candidate's series from the stored events.
 //!
-//! Each candidate is one lazy aggregation to `(key, account, value)` rows (the key a period,
-//! or a week for week windows), plus `(key, value)` totals where distinct users are not a sum
-//! over accounts. One pass in Rust over those rows gives the totals, the part produced by
-//! accounts in each customer status (the churn test's entity-level figures) and each account's
-//! sums. Week windows are rolled up into periods afterwards, ratios and running counts last.
+//! Each candidate is one pass over the events it selects into `(key, account, value)` rows (the
+//! key a period, or a week for week windows), plus `(key, value)` totals where distinct users
+//! are not a sum over accounts; the candidates run in parallel. One pass over those rows gives
+//! the totals, the part produced by accounts in each customer status (the churn test's
+//! entity-level figures) and each account's sums. Week windows are rolled up into periods
+//! afterwards, ratios and running counts last.
 
 use std::collections::BTreeMap;
 
@@ -12,8 +13,10 @@ use anyhow::Result;
 use polars::prelude::*;
 use rayon::prelude::*;
 
+use super::grid::{Bits, Sums};
 use super::{Candidate, Entity, Kind, Rollup, Threshold, Window};
 use crate::dataset::{Dataset, Status, CHURN_HORIZON, STATUS_COUNT};
+use crate::ingest::activity::{Calendar, Member, Names};
 use crate::ingest::events::{col_names as c, Activity, VALUE_SCALE};
 use crate::output::Progress;
 use crate::period::{self, PeriodKind};
@@ -46,232 +49,288 @@ impl AccountParts {
     }
 }
 
-fn period_column(kind: PeriodKind) -> &'static str {
-    match kind {
-        PeriodKind::Month => c::MONTH,
-        PeriodKind::Week => c::WEEK,
+/// The keys of one window over the days of the events: periods of the dataset's kind, or ISO
+/// weeks, each known by its index from the first.
+struct Keys {
+    window: Window,
+    kind: PeriodKind,
+    first: i32,
+    len: usize,
+}
+
+impl Keys {
+    fn new(calendar: &Calendar, window: Window, kind: PeriodKind, days: (i32, i32)) -> Keys {
+        let key = |day| match window {
+            Window::Period => calendar.period(kind, day),
+            Window::Week => calendar.week(day),
+        };
+        let (first, last) = (key(days.0), key(days.1));
+        Keys {
+            window,
+            kind,
+            first,
+            len: (last - first + 1).max(0) as usize,
+        }
+    }
+
+    #[inline]
+    fn index(&self, calendar: &Calendar, day: i32) -> usize {
+        let key = match self.window {
+            Window::Period => calendar.period(self.kind, day),
+            Window::Week => calendar.week(day),
+        };
+        (key - self.first) as usize
+    }
+
+    fn key(&self, index: usize) -> i32 {
+        self.first + index as i32
     }
 }
 
-fn key_column(window: Window, kind: PeriodKind) -> Expr {
-    match window {
-        Window::Period => col(period_column(kind)),
-        Window::Week => col(c::WEEK),
-    }
-    .alias(KEY)
-}
-
-/// The plan of one candidate: `(key, account, value)` contributions, and `(key, value)` totals
-/// where they are not the sum of the contributions (distinct users across accounts).
-struct Parts {
-    total: Option<LazyFrame>,
-    per_account: LazyFrame,
+/// One candidate's contributions: `(key, account, value)` rows, and `(key, value)` totals where
+/// they are not the sum of the rows (distinct users across accounts).
+struct Collected {
+    rows: Vec<(i32, u32, f64)>,
+    total: Option<Vec<(i32, f64)>>,
     window: Window,
 }
 
-fn filtered(base: &LazyFrame, candidate: &Candidate) -> LazyFrame {
-    match candidate.kind.filter() {
-        Some(filter) if !filter.is_any() => {
-            let names = Series::new("events".into(), filter.events.clone());
-            base.clone()
-                .filter(col(c::EVENT).is_in(lit(names).implode(false), false))
-        }
-        _ => base.clone(),
+/// Whether a threshold holds for a cell's count or value sum (in millionths).
+fn qualifies(threshold: Threshold, count_or_sum: i64) -> bool {
+    match threshold {
+        Threshold::MinCount(n) => count_or_sum >= n as i64,
+        Threshold::MinValue(v) => count_or_sum as f64 >= v * VALUE_SCALE,
     }
 }
 
-fn count_by_key(frame: LazyFrame) -> LazyFrame {
-    frame
-        .group_by([col(KEY)])
-        .agg([len().cast(DataType::Float64).alias(VALUE)])
+/// Number of set cells per `(key, account)`, each cell `(key, member)` counted for the
+/// member's account.
+fn members_per_account(
+    cells: &[(usize, u32)],
+    members: &[Member],
+    width: usize,
+    keys: usize,
+) -> Sums {
+    let mut out = Sums::new(keys, width);
+    for (key, member) in cells {
+        out.add(*key, members[*member as usize].account, 1);
+    }
+    out
 }
 
-fn parts_of(base: &LazyFrame, candidate: &Candidate, kind: PeriodKind) -> Option<Parts> {
-    let rows = filtered(base, candidate);
-    let by_period = key_column(Window::Period, kind);
-    let parts = match &candidate.kind {
+/// Count of cells per key.
+fn per_key(keys: &Keys, cells: impl Iterator<Item = usize>) -> Vec<(i32, f64)> {
+    let mut counts = vec![0u64; keys.len];
+    for key in cells {
+        counts[key] += 1;
+    }
+    counts
+        .into_iter()
+        .enumerate()
+        .filter(|(_, n)| *n > 0)
+        .map(|(i, n)| (keys.key(i), n as f64))
+        .collect()
+}
+
+fn rows_of(keys: &Keys, cells: Vec<(usize, u32, i64)>) -> Vec<(i32, u32, f64)> {
+    cells
+        .into_iter()
+        .map(|(k, id, v)| (keys.key(k), id, v as f64))
+        .collect()
+}
+
+fn ones(keys: &Keys, cells: impl Iterator<Item = (usize, u32)>) -> Vec<(i32, u32, f64)> {
+    cells.map(|(k, id)| (keys.key(k), id, 1.0)).collect()
+}
+
+/// One candidate's contributions, from one pass over the events it selects.
+fn collect(
+    activity: &Activity,
+    calendar: &Calendar,
+    candidate: &Candidate,
+    kind: PeriodKind,
+) -> Option<Collected> {
+    let events = &activity.events;
+    let members = &activity.members;
+    let accounts = activity.accounts.len();
+    let users = activity.users.len();
+    let selected: Vec<bool> = match candidate.kind.filter() {
+        Some(filter) if !filter.is_any() => activity
+            .event_names
+            .iter()
+            .map(|name| filter.events.iter().any(|e| e == name))
+            .collect(),
+        _ => vec![true; activity.event_names.len()],
+    };
+    let rows = || (0..events.len()).filter(|i| selected[events.event[*i] as usize]);
+    let days = (activity.first_day, activity.last_day);
+    let account_of = |i: usize| members[events.member[i] as usize].account;
+    let user_of = |m: u32| members[m as usize].user;
+    // When every user belongs to one account, distinct users in total are the sum over accounts.
+    let one_account_each = members.len() == users;
+    let window = candidate.kind.window().0;
+    let keys = Keys::new(calendar, window, kind, days);
+    let key_of = |i: usize| keys.index(calendar, events.day[i]);
+    let (rows, total) = match &candidate.kind {
         Kind::EventCount { .. } | Kind::ValueSum { .. } => {
-            // Values stay in whole millionths until the series are assembled: every sum
-            // below is then a sum of integers, exact in any order, so the output does not
-            // depend on how the work was split between threads.
-            let measure = if matches!(candidate.kind, Kind::EventCount { .. }) {
-                col(c::COUNT).sum().cast(DataType::Float64)
-            } else {
-                col(c::VALUE).sum().cast(DataType::Float64)
-            };
-            let per_account = rows
-                .group_by([by_period, col(c::ACCOUNT)])
-                .agg([measure.alias(VALUE)]);
-            Parts {
-                total: None,
-                per_account,
-                window: Window::Period,
+            let count = matches!(candidate.kind, Kind::EventCount { .. });
+            let mut sums = Sums::new(keys.len, accounts);
+            for i in rows() {
+                let value = if count {
+                    1
+                } else {
+                    events.value(i).unwrap_or(0)
+                };
+                sums.add(key_of(i), account_of(i), value);
             }
+            (rows_of(&keys, sums.cells()), None)
         }
-        Kind::ActiveEntities { entity, window, .. } => {
-            let key = key_column(*window, kind);
-            let (total, per_account) = match entity {
-                Entity::User => (
-                    Some(
-                        rows.clone()
-                            .group_by([key.clone()])
-                            .agg([col(c::USER).n_unique().cast(DataType::Float64).alias(VALUE)]),
-                    ),
-                    rows.group_by([key, col(c::ACCOUNT)])
-                        .agg([col(c::USER).n_unique().cast(DataType::Float64).alias(VALUE)]),
-                ),
-                Entity::Account => {
-                    let pairs = rows
-                        .group_by([key, col(c::ACCOUNT)])
-                        .agg([lit(1.0).alias(VALUE)]);
-                    (None, pairs)
+        Kind::ActiveEntities { entity, .. } => match entity {
+            Entity::User => {
+                let mut seen = Bits::new(keys.len, members.len());
+                for i in rows() {
+                    seen.insert(key_of(i), events.member[i]);
                 }
-            };
-            Parts {
-                total,
-                per_account,
-                window: *window,
+                let cells = seen.cells();
+                drop(seen);
+                let total = (!one_account_each).then(|| {
+                    let mut users_seen = Bits::new(keys.len, users);
+                    for (key, member) in &cells {
+                        users_seen.insert(*key, user_of(*member));
+                    }
+                    per_key(&keys, users_seen.cells().into_iter().map(|(k, _)| k))
+                });
+                let counts = members_per_account(&cells, members, accounts, keys.len);
+                (rows_of(&keys, counts.cells()), total)
             }
-        }
+            Entity::Account => {
+                let mut seen = Bits::new(keys.len, accounts);
+                for i in rows() {
+                    seen.insert(key_of(i), account_of(i));
+                }
+                (ones(&keys, seen.cells().into_iter()), None)
+            }
+        },
         Kind::ThresholdEntities {
-            entity,
-            window,
-            threshold,
-            ..
+            entity, threshold, ..
         } => {
-            let key = key_column(*window, kind);
-            let qualifies = match threshold {
-                Threshold::MinCount(n) => col(c::COUNT).sum().gt_eq(lit(*n as i64)),
-                Threshold::MinValue(v) => col(c::VALUE)
-                    .sum()
-                    .cast(DataType::Float64)
-                    .gt_eq(lit(*v * VALUE_SCALE)),
+            let measure = |i: usize| match threshold {
+                Threshold::MinCount(_) => 1,
+                Threshold::MinValue(_) => events.value(i).unwrap_or(0),
             };
-            let (total, per_account) = match entity {
+            match entity {
                 Entity::User => {
-                    let users = rows
-                        .clone()
-                        .group_by([key.clone(), col(c::USER)])
-                        .agg([qualifies.clone().alias("ok")])
-                        .filter(col("ok"));
-                    let per_account = rows
-                        .group_by([key, col(c::ACCOUNT), col(c::USER)])
-                        .agg([qualifies.alias("ok")])
-                        .filter(col("ok"))
-                        .group_by([col(KEY), col(c::ACCOUNT)])
-                        .agg([len().cast(DataType::Float64).alias(VALUE)]);
-                    (Some(count_by_key(users)), per_account)
+                    let mut sums = Sums::new(keys.len, members.len());
+                    for i in rows() {
+                        sums.add(key_of(i), events.member[i], measure(i));
+                    }
+                    let cells = sums.cells();
+                    drop(sums);
+                    let total = (!one_account_each).then(|| {
+                        let mut by_user = Sums::new(keys.len, users);
+                        for (key, member, v) in &cells {
+                            by_user.add(*key, user_of(*member), *v);
+                        }
+                        let cells = by_user.cells();
+                        per_key(
+                            &keys,
+                            cells
+                                .into_iter()
+                                .filter(|c| qualifies(*threshold, c.2))
+                                .map(|c| c.0),
+                        )
+                    });
+                    let passing: Vec<(usize, u32)> = cells
+                        .into_iter()
+                        .filter(|c| qualifies(*threshold, c.2))
+                        .map(|(k, m, _)| (k, m))
+                        .collect();
+                    let counts = members_per_account(&passing, members, accounts, keys.len);
+                    (rows_of(&keys, counts.cells()), total)
                 }
                 Entity::Account => {
-                    let per_account = rows
-                        .group_by([key, col(c::ACCOUNT)])
-                        .agg([qualifies.alias("ok")])
-                        .filter(col("ok"))
-                        .select([col(KEY), col(c::ACCOUNT), lit(1.0).alias(VALUE)]);
-                    (None, per_account)
+                    let mut sums = Sums::new(keys.len, accounts);
+                    for i in rows() {
+                        sums.add(key_of(i), account_of(i), measure(i));
+                    }
+                    let cells = sums.cells().into_iter();
+                    let passing = cells
+                        .filter(|c| qualifies(*threshold, c.2))
+                        .map(|(k, a, _)| (k, a));
+                    (ones(&keys, passing), None)
                 }
-            };
-            Parts {
-                total,
-                per_account,
-                window: *window,
             }
         }
-        Kind::TeamEntities {
-            window,
-            min_members,
-            ..
-        } => {
-            let key = key_column(*window, kind);
-            let per_account = rows
-                .group_by([key, col(c::ACCOUNT)])
-                .agg([col(c::USER).n_unique().alias("members")])
-                .filter(col("members").gt_eq(lit(*min_members as u32)))
-                .select([col(KEY), col(c::ACCOUNT), lit(1.0).alias(VALUE)]);
-            Parts {
-                total: None,
-                per_account,
-                window: *window,
+        Kind::TeamEntities { min_members, .. } => {
+            let mut seen = Bits::new(keys.len, members.len());
+            for i in rows() {
+                seen.insert(key_of(i), events.member[i]);
             }
+            let counts = members_per_account(&seen.cells(), members, accounts, keys.len);
+            let passing = counts
+                .cells()
+                .into_iter()
+                .filter(|c| c.2 >= *min_members as i64)
+                .map(|(k, a, _)| (k, a));
+            (ones(&keys, passing), None)
         }
         Kind::NewEntities { entity, .. } | Kind::CumulativeEntities { entity, .. } => {
-            // First period each entity is seen, over all data (also before the analysed range).
-            let period_col = period_column(kind);
-            let firsts = match entity {
-                Entity::User => rows.group_by([col(c::USER)]).agg([
-                    col(period_col).min().alias(KEY),
-                    col(c::ACCOUNT).min().alias(c::ACCOUNT),
-                ]),
-                Entity::Account => rows
-                    .group_by([col(c::ACCOUNT)])
-                    .agg([col(period_col).min().alias(KEY)]),
+            // First period each entity is seen, over all data (also before the analysed
+            // range); a user counts for the first account of its events in name order.
+            let (len, by_user) = match entity {
+                Entity::User => (users, true),
+                Entity::Account => (accounts, false),
             };
-            let per_account = firsts
-                .group_by([col(KEY), col(c::ACCOUNT)])
-                .agg([len().cast(DataType::Float64).alias(VALUE)]);
-            Parts {
-                total: None,
-                per_account,
-                window: Window::Period,
+            let ranks = activity.accounts.ranks();
+            let mut firsts: Vec<(usize, u32)> = vec![(usize::MAX, u32::MAX); len];
+            for i in rows() {
+                let member = members[events.member[i] as usize];
+                let slot = if by_user {
+                    &mut firsts[member.user as usize]
+                } else {
+                    &mut firsts[member.account as usize]
+                };
+                slot.0 = slot.0.min(key_of(i));
+                if ranks[member.account as usize] < slot.1 {
+                    slot.1 = ranks[member.account as usize];
+                }
             }
+            let mut by_rank = vec![0u32; accounts];
+            for (code, rank) in ranks.iter().enumerate() {
+                by_rank[*rank as usize] = code as u32;
+            }
+            let mut counts = Sums::new(keys.len, accounts);
+            for (key, rank) in firsts {
+                if key != usize::MAX {
+                    counts.add(key, by_rank[rank as usize], 1);
+                }
+            }
+            (rows_of(&keys, counts.cells()), None)
         }
         Kind::Ratio { .. } => return None,
     };
-    Some(parts)
+    Some(Collected {
+        rows,
+        total,
+        window,
+    })
 }
 
-/// Compute every candidate's series over the dataset's periods.
-///
-/// Each candidate's per-account contributions (and totals where they are not a sum) are
-/// aggregated from the activity table once; the status splits, the
-/// per-account sums and the totals are then derived from those small frames in one pass each.
+/// Compute every candidate's series over the dataset's periods: one pass over the stored
+/// events per candidate, the candidates in parallel.
 pub fn compute_series(
     activity: &Activity,
     candidates: &[Candidate],
     dataset: &Dataset,
     progress: &Progress,
 ) -> Result<Vec<CandidateSeries>> {
-    let base = activity.table.clone().lazy();
-    let mut plans = Vec::new();
-    let mut layout = Vec::new();
-    for (index, candidate) in candidates.iter().enumerate() {
-        if let Some(parts) = parts_of(&base, candidate, dataset.kind) {
-            plans.push(parts.per_account);
-            let has_total = parts.total.is_some();
-            if let Some(total) = parts.total {
-                plans.push(total);
-            }
-            layout.push((index, parts.window, has_total));
-        }
-    }
-    // One plan after the other: each runs on every core already, and running them together
-    // (collect_all) was slower and held all their hash tables at once (10M rows: 16.3 s and
-    // 5.7 GB peak, against 12.6 s and 4.1 GB).
-    let mut collected = plans
-        .into_iter()
-        .map(|plan| {
-            plan.collect_with_engine(Engine::Streaming)
-                .map(|f| f.unwrap_single())
-        })
-        .collect::<PolarsResult<Vec<_>>>()?
-        .into_iter();
+    let calendar = activity.calendar();
+    let parts: Vec<Option<Collected>> = candidates
+        .par_iter()
+        .map(|candidate| collect(activity, &calendar, candidate, dataset.kind))
+        .collect();
     progress.stage("per-account parts aggregated");
-    let mut parts: Vec<Option<Collected>> = vec![None; candidates.len()];
-    for (index, window, has_total) in layout {
-        let mut next = || {
-            collected
-                .next()
-                .ok_or_else(|| anyhow::anyhow!("one frame per plan"))
-        };
-        let per_account = next()?;
-        let total = if has_total { Some(next()?) } else { None };
-        parts[index] = Some(Collected {
-            per_account,
-            total,
-            window,
-        });
-    }
-    assemble(parts, candidates, dataset, VALUE_SCALE)
+    assemble(parts, candidates, dataset, VALUE_SCALE, &activity.accounts)
 }
 
 /// Series from per-account parts computed elsewhere (`nsm sql --query customers`): one
@@ -282,12 +341,27 @@ pub fn series_from_parts(
     candidates: &[Candidate],
     dataset: &Dataset,
 ) -> Result<Vec<CandidateSeries>> {
+    let mut accounts = Names::default();
     let parts = parts
         .into_iter()
         .map(|part| {
             part.map(|(per_account, window)| {
+                let frame = per_account.collect()?;
+                let keys = frame.column(KEY)?.cast(&DataType::Int32)?;
+                let values = frame.column(VALUE)?.cast(&DataType::Float64)?;
+                let names = frame.column(c::ACCOUNT)?.cast(&DataType::String)?;
+                let rows = keys
+                    .i32()?
+                    .iter()
+                    .zip(values.f64()?.iter())
+                    .zip(names.str()?.iter())
+                    .filter_map(|((key, value), name)| {
+                        let code = accounts.code(name?, u32::MAX as usize)?;
+                        Some((key?, code, value?))
+                    })
+                    .collect();
                 Ok::<_, anyhow::Error>(Collected {
-                    per_account: per_account.collect()?,
+                    rows,
                     total: None,
                     window,
                 })
@@ -295,62 +369,72 @@ pub fn series_from_parts(
             .transpose()
         })
         .collect::<Result<Vec<_>>>()?;
-    assemble(parts, candidates, dataset, 1.0)
-}
-
-/// One candidate's collected frames.
-#[derive(Clone)]
-struct Collected {
-    /// `(key, account, value)`.
-    per_account: DataFrame,
-    /// `(key, value)`, where the total is not the sum of the accounts.
-    total: Option<DataFrame>,
-    window: Window,
+    assemble(parts, candidates, dataset, 1.0, &accounts)
 }
 
 /// Sums of one candidate by key: in total, per status, and per account and status.
-struct Split<'a> {
+struct Split {
     total: BTreeMap<i32, f64>,
     by_status: [BTreeMap<i32, f64>; STATUS_COUNT],
     /// account -> `[status][censored]`, over the analysed periods.
-    accounts: PlHashMap<&'a str, [[f64; 2]; STATUS_COUNT]>,
+    accounts: Vec<(u32, [[f64; 2]; STATUS_COUNT])>,
     /// account -> `(first period, count)` rows, for cumulative counts.
     firsts: BTreeMap<String, Vec<(i32, f64)>>,
+}
+
+/// Sums by key over a dense range of keys.
+struct ByKey {
+    first: i32,
+    sums: Vec<f64>,
+}
+
+impl ByKey {
+    fn new(first: i32, last: i32) -> ByKey {
+        ByKey {
+            first,
+            sums: vec![0.0; (i64::from(last) - i64::from(first) + 1).max(0) as usize],
+        }
+    }
+
+    fn add(&mut self, key: i32, value: f64) {
+        self.sums[(key - self.first) as usize] += value;
+    }
+
+    fn into_map(self) -> BTreeMap<i32, f64> {
+        let first = self.first;
+        self.sums
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (first + i as i32, v))
+            .collect()
+    }
 }
 
 /// Split one candidate's per-account rows by the status of each account in each period (the
 /// period of a week is the month of its Thursday). Values are whole numbers here (counts, or
 /// millionths), so the sums do not depend on the order of the rows.
-fn split<'a>(collected: &'a Collected, cumulative: bool, dataset: &Dataset) -> Result<Split<'a>> {
-    let frame = &collected.per_account;
-    let keys = frame.column(KEY)?.cast(&DataType::Int32)?;
-    let values = frame.column(VALUE)?.cast(&DataType::Float64)?;
-    let accounts = frame.column(c::ACCOUNT)?.str()?;
-    let statuses: PlHashMap<&str, &Vec<Status>> = dataset
-        .panel
-        .statuses
-        .iter()
-        .map(|(id, row)| (id.as_str(), row))
-        .collect();
+fn split(
+    collected: &Collected,
+    cumulative: bool,
+    dataset: &Dataset,
+    accounts: &Names,
+    statuses: &[Option<&Vec<Status>>],
+) -> Split {
     let censored_from = dataset.last - CHURN_HORIZON as i32 + 1;
-    let mut out = Split {
-        total: BTreeMap::new(),
-        by_status: std::array::from_fn(|_| BTreeMap::new()),
-        accounts: PlHashMap::new(),
-        firsts: BTreeMap::new(),
-    };
-    let rows = keys
-        .i32()?
+    let keys = collected
+        .rows
         .iter()
-        .zip(values.f64()?.iter())
-        .zip(accounts.iter());
-    for ((key, value), account) in rows {
-        let (Some(key), Some(value), Some(account)) = (key, value, account) else {
-            continue;
-        };
+        .map(|r| r.0)
+        .chain(collected.total.iter().flatten().map(|t| t.0));
+    let (lo, hi) = keys.fold((i32::MAX, i32::MIN), |(lo, hi), k| (lo.min(k), hi.max(k)));
+    let mut total = ByKey::new(lo, hi);
+    let mut by_status: [ByKey; STATUS_COUNT] = std::array::from_fn(|_| ByKey::new(lo, hi));
+    let mut per_account: Vec<Option<[[f64; 2]; STATUS_COUNT]>> = Vec::new();
+    let mut firsts: BTreeMap<String, Vec<(i32, f64)>> = BTreeMap::new();
+    for &(key, account, value) in &collected.rows {
         if cumulative {
-            out.firsts
-                .entry(account.to_string())
+            firsts
+                .entry(accounts.get(account).to_string())
                 .or_default()
                 .push((key, value));
             continue;
@@ -361,30 +445,33 @@ fn split<'a>(collected: &'a Collected, cumulative: bool, dataset: &Dataset) -> R
         };
         let index = dataset.index_of(period);
         let status = index
-            .and_then(|i| statuses.get(account).map(|row| row[i]))
+            .and_then(|i| statuses[account as usize].map(|row| row[i]))
             .unwrap_or(Status::NonCustomer);
         if collected.total.is_none() {
-            *out.total.entry(key).or_insert(0.0) += value;
+            total.add(key, value);
         }
-        *out.by_status[status as usize].entry(key).or_insert(0.0) += value;
+        by_status[status as usize].add(key, value);
         if index.is_some() {
-            let slot = out
-                .accounts
-                .entry(account)
-                .or_insert([[0.0; 2]; STATUS_COUNT]);
+            if per_account.len() <= account as usize {
+                per_account.resize(account as usize + 1, None);
+            }
+            let slot = per_account[account as usize].get_or_insert([[0.0; 2]; STATUS_COUNT]);
             slot[status as usize][usize::from(period >= censored_from)] += value;
         }
     }
-    if let Some(total) = &collected.total {
-        let keys = total.column(KEY)?.cast(&DataType::Int32)?;
-        let values = total.column(VALUE)?.cast(&DataType::Float64)?;
-        for (key, value) in keys.i32()?.iter().zip(values.f64()?.iter()) {
-            if let (Some(key), Some(value)) = (key, value) {
-                *out.total.entry(key).or_insert(0.0) += value;
-            }
-        }
+    for &(key, value) in collected.total.iter().flatten() {
+        total.add(key, value);
     }
-    Ok(out)
+    Split {
+        total: total.into_map(),
+        by_status: by_status.map(ByKey::into_map),
+        accounts: per_account
+            .into_iter()
+            .enumerate()
+            .filter_map(|(code, parts)| Some((code as u32, parts?)))
+            .collect(),
+        firsts,
+    }
 }
 
 /// Weeks belonging to each analysed period, in order.
@@ -429,20 +516,31 @@ fn assemble(
     candidates: &[Candidate],
     dataset: &Dataset,
     value_scale: f64,
+    accounts: &Names,
 ) -> Result<Vec<CandidateSeries>> {
     let n = dataset.len();
     let weeks = weeks_of_periods(dataset);
+    let statuses: Vec<Option<&Vec<Status>>> = accounts
+        .iter()
+        .map(|name| dataset.panel.statuses.get(name))
+        .collect();
     // Candidates are independent: split them in parallel, in a fixed order.
     let direct: Vec<Option<CandidateSeries>> = candidates
         .par_iter()
         .zip(parts.par_iter())
         .map(|(candidate, collected)| {
-            collected
-                .as_ref()
-                .map(|collected| direct_series(candidate, collected, dataset, &weeks, value_scale))
-                .transpose()
+            collected.as_ref().map(|collected| {
+                let split = split(
+                    collected,
+                    matches!(candidate.kind, Kind::CumulativeEntities { .. }),
+                    dataset,
+                    accounts,
+                    &statuses,
+                );
+                direct_series(candidate, split, accounts, dataset, &weeks, value_scale)
+            })
         })
-        .collect::<Result<_>>()?;
+        .collect();
     let mut out = direct;
     for series in out.iter().flatten() {
         debug_assert_eq!(series.values.len(), n);
@@ -498,13 +596,13 @@ fn assemble(
 /// A candidate computed from its own frames (everything but ratios).
 fn direct_series(
     candidate: &Candidate,
-    collected: &Collected,
+    split: Split,
+    accounts: &Names,
     dataset: &Dataset,
     weeks: &[Vec<i32>],
     value_scale: f64,
-) -> Result<CandidateSeries> {
+) -> CandidateSeries {
     let cumulative_kind = matches!(candidate.kind, Kind::CumulativeEntities { .. });
-    let split = split(collected, cumulative_kind, dataset)?;
     let (window, rollup) = candidate.kind.window();
     let dense = |values: &BTreeMap<i32, f64>| -> Vec<f64> {
         match window {
@@ -522,7 +620,7 @@ fn direct_series(
             .accounts
             .into_iter()
             .map(|(account, by_status)| AccountParts {
-                account: account.to_string(),
+                account: accounts.get(account).to_string(),
                 by_status,
             })
             .collect();
@@ -534,12 +632,11 @@ fn direct_series(
             per_account: Some(per_account),
         }
     };
-    let series = if matches!(candidate.kind, Kind::ValueSum { .. }) {
+    if matches!(candidate.kind, Kind::ValueSum { .. }) {
         in_units(series, value_scale)
     } else {
         series
-    };
-    Ok(series)
+    }
 }
 
 /// A value sum from whole millionths (or another unit) to value units.

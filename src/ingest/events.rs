@@ -1,12 +1,16 @@
-//! Events: every input file becomes one lazy scan, all scans one plan, and that plan one compact
-//! activity table: events per (week, month, account, user, event) with their count and value sum.
-//! Every candidate series is computed from that table, so the raw events are read exactly once.
+//! Events: every input file becomes one lazy scan and all scans one streaming plan that parses
+//! timestamps and values; its batches are stored as compact integer columns
+//! ([`Activity`]). Every candidate series is computed from those, so the raw events are read
+//! exactly once.
 
-use std::sync::Arc;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use polars::prelude::*;
 
+pub use super::activity::Activity;
+use super::activity::{hasher, Events, Member, Names, NO_VALUE};
 use super::source::{
     csv_header, delimiter_hint, for_each_record, record_line, FileFormat, InputFile, Visit,
 };
@@ -18,19 +22,11 @@ use crate::error::InputError;
 /// (and so on thread scheduling): same input, same bytes.
 pub const VALUE_SCALE: f64 = 1e6;
 
-/// Column names of the activity table.
+/// Internal column names of the scan.
 pub mod col_names {
-    pub const WEEK: &str = "week";
-    pub const MONTH: &str = "month";
     pub const ACCOUNT: &str = "account";
     pub const USER: &str = "user";
     pub const EVENT: &str = "event";
-    pub const COUNT: &str = "n";
-    pub const VALUE: &str = "value_micro";
-    pub const DAY_MIN: &str = "day_min";
-    pub const DAY_MAX: &str = "day_max";
-    /// Rows of the group identical to another row of it in every column read.
-    pub const DUPLICATES: &str = "duplicates";
 }
 use col_names as c;
 
@@ -77,20 +73,6 @@ fn row_label(file: &str, row: u64) -> String {
     format!("{file} (row {row})")
 }
 
-/// The compact per-(week, month, account, user, event) table every series is computed from.
-pub struct Activity {
-    pub table: DataFrame,
-    pub events_rows: u64,
-    pub first_day: i32,
-    pub last_day: i32,
-    pub has_account: bool,
-    pub has_value: bool,
-    pub skipped_rows: u64,
-    pub skipped_examples: Vec<BadRow>,
-    /// Rows identical to an earlier row in every column read; kept and counted.
-    pub duplicate_rows: u64,
-}
-
 /// What one file contributes: its columns and how to read its timestamps.
 struct FilePlan {
     label: String,
@@ -121,31 +103,203 @@ const PARSED_VALUE: &str = "__value_parsed";
 const DAY: &str = "__day";
 const BAD: &str = "__bad";
 
-/// Read all events into the activity table in one pass (two when a file read with a fixed
-/// timestamp format has rows that need the general parser, or bad rows).
+/// Read all events into memory in one pass (two when a file read with a fixed timestamp
+/// format has rows that need the general parser).
 pub fn load_activity(source: &EventSource, options: &EventOptions) -> Result<Activity> {
     let mut plans = file_plans(source, options)?;
     let has_account = plans.iter().any(|p| p.has_account);
     let has_value = plans.iter().any(|p| p.has_value);
-    let collect = |plans: &[FilePlan]| -> Result<DataFrame> {
-        Ok(one_plan(plans, options)?
-            .collect_with_engine(Engine::Streaming)
-            .map_err(|e| explain_scan_failure(plans, options, e))?
-            .unwrap_single())
-    };
-    let mut table = collect(&plans)?;
+    let mut loaded = read_batches(&plans, options, has_value)?;
     let fixed = plans
         .iter()
         .any(|p| matches!(p.timestamp, TimestampKind::TextFormat(_)));
-    if fixed && table.column(c::WEEK)?.null_count() > 0 {
+    if fixed && loaded.bad_rows > 0 {
         for plan in &mut plans {
             if let TimestampKind::TextFormat(_) = plan.timestamp {
                 plan.timestamp = TimestampKind::Text(TimestampFamily::Iso);
             }
         }
-        table = collect(&plans)?;
+        drop(loaded);
+        loaded = read_batches(&plans, options, has_value)?;
     }
-    finish(table, &plans, options, has_account, has_value)
+    finish(loaded, &plans, options, has_account, has_value)
+}
+
+/// Run the plan, storing each batch as it arrives.
+fn read_batches(plans: &[FilePlan], options: &EventOptions, has_value: bool) -> Result<Loader> {
+    let loader = Arc::new(Mutex::new(Loader::new(has_value)));
+    let sink = Arc::clone(&loader);
+    one_plan(plans, options)?
+        .sink_batches(
+            PlanCallback::new(move |batch: DataFrame| {
+                let mut loader = sink
+                    .lock()
+                    .map_err(|_| polars_err!(ComputeError: "poisoned"))?;
+                loader.add(&batch)?;
+                Ok(loader.failure.is_some())
+            }),
+            true,
+            None,
+        )?
+        .collect_with_engine(Engine::Streaming)
+        .map_err(|e| explain_scan_failure(plans, options, e))?;
+    let loader = Arc::try_unwrap(loader)
+        .map_err(|_| anyhow::anyhow!("the scan still holds the events"))?
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("reading the events failed"))?;
+    if let Some(failure) = &loader.failure {
+        let files: Vec<&str> = plans.iter().map(|p| p.label.as_str()).collect();
+        return Err(InputError::new(format!("events {}: {failure}", files.join(", "))).into());
+    }
+    Ok(loader)
+}
+
+/// At most this many distinct event names (codes are 16 bits).
+const MAX_EVENT_NAMES: usize = 1 << 16;
+
+/// The events of the batches read so far.
+struct Loader {
+    events: Events,
+    users: Names,
+    accounts: Names,
+    event_names: Names,
+    members: Vec<Member>,
+    member_codes: hashbrown::HashMap<u64, u32, foldhash::fast::FixedState>,
+    /// Per user code, the member code it had last.
+    last_member: Vec<u32>,
+    /// One per stored event: a hash of everything read from its row, for counting exact
+    /// duplicates.
+    fingerprints: Vec<u64>,
+    bad_rows: u64,
+    first_day: i32,
+    last_day: i32,
+    has_value: bool,
+    failure: Option<String>,
+}
+
+impl Loader {
+    fn new(has_value: bool) -> Loader {
+        Loader {
+            events: Events::default(),
+            users: Names::default(),
+            accounts: Names::default(),
+            event_names: Names::default(),
+            members: Vec::new(),
+            member_codes: hashbrown::HashMap::with_hasher(hasher()),
+            last_member: Vec::new(),
+            fingerprints: Vec::new(),
+            bad_rows: 0,
+            first_day: i32::MAX,
+            last_day: i32::MIN,
+            has_value,
+            failure: None,
+        }
+    }
+
+    fn add(&mut self, batch: &DataFrame) -> PolarsResult<()> {
+        let bad = batch.column(BAD)?.bool()?;
+        let day = batch.column(DAY)?.i32()?;
+        let user = batch.column(c::USER)?.str()?;
+        let account = batch.column(c::ACCOUNT)?.str()?;
+        let event = batch.column(c::EVENT)?.str()?;
+        let value = batch.column(PARSED_VALUE)?.f64()?;
+        let raw_ts = raw_hashes(batch.column(RAW_TS)?)?;
+        let raw_value = raw_hashes(batch.column(RAW_VALUE)?)?;
+        let state = hasher();
+        let rows = bad
+            .iter()
+            .zip(day.iter())
+            .zip(user.iter())
+            .zip(account.iter())
+            .zip(event.iter())
+            .zip(value.iter())
+            .zip(raw_ts.iter().zip(&raw_value));
+        for ((((((bad, day), user), account), event), value), (ts_hash, value_hash)) in rows {
+            let (Some(false), Some(day), Some(user), Some(account), Some(event)) =
+                (bad, day, user, account, event)
+            else {
+                self.bad_rows += 1;
+                continue;
+            };
+            let user = self.users.code(user, u32::MAX as usize);
+            let account = self.accounts.code(account, u32::MAX as usize);
+            let Some(event) = self.event_names.code(event, MAX_EVENT_NAMES) else {
+                self.failure = Some(format!(
+                    "more than {MAX_EVENT_NAMES} distinct event names; nsm compares metrics over a catalog of events, not free text"
+                ));
+                return Ok(());
+            };
+            let (Some(user), Some(account)) = (user, account) else {
+                self.failure = Some("more than 4,294,967,295 distinct ids".to_string());
+                return Ok(());
+            };
+            let member = self.member(user, account);
+            self.first_day = self.first_day.min(day);
+            self.last_day = self.last_day.max(day);
+            self.events.day.push(day);
+            self.events.member.push(member);
+            self.events.event.push(event as u16);
+            if self.has_value {
+                self.events
+                    .value
+                    .push(value.map_or(NO_VALUE, |v| (v * VALUE_SCALE + 0.5).floor() as i64));
+            }
+            self.fingerprints
+                .push(state.hash_one((ts_hash, value_hash, member, event)));
+        }
+        Ok(())
+    }
+}
+
+impl Loader {
+    /// The member code of a user in an account: most users have one account, so the last
+    /// member seen for the user is tried before the table of all pairs.
+    #[inline]
+    fn member(&mut self, user: u32, account: u32) -> u32 {
+        let last = self.last_member.get(user as usize).copied();
+        let pair = Member { user, account };
+        if let Some(m) = last.filter(|m| self.members[*m as usize] == pair) {
+            return m;
+        }
+        let key = (u64::from(user) << 32) | u64::from(account);
+        let next = self.members.len() as u32;
+        let member = *self.member_codes.entry(key).or_insert(next);
+        if member == next {
+            self.members.push(pair);
+        }
+        if self.last_member.len() <= user as usize {
+            self.last_member.resize(user as usize + 1, 0);
+        }
+        self.last_member[user as usize] = member;
+        member
+    }
+}
+
+/// A hash of each row's raw value in `column` (text as read, or the typed value).
+fn raw_hashes(column: &Column) -> PolarsResult<Vec<u64>> {
+    const NULL: u64 = 0x9e37_79b9_7f4a_7c15;
+    let state = hasher();
+    Ok(match column.dtype() {
+        DataType::String => column
+            .str()?
+            .iter()
+            .map(|v| v.map_or(NULL, |s| state.hash_one(s)))
+            .collect(),
+        DataType::Null => vec![NULL; column.len()],
+        t if t.is_float() => column
+            .cast(&DataType::Float64)?
+            .f64()?
+            .iter()
+            .map(|v| v.map_or(NULL, |x| state.hash_one(x.to_bits())))
+            .collect(),
+        _ => column
+            .to_physical_repr()
+            .cast(&DataType::Int64)?
+            .i64()?
+            .iter()
+            .map(|v| v.map_or(NULL, |x| state.hash_one(x)))
+            .collect(),
+    })
 }
 
 /// The one lazy plan over all files, for `--explain`-style inspection in tests.
@@ -160,10 +314,24 @@ fn file_plans(source: &EventSource, options: &EventOptions) -> Result<Vec<FilePl
     }
 }
 
-/// Every file's scan, normalised, in one union, aggregated into the activity table.
+/// Every file's scan, normalised, in one union.
 fn one_plan(plans: &[FilePlan], options: &EventOptions) -> Result<LazyFrame> {
-    let normalized: Vec<LazyFrame> = plans.iter().map(|p| normalize(p, options)).collect();
-    Ok(aggregate(concat(normalized, UnionArgs::default())?))
+    let normalized: Vec<LazyFrame> = plans
+        .iter()
+        .map(|p| {
+            normalize(p, options).select([
+                col(BAD),
+                col(DAY),
+                col(c::USER),
+                col(c::ACCOUNT),
+                col(c::EVENT),
+                col(PARSED_VALUE),
+                col(RAW_TS),
+                col(RAW_VALUE),
+            ])
+        })
+        .collect();
+    Ok(concat(normalized, UnionArgs::default())?)
 }
 
 fn missing_column_error(label: &str, role: &str, mapped: &str, found: &[String]) -> anyhow::Error {
@@ -421,55 +589,14 @@ fn normalize(plan: &FilePlan, options: &EventOptions) -> LazyFrame {
     }
 }
 
-/// The grouping that turns raw events into the activity table. Bad rows collapse into the
-/// group whose keys are all null.
-fn aggregate(all: LazyFrame) -> LazyFrame {
-    let good = col(BAD).not();
-    let keep = |e: Expr| when(good.clone()).then(e).otherwise(lit(NULL));
-    let date = col(DAY).cast(DataType::Date);
-    let month =
-        date.clone().dt().year() * lit(12) + date.dt().month().cast(DataType::Int32) - lit(1);
-    let week = (col(DAY) + lit(3)).floor_div(lit(7));
-    let value_micro = (col(PARSED_VALUE) * lit(VALUE_SCALE) + lit(0.5))
-        .floor()
-        .cast(DataType::Int64);
-    // Exact duplicates share every group key, so within a group a row repeats another exactly
-    // when its raw timestamp and value text do too.
-    let as_text = |name: &str| col(name).cast(DataType::String).fill_null(lit(""));
-    let row_text = as_text(RAW_TS) + lit("\u{1f}") + as_text(RAW_VALUE);
-    all.group_by([
-        keep(week.cast(DataType::Int32)).alias(c::WEEK),
-        keep(month.cast(DataType::Int32)).alias(c::MONTH),
-        keep(col(c::ACCOUNT)).alias(c::ACCOUNT),
-        keep(col(c::USER)).alias(c::USER),
-        keep(col(c::EVENT)).alias(c::EVENT),
-    ])
-    .agg([
-        len().cast(DataType::Int64).alias(c::COUNT),
-        keep(value_micro).sum().alias(c::VALUE),
-        keep(col(DAY)).min().alias(c::DAY_MIN),
-        keep(col(DAY)).max().alias(c::DAY_MAX),
-        (len().cast(DataType::Int64) - row_text.n_unique().cast(DataType::Int64))
-            .alias(c::DUPLICATES),
-    ])
-}
-
 fn finish(
-    table: DataFrame,
+    loaded: Loader,
     plans: &[FilePlan],
     options: &EventOptions,
     has_account: bool,
     has_value: bool,
 ) -> Result<Activity> {
-    let counts = table.column(c::COUNT)?.i64()?;
-    let weeks = table.column(c::WEEK)?.i32()?;
-    let events_rows: u64 = counts.iter().flatten().map(|n| n as u64).sum();
-    let bad_rows: u64 = weeks
-        .iter()
-        .zip(counts.iter())
-        .filter(|(week, _)| week.is_none())
-        .map(|(_, n)| n.unwrap_or(0) as u64)
-        .sum();
+    let bad_rows = loaded.bad_rows;
     let mut skipped_examples = Vec::new();
     if bad_rows > 0 {
         let examples = locate_bad_rows(plans, options, 5)?;
@@ -488,8 +615,7 @@ fn finish(
         }
         skipped_examples = examples;
     }
-    let table = table.lazy().filter(col(c::WEEK).is_not_null()).collect()?;
-    if table.height() == 0 {
+    if loaded.events.is_empty() {
         let what = if options.as_of.is_some() {
             "no events on or before --as-of"
         } else {
@@ -498,20 +624,19 @@ fn finish(
         let files: Vec<&str> = plans.iter().map(|p| p.label.as_str()).collect();
         return Err(InputError::new(format!("events {}: {what}", files.join(", "))).into());
     }
-    let duplicate_rows = table
-        .column(c::DUPLICATES)?
-        .i64()?
-        .sum()
-        .unwrap_or(0)
-        .max(0) as u64;
-    let table = table.drop(c::DUPLICATES)?;
-    let first_day = table.column(c::DAY_MIN)?.i32()?.min().unwrap_or(0);
-    let last_day = table.column(c::DAY_MAX)?.i32()?.max().unwrap_or(0);
+    let mut fingerprints = loaded.fingerprints;
+    fingerprints.sort_unstable();
+    let duplicate_rows = fingerprints.windows(2).filter(|w| w[0] == w[1]).count() as u64;
+    drop(fingerprints);
     Ok(Activity {
-        table,
-        events_rows: events_rows - bad_rows,
-        first_day,
-        last_day,
+        events_rows: loaded.events.len() as u64,
+        events: loaded.events,
+        users: loaded.users,
+        accounts: loaded.accounts,
+        event_names: loaded.event_names,
+        members: loaded.members,
+        first_day: loaded.first_day,
+        last_day: loaded.last_day,
         has_account,
         has_value,
         skipped_rows: bad_rows,

@@ -1,5 +1,6 @@
 //! Reading inputs: event files into the compact activity table, revenue files into amounts.
 
+pub mod activity;
 pub mod events;
 pub mod revenue;
 pub mod series;

@@ -249,19 +249,9 @@ pub fn load(
         .iter()
         .flat_map(|p| p.values().flatten().map(|(_, account, _)| account.as_str()))
         .collect();
-    let table = df!(c::ACCOUNT => accounts.into_iter().collect::<Vec<_>>())?;
+    let accounts = accounts.into_iter().map(str::to_string).collect();
     Ok(Preaggregated {
-        activity: Activity {
-            table,
-            events_rows: events,
-            first_day,
-            last_day,
-            has_account: true,
-            has_value: true,
-            skipped_rows: 0,
-            skipped_examples: Vec::new(),
-            duplicate_rows: 0,
-        },
+        activity: Activity::accounts_only(accounts, events, first_day, last_day),
         totals,
         parts,
     })

@@ -1,0 +1,307 @@
+//! The events in memory as compact integer columns: every id text is stored once, and each
+//! event is a day, a member (a user within an account), an event code and a value, about 18
+//! bytes whatever the length of the ids. Every candidate series, the automatic catalog's
+//! statistics and the activity-based churn panel are computed from these columns in Rust.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::BuildHasher;
+
+use foldhash::fast::FixedState;
+use hashbrown::hash_table::{Entry, HashTable};
+use hashbrown::{HashMap, HashSet};
+
+use super::events::BadRow;
+use crate::period::{self, PeriodKind};
+
+/// Marks an event without a value in [`Events::value`].
+pub const NO_VALUE: i64 = i64::MIN;
+
+/// A fixed hasher: the same input gives the same codes and fingerprints on every run.
+pub fn hasher() -> FixedState {
+    FixedState::with_seed(0x6e73_6d5f_6964_7321)
+}
+
+/// Distinct texts, each stored once in one buffer and known by its code (the order seen).
+#[derive(Default)]
+pub struct Names {
+    text: String,
+    ends: Vec<usize>,
+    table: HashTable<Slot>,
+}
+
+/// A table entry: the code, and enough of the text to compare most lookups without reading
+/// the buffer (ids of up to 16 bytes are compared whole).
+#[derive(Clone, Copy)]
+struct Slot {
+    code: u32,
+    len: u32,
+    start: usize,
+    head: u128,
+}
+
+const HEAD_BYTES: usize = 16;
+
+fn head(name: &str) -> u128 {
+    let bytes = name.as_bytes();
+    let mut buf = [0u8; HEAD_BYTES];
+    let n = bytes.len().min(HEAD_BYTES);
+    buf[..n].copy_from_slice(&bytes[..n]);
+    u128::from_le_bytes(buf)
+}
+
+impl Names {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn get(&self, code: u32) -> &str {
+        let i = code as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.len() as u32).map(|c| self.get(c))
+    }
+
+    /// The code of `name`, adding it when new; `None` past `limit` distinct names.
+    #[inline]
+    pub fn code(&mut self, name: &str, limit: usize) -> Option<u32> {
+        let state = hasher();
+        let hash = state.hash_one(name);
+        let (len, first) = (name.len(), head(name));
+        let text = &self.text;
+        let same = |slot: &Slot| {
+            slot.len as usize == len
+                && slot.head == first
+                && (len <= HEAD_BYTES || &text[slot.start..slot.start + len] == name)
+        };
+        let rehash =
+            |slot: &Slot| state.hash_one(&text[slot.start..slot.start + slot.len as usize]);
+        match self.table.entry(hash, same, rehash) {
+            Entry::Occupied(entry) => Some(entry.get().code),
+            Entry::Vacant(entry) => {
+                let code = self.ends.len();
+                if code >= limit || len > u32::MAX as usize {
+                    return None;
+                }
+                let start = self.text.len();
+                entry.insert(Slot {
+                    code: code as u32,
+                    len: len as u32,
+                    start,
+                    head: first,
+                });
+                self.text.push_str(name);
+                self.ends.push(self.text.len());
+                Some(code as u32)
+            }
+        }
+    }
+
+    /// Each code's rank in the byte order of the texts.
+    pub fn ranks(&self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.len() as u32).collect();
+        order.sort_unstable_by(|a, b| self.get(*a).cmp(self.get(*b)));
+        let mut ranks = vec![0; self.len()];
+        for (rank, code) in order.into_iter().enumerate() {
+            ranks[code as usize] = rank as u32;
+        }
+        ranks
+    }
+}
+
+impl FromIterator<String> for Names {
+    fn from_iter<I: IntoIterator<Item = String>>(iter: I) -> Self {
+        let mut names = Names::default();
+        for name in iter {
+            names.code(&name, usize::MAX);
+        }
+        names
+    }
+}
+
+/// One row per event, in the order read.
+#[derive(Default)]
+pub struct Events {
+    /// Days since 1970-01-01 (UTC).
+    pub day: Vec<i32>,
+    /// Index into [`Activity::members`].
+    pub member: Vec<u32>,
+    /// Code in [`Activity::event_names`].
+    pub event: Vec<u16>,
+    /// Value in whole millionths, [`NO_VALUE`] when empty; empty when no file has values.
+    pub value: Vec<i64>,
+}
+
+impl Events {
+    pub fn len(&self) -> usize {
+        self.day.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.day.is_empty()
+    }
+
+    pub fn value(&self, i: usize) -> Option<i64> {
+        self.value.get(i).copied().filter(|v| *v != NO_VALUE)
+    }
+}
+
+/// A user within an account: most users have one; a user seen in two accounts is two members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member {
+    pub user: u32,
+    pub account: u32,
+}
+
+/// Every event read, with the ids they name.
+pub struct Activity {
+    pub events: Events,
+    pub users: Names,
+    pub accounts: Names,
+    pub event_names: Names,
+    pub members: Vec<Member>,
+    pub events_rows: u64,
+    pub first_day: i32,
+    pub last_day: i32,
+    pub has_account: bool,
+    pub has_value: bool,
+    pub skipped_rows: u64,
+    pub skipped_examples: Vec<BadRow>,
+    /// Rows identical to an earlier row in every column read; kept and counted.
+    pub duplicate_rows: u64,
+}
+
+/// Per-day lookups of the week and the period, over the days of the events.
+pub struct Calendar {
+    first_day: i32,
+    week: Vec<i32>,
+    month: Vec<i32>,
+}
+
+impl Calendar {
+    pub fn new(first_day: i32, last_day: i32) -> Calendar {
+        let days = first_day..=last_day.max(first_day);
+        Calendar {
+            first_day,
+            week: days.clone().map(period::week_of_day).collect(),
+            month: days.map(period::month_of_day).collect(),
+        }
+    }
+
+    pub fn week(&self, day: i32) -> i32 {
+        self.week[(day - self.first_day) as usize]
+    }
+
+    pub fn period(&self, kind: PeriodKind, day: i32) -> i32 {
+        let i = (day - self.first_day) as usize;
+        match kind {
+            PeriodKind::Month => self.month[i],
+            PeriodKind::Week => self.week[i],
+        }
+    }
+}
+
+impl Activity {
+    /// No events, only the accounts named by pre-aggregated per-account parts.
+    pub fn accounts_only(accounts: Names, events_rows: u64, first_day: i32, last_day: i32) -> Self {
+        Activity {
+            events: Events::default(),
+            users: Names::default(),
+            accounts,
+            event_names: Names::default(),
+            members: Vec::new(),
+            events_rows,
+            first_day,
+            last_day,
+            has_account: true,
+            has_value: true,
+            skipped_rows: 0,
+            skipped_examples: Vec::new(),
+            duplicate_rows: 0,
+        }
+    }
+
+    pub fn calendar(&self) -> Calendar {
+        Calendar::new(self.first_day, self.last_day)
+    }
+
+    /// Per event code: the number of events and whether any carries a non-zero value.
+    pub fn event_totals(&self) -> Vec<(u64, bool)> {
+        let mut out = vec![(0u64, false); self.event_names.len()];
+        for (i, code) in self.events.event.iter().enumerate() {
+            let slot = &mut out[*code as usize];
+            slot.0 += 1;
+            slot.1 |= self.events.value(i).is_some_and(|v| v != 0);
+        }
+        out
+    }
+
+    /// The number of `event` events of each (ISO week, user or account) that has any.
+    pub fn weekly_counts(&self, event: u32, by_account: bool) -> Vec<u64> {
+        let calendar = self.calendar();
+        let mut counts: HashMap<(i32, u32), u64, FixedState> = HashMap::with_hasher(hasher());
+        for i in 0..self.events.len() {
+            if u32::from(self.events.event[i]) != event {
+                continue;
+            }
+            let member = self.members[self.events.member[i] as usize];
+            let entity = if by_account {
+                member.account
+            } else {
+                member.user
+            };
+            *counts
+                .entry((calendar.week(self.events.day[i]), entity))
+                .or_default() += 1;
+        }
+        counts.into_values().collect()
+    }
+
+    /// For each account, the periods in which it has any event.
+    pub fn active_periods(&self, kind: PeriodKind) -> BTreeMap<String, BTreeSet<i32>> {
+        let calendar = self.calendar();
+        let mut seen: HashSet<(u32, i32), FixedState> = HashSet::with_hasher(hasher());
+        for (day, member) in self.events.day.iter().zip(&self.events.member) {
+            let account = self.members[*member as usize].account;
+            seen.insert((account, calendar.period(kind, *day)));
+        }
+        let mut out: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
+        for (account, p) in seen {
+            out.entry(self.accounts.get(account).to_string())
+                .or_default()
+                .insert(p);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_keep_codes_and_ranks() {
+        let mut names = Names::default();
+        assert_eq!(names.code("b", 10), Some(0));
+        assert_eq!(names.code("a", 10), Some(1));
+        assert_eq!(names.code("b", 10), Some(0));
+        assert_eq!(names.code("", 10), Some(2));
+        assert_eq!(names.code("c", 3), None);
+        assert_eq!(names.iter().collect::<Vec<_>>(), ["b", "a", ""]);
+        assert_eq!(names.ranks(), [2, 1, 0]);
+        // Long texts sharing their first 16 bytes stay apart.
+        let long = "0123456789abcdef-one";
+        let other = "0123456789abcdef-two";
+        let mut names = Names::default();
+        assert_eq!(names.code(long, 10), Some(0));
+        assert_eq!(names.code(other, 10), Some(1));
+        assert_eq!(names.code(long, 10), Some(0));
+        assert_eq!(names.get(1), other);
+    }
+}
