@@ -81,7 +81,7 @@ fn weekly_median(activity: &Activity, event: &str, entity: Entity) -> f64 {
 
 /// Mean number of distinct users per account.
 fn users_per_account(activity: &Activity) -> f64 {
-    activity.users.len() as f64 / (activity.accounts.len() as f64).max(1.0)
+    activity.users as f64 / (activity.accounts.len() as f64).max(1.0)
 }
 
 pub fn automatic(activity: &Activity) -> Result<Vec<Candidate>> {

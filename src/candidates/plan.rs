@@ -153,7 +153,7 @@ fn collect(
     let events = &activity.events;
     let members = &activity.members;
     let accounts = activity.accounts.len();
-    let users = activity.users.len();
+    let users = activity.users;
     let selected: Vec<bool> = match candidate.kind.filter() {
         Some(filter) if !filter.is_any() => activity
             .event_names

@@ -21,35 +21,58 @@ pub fn hasher() -> FixedState {
     FixedState::with_seed(0x6e73_6d5f_6964_7321)
 }
 
-/// Distinct texts, each stored once in one buffer and known by its code (the order seen).
-#[derive(Default)]
-pub struct Names {
+/// Distinct texts, each stored once in one buffer and known by its code (the order seen), with
+/// an optional payload `P` kept next to each text's table entry.
+pub struct Names<P = ()> {
     text: String,
     ends: Vec<usize>,
-    table: HashTable<Slot>,
+    table: HashTable<Slot<P>>,
+}
+
+impl<P> Default for Names<P> {
+    fn default() -> Self {
+        Names {
+            text: String::new(),
+            ends: Vec::new(),
+            table: HashTable::new(),
+        }
+    }
 }
 
 /// A table entry: the code, and enough of the text to compare most lookups without reading
-/// the buffer (ids of up to 16 bytes are compared whole).
+/// the buffer (ids of up to 8 bytes are compared whole). Small, so that the table of a few
+/// hundred thousand ids stays in cache.
 #[derive(Clone, Copy)]
-struct Slot {
+struct Slot<P> {
     code: u32,
     len: u32,
-    start: usize,
-    head: u128,
+    head: u64,
+    payload: P,
 }
 
-const HEAD_BYTES: usize = 16;
+pub const HEAD_BYTES: usize = 8;
 
-fn head(name: &str) -> u128 {
+/// The first 8 bytes of a text, zero-padded: with the length, the whole of a short id.
+#[inline]
+pub fn head(name: &str) -> u64 {
     let bytes = name.as_bytes();
-    let mut buf = [0u8; HEAD_BYTES];
-    let n = bytes.len().min(HEAD_BYTES);
-    buf[..n].copy_from_slice(&bytes[..n]);
-    u128::from_le_bytes(buf)
+    if bytes.len() >= HEAD_BYTES {
+        u64::from_le_bytes(bytes[..HEAD_BYTES].try_into().expect("8 bytes"))
+    } else {
+        let mut buf = [0u8; HEAD_BYTES];
+        buf[..bytes.len()].copy_from_slice(bytes);
+        u64::from_le_bytes(buf)
+    }
 }
 
-impl Names {
+/// The text of `code` in a buffer of texts ending at `ends`.
+fn text_of<'a>(text: &'a str, ends: &[usize], code: u32) -> &'a str {
+    let i = code as usize;
+    let start = if i == 0 { 0 } else { ends[i - 1] };
+    &text[start..ends[i]]
+}
+
+impl<P: Default> Names<P> {
     pub fn len(&self) -> usize {
         self.ends.len()
     }
@@ -59,9 +82,7 @@ impl Names {
     }
 
     pub fn get(&self, code: u32) -> &str {
-        let i = code as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.text[start..self.ends[i]]
+        text_of(&self.text, &self.ends, code)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
@@ -71,34 +92,48 @@ impl Names {
     /// The code of `name`, adding it when new; `None` past `limit` distinct names.
     #[inline]
     pub fn code(&mut self, name: &str, limit: usize) -> Option<u32> {
+        let hash = hasher().hash_one(name);
+        self.code_and_payload(name, hash, limit)
+            .map(|(code, _)| code)
+    }
+
+    /// The code of `name` (whose [`hasher`] hash is `hash`) and its payload (the default for a
+    /// new name).
+    #[inline]
+    pub fn code_and_payload(
+        &mut self,
+        name: &str,
+        hash: u64,
+        limit: usize,
+    ) -> Option<(u32, &mut P)> {
         let state = hasher();
-        let hash = state.hash_one(name);
         let (len, first) = (name.len(), head(name));
-        let text = &self.text;
-        let same = |slot: &Slot| {
+        let (text, ends) = (&self.text, &self.ends);
+        let same = |slot: &Slot<P>| {
             slot.len as usize == len
                 && slot.head == first
-                && (len <= HEAD_BYTES || &text[slot.start..slot.start + len] == name)
+                && (len <= HEAD_BYTES || text_of(text, ends, slot.code) == name)
         };
-        let rehash =
-            |slot: &Slot| state.hash_one(&text[slot.start..slot.start + slot.len as usize]);
+        let rehash = |slot: &Slot<P>| state.hash_one(text_of(text, ends, slot.code));
         match self.table.entry(hash, same, rehash) {
-            Entry::Occupied(entry) => Some(entry.get().code),
+            Entry::Occupied(entry) => {
+                let slot = entry.into_mut();
+                Some((slot.code, &mut slot.payload))
+            }
             Entry::Vacant(entry) => {
                 let code = self.ends.len();
                 if code >= limit || len > u32::MAX as usize {
                     return None;
                 }
-                let start = self.text.len();
-                entry.insert(Slot {
+                let slot = entry.insert(Slot {
                     code: code as u32,
                     len: len as u32,
-                    start,
                     head: first,
+                    payload: P::default(),
                 });
                 self.text.push_str(name);
                 self.ends.push(self.text.len());
-                Some(code as u32)
+                Some((code as u32, &mut slot.into_mut().payload))
             }
         }
     }
@@ -162,7 +197,8 @@ pub struct Member {
 /// Every event read, with the ids they name.
 pub struct Activity {
     pub events: Events,
-    pub users: Names,
+    /// Distinct users.
+    pub users: usize,
     pub accounts: Names,
     pub event_names: Names,
     pub members: Vec<Member>,
@@ -212,7 +248,7 @@ impl Activity {
     pub fn accounts_only(accounts: Names, events_rows: u64, first_day: i32, last_day: i32) -> Self {
         Activity {
             events: Events::default(),
-            users: Names::default(),
+            users: 0,
             accounts,
             event_names: Names::default(),
             members: Vec::new(),
@@ -287,7 +323,7 @@ mod tests {
 
     #[test]
     fn names_keep_codes_and_ranks() {
-        let mut names = Names::default();
+        let mut names: Names = Names::default();
         assert_eq!(names.code("b", 10), Some(0));
         assert_eq!(names.code("a", 10), Some(1));
         assert_eq!(names.code("b", 10), Some(0));
@@ -295,10 +331,10 @@ mod tests {
         assert_eq!(names.code("c", 3), None);
         assert_eq!(names.iter().collect::<Vec<_>>(), ["b", "a", ""]);
         assert_eq!(names.ranks(), [2, 1, 0]);
-        // Long texts sharing their first 16 bytes stay apart.
+        // Long texts sharing their first 8 bytes stay apart.
         let long = "0123456789abcdef-one";
         let other = "0123456789abcdef-two";
-        let mut names = Names::default();
+        let mut names: Names = Names::default();
         assert_eq!(names.code(long, 10), Some(0));
         assert_eq!(names.code(other, 10), Some(1));
         assert_eq!(names.code(long, 10), Some(0));

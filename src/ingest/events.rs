@@ -10,7 +10,7 @@ use anyhow::Result;
 use polars::prelude::*;
 
 pub use super::activity::Activity;
-use super::activity::{hasher, Events, Member, Names, NO_VALUE};
+use super::activity::{hasher, head, Events, Member, Names, HEAD_BYTES, NO_VALUE};
 use super::source::{
     csv_header, delimiter_hint, for_each_record, record_line, FileFormat, InputFile, Visit,
 };
@@ -157,38 +157,138 @@ fn read_batches(plans: &[FilePlan], options: &EventOptions, has_value: bool) -> 
 /// At most this many distinct event names (codes are 16 bits).
 const MAX_EVENT_NAMES: usize = 1 << 16;
 
-/// The events of the batches read so far.
+/// The events of the batches read so far, in two shards by user (each shard's rows are those
+/// of the users whose id hashes to it), filled on two threads.
 struct Loader {
-    events: Events,
-    users: Names,
-    accounts: Names,
-    event_names: Names,
-    members: Vec<Member>,
-    member_codes: hashbrown::HashMap<u64, u32, foldhash::fast::FixedState>,
-    /// Per user code, the member code it had last.
-    last_member: Vec<u32>,
-    /// One per stored event: a hash of everything read from its row, for counting exact
-    /// duplicates.
-    fingerprints: Vec<u64>,
+    shards: [Shard; 2],
     bad_rows: u64,
+    failure: Option<String>,
+}
+
+/// The events of one shard's users, with codes of its own until [`Loader::merge`].
+struct Shard {
+    events: Events,
+    ids: Ids,
+    event_names: Names,
+    /// One per stored event: a hash of everything read from its row, for counting exact
+    /// duplicates (which always share a user, and so a shard).
+    fingerprints: Vec<u64>,
     first_day: i32,
     last_day: i32,
     has_value: bool,
     failure: Option<String>,
 }
 
+/// Users, accounts and the members they form.
+struct Ids {
+    users: Names<LastAccount>,
+    accounts: Names,
+    members: Vec<Member>,
+    member_codes: hashbrown::HashMap<u64, u32, foldhash::fast::FixedState>,
+}
+
+/// Codes stay below this (`u32::MAX` marks "none" in [`LastAccount`]).
+const FULL: u32 = u32::MAX - 1;
+
+/// The columns of one batch.
+struct Batch<'a> {
+    bad: &'a BooleanChunked,
+    day: &'a Int32Chunked,
+    user: &'a StringChunked,
+    account: &'a StringChunked,
+    event: &'a StringChunked,
+    value: &'a Float64Chunked,
+    raw: Vec<u64>,
+}
+
 impl Loader {
     fn new(has_value: bool) -> Loader {
         Loader {
-            events: Events::default(),
-            users: Names::default(),
-            accounts: Names::default(),
-            event_names: Names::default(),
-            members: Vec::new(),
-            member_codes: hashbrown::HashMap::with_hasher(hasher()),
-            last_member: Vec::new(),
-            fingerprints: Vec::new(),
+            shards: [Shard::new(has_value), Shard::new(has_value)],
             bad_rows: 0,
+            failure: None,
+        }
+    }
+
+    fn add(&mut self, batch: &DataFrame) -> PolarsResult<()> {
+        let bad = batch.column(BAD)?.bool()?;
+        let state = fingerprint_hasher();
+        let raw = raw_hashes(batch.column(RAW_TS)?)?
+            .into_iter()
+            .zip(raw_hashes(batch.column(RAW_VALUE)?)?)
+            .map(|pair| state.hash_one(pair))
+            .collect();
+        let batch = Batch {
+            bad,
+            day: batch.column(DAY)?.i32()?,
+            user: batch.column(c::USER)?.str()?,
+            account: batch.column(c::ACCOUNT)?.str()?,
+            event: batch.column(c::EVENT)?.str()?,
+            value: batch.column(PARSED_VALUE)?.f64()?,
+            raw,
+        };
+        let [first, second] = &mut self.shards;
+        let (bad_rows, _) = rayon::join(|| first.add(&batch, 0), || second.add(&batch, 1));
+        self.bad_rows += bad_rows;
+        self.failure = first.failure.clone().or_else(|| second.failure.clone());
+        Ok(())
+    }
+
+    /// One set of codes: the second shard's users, members, accounts and event names renumbered
+    /// after the first's, its events appended. Also returns the number of distinct users.
+    fn merge(self) -> (Shard, usize) {
+        let [mut out, other] = self.shards;
+        let users = out.ids.users.len() as u32;
+        let members = out.ids.members.len() as u32;
+        let accounts: Vec<u32> = other
+            .ids
+            .accounts
+            .iter()
+            .map(|name| out.ids.accounts.code(name, usize::MAX).expect("no limit"))
+            .collect();
+        let event_codes: Vec<u16> = other
+            .event_names
+            .iter()
+            .map(|name| out.event_names.code(name, usize::MAX).expect("no limit") as u16)
+            .collect();
+        out.ids
+            .members
+            .extend(other.ids.members.iter().map(|m| Member {
+                user: m.user + users,
+                account: accounts[m.account as usize],
+            }));
+        let user_count = users as usize + other.ids.users.len();
+        let mut events = other.events;
+        out.events.day.append(&mut events.day);
+        out.events
+            .member
+            .extend(events.member.iter().map(|m| m + members));
+        drop(events.member);
+        out.events
+            .event
+            .extend(events.event.iter().map(|e| event_codes[*e as usize]));
+        drop(events.event);
+        out.events.value.append(&mut events.value);
+        let mut fingerprints = other.fingerprints;
+        out.fingerprints.append(&mut fingerprints);
+        out.first_day = out.first_day.min(other.first_day);
+        out.last_day = out.last_day.max(other.last_day);
+        (out, user_count)
+    }
+}
+
+impl Shard {
+    fn new(has_value: bool) -> Shard {
+        Shard {
+            events: Events::default(),
+            ids: Ids {
+                users: Names::default(),
+                accounts: Names::default(),
+                members: Vec::new(),
+                member_codes: hashbrown::HashMap::with_hasher(hasher()),
+            },
+            event_names: Names::default(),
+            fingerprints: Vec::new(),
             first_day: i32::MAX,
             last_day: i32::MIN,
             has_value,
@@ -196,44 +296,42 @@ impl Loader {
         }
     }
 
-    fn add(&mut self, batch: &DataFrame) -> PolarsResult<()> {
-        let bad = batch.column(BAD)?.bool()?;
-        let day = batch.column(DAY)?.i32()?;
-        let user = batch.column(c::USER)?.str()?;
-        let account = batch.column(c::ACCOUNT)?.str()?;
-        let event = batch.column(c::EVENT)?.str()?;
-        let value = batch.column(PARSED_VALUE)?.f64()?;
-        let raw_ts = raw_hashes(batch.column(RAW_TS)?)?;
-        let raw_value = raw_hashes(batch.column(RAW_VALUE)?)?;
+    /// Store the rows of this shard's users; returns the bad rows counted (by shard 0 only).
+    fn add(&mut self, batch: &Batch, shard: u64) -> u64 {
         let state = hasher();
-        let rows = bad
+        // Codes are the shard's own: the shard is part of the fingerprint.
+        let quality = fingerprint_hasher();
+        let mut bad_rows = 0;
+        let rows = batch
+            .bad
             .iter()
-            .zip(day.iter())
-            .zip(user.iter())
-            .zip(account.iter())
-            .zip(event.iter())
-            .zip(value.iter())
-            .zip(raw_ts.iter().zip(&raw_value));
-        for ((((((bad, day), user), account), event), value), (ts_hash, value_hash)) in rows {
+            .zip(batch.day.iter())
+            .zip(batch.user.iter())
+            .zip(batch.account.iter())
+            .zip(batch.event.iter())
+            .zip(batch.value.iter())
+            .zip(&batch.raw);
+        for ((((((bad, day), user), account), event), value), raw) in rows {
             let (Some(false), Some(day), Some(user), Some(account), Some(event)) =
                 (bad, day, user, account, event)
             else {
-                self.bad_rows += 1;
+                bad_rows += 1;
                 continue;
             };
-            let user = self.users.code(user, u32::MAX as usize);
-            let account = self.accounts.code(account, u32::MAX as usize);
+            let hash = state.hash_one(user);
+            if (hash >> 32) & 1 != shard {
+                continue;
+            }
+            let Some(member) = self.ids.member(user, hash, account) else {
+                self.failure = Some("more than 4,294,967,294 distinct ids".to_string());
+                break;
+            };
             let Some(event) = self.event_names.code(event, MAX_EVENT_NAMES) else {
                 self.failure = Some(format!(
                     "more than {MAX_EVENT_NAMES} distinct event names; nsm compares metrics over a catalog of events, not free text"
                 ));
-                return Ok(());
+                break;
             };
-            let (Some(user), Some(account)) = (user, account) else {
-                self.failure = Some("more than 4,294,967,295 distinct ids".to_string());
-                return Ok(());
-            };
-            let member = self.member(user, account);
             self.first_day = self.first_day.min(day);
             self.last_day = self.last_day.max(day);
             self.events.day.push(day);
@@ -245,40 +343,84 @@ impl Loader {
                     .push(value.map_or(NO_VALUE, |v| (v * VALUE_SCALE + 0.5).floor() as i64));
             }
             self.fingerprints
-                .push(state.hash_one((ts_hash, value_hash, member, event)));
+                .push(quality.hash_one((raw, shard, member, event)));
         }
-        Ok(())
+        if shard == 0 {
+            bad_rows
+        } else {
+            0
+        }
     }
 }
 
-impl Loader {
-    /// The member code of a user in an account: most users have one account, so the last
-    /// member seen for the user is tried before the table of all pairs.
-    #[inline]
-    fn member(&mut self, user: u32, account: u32) -> u32 {
-        let last = self.last_member.get(user as usize).copied();
-        let pair = Member { user, account };
-        if let Some(m) = last.filter(|m| self.members[*m as usize] == pair) {
-            return m;
+/// Kept with each user: the member it was last seen as and that account's text, to skip the
+/// account and pair lookups while a user stays in one account (the usual case).
+#[derive(Clone, Copy)]
+struct LastAccount {
+    member: u32,
+    len: u32,
+    head: u64,
+}
+
+impl Default for LastAccount {
+    fn default() -> Self {
+        LastAccount {
+            member: u32::MAX,
+            len: 0,
+            head: 0,
         }
-        let key = (u64::from(user) << 32) | u64::from(account);
+    }
+}
+
+impl Ids {
+    /// The member code of a user in an account; `None` past `FULL` distinct ids.
+    #[inline]
+    fn member(&mut self, user: &str, user_hash: u64, account: &str) -> Option<u32> {
+        let limit = FULL as usize;
+        let (user, last) = self.users.code_and_payload(user, user_hash, limit)?;
+        if last.member != u32::MAX
+            && last.len as usize == account.len()
+            && last.head == head(account)
+            && (account.len() <= HEAD_BYTES
+                || self
+                    .accounts
+                    .get(self.members[last.member as usize].account)
+                    == account)
+        {
+            return Some(last.member);
+        }
+        let account_code = self.accounts.code(account, limit)?;
+        let key = (u64::from(user) << 32) | u64::from(account_code);
         let next = self.members.len() as u32;
+        if next == FULL {
+            return None;
+        }
         let member = *self.member_codes.entry(key).or_insert(next);
         if member == next {
-            self.members.push(pair);
+            self.members.push(Member {
+                user,
+                account: account_code,
+            });
         }
-        if self.last_member.len() <= user as usize {
-            self.last_member.resize(user as usize + 1, 0);
-        }
-        self.last_member[user as usize] = member;
-        member
+        *last = LastAccount {
+            member,
+            len: account.len() as u32,
+            head: head(account),
+        };
+        Some(member)
     }
+}
+
+/// The hasher of row fingerprints: a fixed seed and full mixing, as two different rows share a
+/// fingerprint with a chance of about 2^-64 per pair (on the order of 1e-4 for 50M rows).
+fn fingerprint_hasher() -> foldhash::quality::FixedState {
+    foldhash::quality::FixedState::with_seed(0x6475_706c_6963_6174)
 }
 
 /// A hash of each row's raw value in `column` (text as read, or the typed value).
 fn raw_hashes(column: &Column) -> PolarsResult<Vec<u64>> {
     const NULL: u64 = 0x9e37_79b9_7f4a_7c15;
-    let state = hasher();
+    let state = fingerprint_hasher();
     Ok(match column.dtype() {
         DataType::String => column
             .str()?
@@ -597,6 +739,7 @@ fn finish(
     has_value: bool,
 ) -> Result<Activity> {
     let bad_rows = loaded.bad_rows;
+    let (loaded, users) = loaded.merge();
     let mut skipped_examples = Vec::new();
     if bad_rows > 0 {
         let examples = locate_bad_rows(plans, options, 5)?;
@@ -631,10 +774,10 @@ fn finish(
     Ok(Activity {
         events_rows: loaded.events.len() as u64,
         events: loaded.events,
-        users: loaded.users,
-        accounts: loaded.accounts,
+        users,
+        accounts: loaded.ids.accounts,
         event_names: loaded.event_names,
-        members: loaded.members,
+        members: loaded.ids.members,
         first_day: loaded.first_day,
         last_day: loaded.last_day,
         has_account,
@@ -898,4 +1041,52 @@ fn explain_scan_failure(
         files.join(", ")
     ))
     .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_in_two_accounts_is_two_members() {
+        let mut ids = Ids {
+            users: Names::default(),
+            accounts: Names::default(),
+            members: Vec::new(),
+            member_codes: hashbrown::HashMap::with_hasher(hasher()),
+        };
+        let mut member =
+            |user: &str, account: &str| ids.member(user, hasher().hash_one(user), account).unwrap();
+        let long = "account-with-a-long-name-1";
+        let long_too = "account-with-a-long-name-2";
+        assert_eq!(member("u1", long), 0);
+        assert_eq!(member("u1", long), 0);
+        // Same length and first bytes as the account before: compared in full.
+        assert_eq!(member("u1", long_too), 1);
+        assert_eq!(member("u1", long), 0);
+        assert_eq!(member("u2", "a"), 2);
+        assert_eq!(member("u1", "a"), 3);
+        assert_eq!(member("u2", "a"), 2);
+        assert_eq!(
+            ids.members,
+            [
+                Member {
+                    user: 0,
+                    account: 0
+                },
+                Member {
+                    user: 0,
+                    account: 1
+                },
+                Member {
+                    user: 1,
+                    account: 2
+                },
+                Member {
+                    user: 0,
+                    account: 2
+                },
+            ]
+        );
+    }
 }
