@@ -8,9 +8,10 @@
 //! Generates (once per size and seed, under `target/bench/`) an events file as CSV and as
 //! Parquet, per-customer revenue and a 12-candidate `nsm.toml`; then, for each format, runs
 //! `nsm evaluate`, DuckDB (the SQL of `nsm sql --dialect duckdb` over the file) and one lazy
-//! polars plan computing the same series, checks that all three give the same series (counts
-//! exact, sums within 1e-9), and prints wall time, peak RSS and peak anonymous memory (RssAnon:
-//! the file mappings of a CSV scan are page cache, not allocations) of each, with the ratios.
+//! polars plan computing the same series, each `--runs N` times (default 3, the engines taking
+//! turns), checks that all three give the same series (counts exact, sums within 1e-9), and
+//! prints the median wall time and its range, peak RSS and peak anonymous memory (RssAnon: the
+//! file mappings of a CSV scan are page cache, not allocations) of each, with the ratios.
 //!
 //! Needs `python3` with the `duckdb` and `polars` packages (`--python PATH`, default
 //! `.venv/bin/python`), and Linux (memory is read from /proc). Not part of the test suite.
@@ -118,6 +119,8 @@ struct Args {
     formats: Vec<String>,
     /// Stop a run whose peak RSS passes this (the machine must survive the largest sizes).
     max_rss_gib: f64,
+    /// Runs of each engine; the median wall time is reported.
+    runs: usize,
 }
 
 fn parse_args() -> Result<Args> {
@@ -128,6 +131,7 @@ fn parse_args() -> Result<Args> {
         python: PathBuf::from(".venv/bin/python"),
         formats: vec!["csv".into(), "parquet".into()],
         max_rss_gib: 16.0,
+        runs: 3,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -139,8 +143,9 @@ fn parse_args() -> Result<Args> {
             "--python" => args.python = value()?.into(),
             "--format" => args.formats = vec![value()?],
             "--max-rss-gib" => args.max_rss_gib = value()?.parse()?,
+            "--runs" => args.runs = value()?.parse::<usize>()?.max(1),
             _ => bail!(
-                "usage: bench [--rows N] [--seed N] [--dir DIR] [--python PATH] [--format csv|parquet] [--max-rss-gib G]"
+                "usage: bench [--rows N] [--seed N] [--dir DIR] [--python PATH] [--format csv|parquet] [--max-rss-gib G] [--runs N]"
             ),
         }
     }
@@ -294,6 +299,37 @@ fn measure(command: &mut Command, stdout: Option<&Path>, max_rss: u64) -> Result
     })
 }
 
+/// The runs of one engine: median wall time, its range, and the largest peaks.
+struct Summary {
+    wall: f64,
+    fastest: f64,
+    slowest: f64,
+    peak_rss: u64,
+    peak_anon: u64,
+    stopped: bool,
+}
+
+impl Summary {
+    fn of(runs: &[Measure]) -> Summary {
+        let mut walls: Vec<f64> = runs.iter().map(|m| m.wall).collect();
+        walls.sort_by(f64::total_cmp);
+        let n = walls.len();
+        let median = if n % 2 == 1 {
+            walls[n / 2]
+        } else {
+            (walls[n / 2 - 1] + walls[n / 2]) / 2.0
+        };
+        Summary {
+            wall: median,
+            fastest: walls[0],
+            slowest: walls[n - 1],
+            peak_rss: runs.iter().map(|m| m.peak_rss).max().unwrap_or(0),
+            peak_anon: runs.iter().map(|m| m.peak_anon).max().unwrap_or(0),
+            stopped: runs.iter().any(|m| m.stopped),
+        }
+    }
+}
+
 fn gib(bytes: u64) -> String {
     format!("{:.2} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
@@ -329,59 +365,67 @@ fn main() -> Result<()> {
         bail!("nsm sql failed");
     }
     println!(
-        "| rows | format | engine | wall (s) | peak RSS | peak RssAnon | nsm / engine (wall) |"
+        "| rows | format | engine | wall (s), median of {} | wall range (s) | peak RSS | peak RssAnon | nsm / engine (wall) |",
+        args.runs
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     let max_rss = (args.max_rss_gib * (1u64 << 30) as f64) as u64;
     for format in &args.formats {
         let events = dir.join(format!("events.{format}"));
         let nsm_json = dir.join(format!("nsm-{format}.json"));
-        let ours = measure(
-            Command::new(&nsm)
-                .args(["evaluate", "--quiet", "--format", "json", "--events"])
-                .arg(&events)
-                .arg("--revenue")
-                .arg(dir.join("revenue.csv"))
-                .arg("--config")
-                .arg(dir.join("nsm.toml")),
-            Some(&nsm_json),
-            max_rss,
-        )?;
-        let mut results = vec![("nsm", ours, None::<PathBuf>)];
-        for (engine, script) in [
-            ("DuckDB", "duckdb_series.py"),
-            ("polars", "polars_series.py"),
-        ] {
-            let out = dir.join(format!("{engine}-{format}.csv"));
-            let measured = measure(
-                Command::new(&args.python)
-                    .arg(scripts.join(script))
-                    .arg(&events)
-                    .arg(&sql)
-                    .arg(&out),
-                None,
-                max_rss,
-            )?;
-            results.push((engine, measured, Some(out)));
+        let engines = [
+            ("nsm", None),
+            ("DuckDB", Some("duckdb_series.py")),
+            ("polars", Some("polars_series.py")),
+        ];
+        // The engines take turns, run after run, so that a slow spell of the machine does not
+        // fall on one engine only.
+        let mut runs: Vec<Vec<Measure>> = engines.iter().map(|_| Vec::new()).collect();
+        for _ in 0..args.runs {
+            for ((engine, script), measured) in engines.iter().zip(runs.iter_mut()) {
+                let m = match script {
+                    None => measure(
+                        Command::new(&nsm)
+                            .args(["evaluate", "--quiet", "--format", "json", "--events"])
+                            .arg(&events)
+                            .arg("--revenue")
+                            .arg(dir.join("revenue.csv"))
+                            .arg("--config")
+                            .arg(dir.join("nsm.toml")),
+                        Some(&nsm_json),
+                        max_rss,
+                    )?,
+                    Some(script) => measure(
+                        Command::new(&args.python)
+                            .arg(scripts.join(script))
+                            .arg(&events)
+                            .arg(&sql)
+                            .arg(dir.join(format!("{engine}-{format}.csv"))),
+                        None,
+                        max_rss,
+                    )?,
+                };
+                measured.push(m);
+            }
         }
-        let nsm_wall = results[0].1.wall;
-        let nsm_stopped = results[0].1.stopped;
-        for (engine, m, out) in &results {
+        let summary: Vec<Summary> = runs.iter().map(|r| Summary::of(r)).collect();
+        let nsm_stopped = summary[0].stopped;
+        for ((engine, script), m) in engines.iter().zip(&summary) {
             if m.stopped {
                 println!(
-                    "| {} | {format} | {engine} | stopped after {:.0} s at the {:.0} GiB limit | {} | {} | |",
+                    "| {} | {format} | {engine} | stopped at the {:.0} GiB limit | | {} | {} | |",
                     args.rows,
-                    m.wall,
                     args.max_rss_gib,
                     gib(m.peak_rss),
                     gib(m.peak_anon)
                 );
                 continue;
             }
-            if let (Some(out), false) = (out, nsm_stopped) {
+            if script.is_some() && !nsm_stopped {
+                let out = dir.join(format!("{engine}-{format}.csv"));
                 let same = Command::new(&args.python)
                     .arg(&compare)
-                    .arg(out)
+                    .arg(&out)
                     .arg(&nsm_json)
                     .stdout(Stdio::null())
                     .status()?;
@@ -389,15 +433,17 @@ fn main() -> Result<()> {
                     bail!("{engine} and nsm disagree on {}", out.display());
                 }
             }
-            let ratio = if *engine == "nsm" || nsm_stopped {
+            let ratio = if script.is_none() || nsm_stopped {
                 String::new()
             } else {
-                format!("{:.2}", nsm_wall / m.wall)
+                format!("{:.2}", summary[0].wall / m.wall)
             };
             println!(
-                "| {} | {format} | {engine} | {:.2} | {} | {} | {ratio} |",
+                "| {} | {format} | {engine} | {:.2} | {:.2}–{:.2} | {} | {} | {ratio} |",
                 args.rows,
                 m.wall,
+                m.fastest,
+                m.slowest,
                 gib(m.peak_rss),
                 gib(m.peak_anon)
             );

@@ -52,22 +52,22 @@ impl Sums {
         }
     }
 
-    /// Every touched cell as `(key, id, sum)`, in no particular order.
-    pub fn cells(&self) -> Vec<(usize, u32, i64)> {
+    /// Call `f(key, id, sum)` for every touched cell, in no particular order.
+    pub fn for_each(&self, mut f: impl FnMut(usize, u32, i64)) {
         match self {
-            Sums::Dense { width, cells } => cells
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| **v != UNTOUCHED)
-                .map(|(i, v)| (i / width, (i % width) as u32, *v))
-                .collect(),
-            Sums::Sparse(map) => map
-                .iter()
-                .map(|(cell, v)| {
+            Sums::Dense { width, cells } => {
+                for (i, v) in cells.iter().enumerate() {
+                    if *v != UNTOUCHED {
+                        f(i / width, (i % width) as u32, *v);
+                    }
+                }
+            }
+            Sums::Sparse(map) => {
+                for (cell, v) in map {
                     let (key, id) = unpacked(*cell);
-                    (key, id, *v)
-                })
-                .collect(),
+                    f(key, id, *v);
+                }
+            }
         }
     }
 }
@@ -102,22 +102,25 @@ impl Bits {
         }
     }
 
-    /// Every cell in the set, in no particular order.
-    pub fn cells(&self) -> Vec<(usize, u32)> {
+    /// Call `f(key, id)` for every cell in the set, in no particular order.
+    pub fn for_each(&self, mut f: impl FnMut(usize, u32)) {
         match self {
             Bits::Dense { width, words } => {
-                let mut out = Vec::new();
                 for (w, word) in words.iter().enumerate() {
                     let mut bits = *word;
                     while bits != 0 {
                         let i = w * 64 + bits.trailing_zeros() as usize;
-                        out.push((i / width, (i % width) as u32));
+                        f(i / width, (i % width) as u32);
                         bits &= bits - 1;
                     }
                 }
-                out
             }
-            Bits::Sparse(set) => set.iter().map(|cell| unpacked(*cell)).collect(),
+            Bits::Sparse(set) => {
+                for cell in set {
+                    let (key, id) = unpacked(*cell);
+                    f(key, id);
+                }
+            }
         }
     }
 }
@@ -139,7 +142,8 @@ mod tests {
             sums.add(2, 4, 7);
             sums.add(2, 4, -7);
             sums.add(0, 1, 3);
-            let mut cells = sums.cells();
+            let mut cells = Vec::new();
+            sums.for_each(|k, id, v| cells.push((k, id, v)));
             cells.sort_unstable();
             assert_eq!(cells, [(0, 1, 3), (2, 4, 0)]);
         }
@@ -154,7 +158,8 @@ mod tests {
             for (k, id) in [(2, 69), (0, 0), (2, 69), (1, 63), (1, 64)] {
                 bits.insert(k, id);
             }
-            let mut cells = bits.cells();
+            let mut cells = Vec::new();
+            bits.for_each(|k, id| cells.push((k, id)));
             cells.sort_unstable();
             assert_eq!(cells, [(0, 0), (1, 63), (1, 64), (2, 69)]);
         }

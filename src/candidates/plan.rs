@@ -89,6 +89,7 @@ impl Keys {
 
 /// One candidate's contributions: `(key, account, value)` rows, and `(key, value)` totals where
 /// they are not the sum of the rows (distinct users across accounts).
+#[derive(Clone)]
 struct Collected {
     rows: Vec<(i32, u32, f64)>,
     total: Option<Vec<(i32, f64)>>,
@@ -103,27 +104,22 @@ fn qualifies(threshold: Threshold, count_or_sum: i64) -> bool {
     }
 }
 
-/// Number of set cells per `(key, account)`, each cell `(key, member)` counted for the
-/// member's account.
+/// Number of `(key, member)` cells `set` calls back with, per `(key, account)`.
 fn members_per_account(
-    cells: &[(usize, u32)],
+    set: impl FnOnce(&mut dyn FnMut(usize, u32)),
     members: &[Member],
     width: usize,
     keys: usize,
 ) -> Sums {
     let mut out = Sums::new(keys, width);
-    for (key, member) in cells {
-        out.add(*key, members[*member as usize].account, 1);
-    }
+    set(&mut |key, member| out.add(key, members[member as usize].account, 1));
     out
 }
 
 /// Count of cells per key.
-fn per_key(keys: &Keys, cells: impl Iterator<Item = usize>) -> Vec<(i32, f64)> {
+fn per_key(keys: &Keys, cells: impl FnOnce(&mut dyn FnMut(usize))) -> Vec<(i32, f64)> {
     let mut counts = vec![0u64; keys.len];
-    for key in cells {
-        counts[key] += 1;
-    }
+    cells(&mut |key| counts[key] += 1);
     counts
         .into_iter()
         .enumerate()
@@ -132,15 +128,22 @@ fn per_key(keys: &Keys, cells: impl Iterator<Item = usize>) -> Vec<(i32, f64)> {
         .collect()
 }
 
-fn rows_of(keys: &Keys, cells: Vec<(usize, u32, i64)>) -> Vec<(i32, u32, f64)> {
-    cells
-        .into_iter()
-        .map(|(k, id, v)| (keys.key(k), id, v as f64))
-        .collect()
+/// `(key, id, sum)` rows of the touched cells.
+fn rows_of(keys: &Keys, sums: &Sums) -> Vec<(i32, u32, f64)> {
+    let mut rows = Vec::new();
+    sums.for_each(|k, id, v| rows.push((keys.key(k), id, v as f64)));
+    rows
 }
 
-fn ones(keys: &Keys, cells: impl Iterator<Item = (usize, u32)>) -> Vec<(i32, u32, f64)> {
-    cells.map(|(k, id)| (keys.key(k), id, 1.0)).collect()
+/// `(key, id, 1)` rows of the cells passing `keep`.
+fn ones_where(keys: &Keys, sums: &Sums, keep: impl Fn(i64) -> bool) -> Vec<(i32, u32, f64)> {
+    let mut rows = Vec::new();
+    sums.for_each(|k, id, v| {
+        if keep(v) {
+            rows.push((keys.key(k), id, 1.0));
+        }
+    });
+    rows
 }
 
 /// One candidate's contributions, from one pass over the events it selects.
@@ -183,7 +186,7 @@ fn collect(
                 };
                 sums.add(key_of(i), account_of(i), value);
             }
-            (rows_of(&keys, sums.cells()), None)
+            (rows_of(&keys, &sums), None)
         }
         Kind::ActiveEntities { entity, .. } => match entity {
             Entity::User => {
@@ -191,24 +194,21 @@ fn collect(
                 for i in rows() {
                     seen.insert(key_of(i), events.member[i]);
                 }
-                let cells = seen.cells();
-                drop(seen);
                 let total = (!one_account_each).then(|| {
                     let mut users_seen = Bits::new(keys.len, users);
-                    for (key, member) in &cells {
-                        users_seen.insert(*key, user_of(*member));
-                    }
-                    per_key(&keys, users_seen.cells().into_iter().map(|(k, _)| k))
+                    seen.for_each(|key, member| users_seen.insert(key, user_of(member)));
+                    per_key(&keys, |count| users_seen.for_each(|key, _| count(key)))
                 });
-                let counts = members_per_account(&cells, members, accounts, keys.len);
-                (rows_of(&keys, counts.cells()), total)
+                let counts =
+                    members_per_account(|add| seen.for_each(add), members, accounts, keys.len);
+                (rows_of(&keys, &counts), total)
             }
             Entity::Account => {
-                let mut seen = Bits::new(keys.len, accounts);
+                let mut seen = Sums::new(keys.len, accounts);
                 for i in rows() {
-                    seen.insert(key_of(i), account_of(i));
+                    seen.add(key_of(i), account_of(i), 1);
                 }
-                (ones(&keys, seen.cells().into_iter()), None)
+                (ones_where(&keys, &seen, |_| true), None)
             }
         },
         Kind::ThresholdEntities {
@@ -218,46 +218,44 @@ fn collect(
                 Threshold::MinCount(_) => 1,
                 Threshold::MinValue(_) => events.value(i).unwrap_or(0),
             };
+            let passes = |v: i64| qualifies(*threshold, v);
             match entity {
                 Entity::User => {
                     let mut sums = Sums::new(keys.len, members.len());
                     for i in rows() {
                         sums.add(key_of(i), events.member[i], measure(i));
                     }
-                    let cells = sums.cells();
-                    drop(sums);
                     let total = (!one_account_each).then(|| {
                         let mut by_user = Sums::new(keys.len, users);
-                        for (key, member, v) in &cells {
-                            by_user.add(*key, user_of(*member), *v);
-                        }
-                        let cells = by_user.cells();
-                        per_key(
-                            &keys,
-                            cells
-                                .into_iter()
-                                .filter(|c| qualifies(*threshold, c.2))
-                                .map(|c| c.0),
-                        )
+                        sums.for_each(|key, member, v| by_user.add(key, user_of(member), v));
+                        per_key(&keys, |count| {
+                            by_user.for_each(|key, _, v| {
+                                if passes(v) {
+                                    count(key)
+                                }
+                            })
+                        })
                     });
-                    let passing: Vec<(usize, u32)> = cells
-                        .into_iter()
-                        .filter(|c| qualifies(*threshold, c.2))
-                        .map(|(k, m, _)| (k, m))
-                        .collect();
-                    let counts = members_per_account(&passing, members, accounts, keys.len);
-                    (rows_of(&keys, counts.cells()), total)
+                    let counts = members_per_account(
+                        |add| {
+                            sums.for_each(|k, m, v| {
+                                if passes(v) {
+                                    add(k, m)
+                                }
+                            })
+                        },
+                        members,
+                        accounts,
+                        keys.len,
+                    );
+                    (rows_of(&keys, &counts), total)
                 }
                 Entity::Account => {
                     let mut sums = Sums::new(keys.len, accounts);
                     for i in rows() {
                         sums.add(key_of(i), account_of(i), measure(i));
                     }
-                    let cells = sums.cells().into_iter();
-                    let passing = cells
-                        .filter(|c| qualifies(*threshold, c.2))
-                        .map(|(k, a, _)| (k, a));
-                    (ones(&keys, passing), None)
+                    (ones_where(&keys, &sums, passes), None)
                 }
             }
         }
@@ -266,13 +264,11 @@ fn collect(
             for i in rows() {
                 seen.insert(key_of(i), events.member[i]);
             }
-            let counts = members_per_account(&seen.cells(), members, accounts, keys.len);
-            let passing = counts
-                .cells()
-                .into_iter()
-                .filter(|c| c.2 >= *min_members as i64)
-                .map(|(k, a, _)| (k, a));
-            (ones(&keys, passing), None)
+            let counts = members_per_account(|add| seen.for_each(add), members, accounts, keys.len);
+            (
+                ones_where(&keys, &counts, |n| n >= *min_members as i64),
+                None,
+            )
         }
         Kind::NewEntities { entity, .. } | Kind::CumulativeEntities { entity, .. } => {
             // First period each entity is seen, over all data (also before the analysed
@@ -291,9 +287,7 @@ fn collect(
                     &mut firsts[member.account as usize]
                 };
                 slot.0 = slot.0.min(key_of(i));
-                if ranks[member.account as usize] < slot.1 {
-                    slot.1 = ranks[member.account as usize];
-                }
+                slot.1 = slot.1.min(ranks[member.account as usize]);
             }
             let mut by_rank = vec![0u32; accounts];
             for (code, rank) in ranks.iter().enumerate() {
@@ -305,7 +299,7 @@ fn collect(
                     counts.add(key, by_rank[rank as usize], 1);
                 }
             }
-            (rows_of(&keys, counts.cells()), None)
+            (rows_of(&keys, &counts), None)
         }
         Kind::Ratio { .. } => return None,
     };
@@ -325,12 +319,11 @@ pub fn compute_series(
     progress: &Progress,
 ) -> Result<Vec<CandidateSeries>> {
     let calendar = activity.calendar();
-    let parts: Vec<Option<Collected>> = candidates
-        .par_iter()
-        .map(|candidate| collect(activity, &calendar, candidate, dataset.kind))
-        .collect();
+    let series = assemble(candidates, dataset, VALUE_SCALE, &activity.accounts, |i| {
+        Ok(collect(activity, &calendar, &candidates[i], dataset.kind))
+    });
     progress.stage("per-account parts aggregated");
-    assemble(parts, candidates, dataset, VALUE_SCALE, &activity.accounts)
+    series
 }
 
 /// Series from per-account parts computed elsewhere (`nsm sql --query customers`): one
@@ -369,7 +362,13 @@ pub fn series_from_parts(
             .transpose()
         })
         .collect::<Result<Vec<_>>>()?;
-    assemble(parts, candidates, dataset, 1.0, &accounts)
+    assemble(
+        candidates,
+        dataset,
+        1.0,
+        &accounts,
+        |i| Ok(parts[i].clone()),
+    )
 }
 
 /// Sums of one candidate by key: in total, per status, and per account and status.
@@ -508,15 +507,15 @@ fn roll_up(by_week: &BTreeMap<i32, f64>, weeks: &[Vec<i32>], rollup: Rollup) -> 
         .collect()
 }
 
-/// Dense per-period series from the collected frames, rolling weeks up and computing ratios and
-/// cumulative counts. `value_scale` is the unit value sums arrive in (millionths from the
-/// activity table).
+/// Dense per-period series from each candidate's parts (`parts(i)` for candidate `i`, `None`
+/// for ratios), rolling weeks up and computing ratios and cumulative counts. `value_scale` is
+/// the unit value sums arrive in (millionths from the stored events).
 fn assemble(
-    parts: Vec<Option<Collected>>,
     candidates: &[Candidate],
     dataset: &Dataset,
     value_scale: f64,
     accounts: &Names,
+    parts: impl Fn(usize) -> Result<Option<Collected>> + Sync,
 ) -> Result<Vec<CandidateSeries>> {
     let n = dataset.len();
     let weeks = weeks_of_periods(dataset);
@@ -524,23 +523,25 @@ fn assemble(
         .iter()
         .map(|name| dataset.panel.statuses.get(name))
         .collect();
-    // Candidates are independent: split them in parallel, in a fixed order.
+    // Candidates are independent: each one's parts are computed and split in parallel with
+    // the others (and dropped once split), the results kept in a fixed order.
     let direct: Vec<Option<CandidateSeries>> = candidates
         .par_iter()
-        .zip(parts.par_iter())
-        .map(|(candidate, collected)| {
-            collected.as_ref().map(|collected| {
+        .enumerate()
+        .map(|(i, candidate)| {
+            Ok(parts(i)?.map(|collected| {
                 let split = split(
-                    collected,
+                    &collected,
                     matches!(candidate.kind, Kind::CumulativeEntities { .. }),
                     dataset,
                     accounts,
                     &statuses,
                 );
+                drop(collected);
                 direct_series(candidate, split, accounts, dataset, &weeks, value_scale)
-            })
+            }))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let mut out = direct;
     for series in out.iter().flatten() {
         debug_assert_eq!(series.values.len(), n);
