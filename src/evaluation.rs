@@ -345,7 +345,7 @@ pub fn evaluate(inputs: Inputs, settings: &Settings, progress: &Progress) -> Res
     if let Some(files) = &inputs.series {
         return evaluate_series(files, &config, &revenue, inputs.delimiter, settings);
     }
-    let activity = load_activity(&inputs.events, &event_options)?;
+    let activity = load_activity(&inputs.events, &event_options, progress)?;
     progress.stage(&format!("read {} events", activity.events_rows));
     let dataset = dataset::build(settings.period, &activity, &revenue, settings.as_of)?;
     check_lags_fit(settings, &dataset)?;

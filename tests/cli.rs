@@ -243,3 +243,21 @@ fn init_writes_a_config_that_evaluate_reads() {
     );
     assert_eq!(common::series(&json, "meeting_count"), vec![4.0, 3.0, 2.0]);
 }
+
+#[test]
+fn progress_stays_off_a_stderr_that_is_not_a_terminal() {
+    // Under the test harness stderr is a pipe, as in CI or `2> log`: no bars, no stage lines.
+    let args = tiny_args("json");
+    let output = nsm()
+        .args(args_ref(&args))
+        .env_remove("NSM_TIMINGS")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(serde_json::from_slice::<serde_json::Value>(&output.stdout).is_ok());
+}

@@ -9,6 +9,7 @@ use nsm::ingest::source::{for_each_record, resolve, Visit};
 use nsm::ingest::timestamp::{
     fast_day_expr, fast_format, parse_epoch_day, parse_iso_day, TimestampFamily,
 };
+use nsm::output::Progress;
 use nsm::period::{self, PeriodKind};
 use polars::prelude::*;
 use proptest::prelude::*;
@@ -255,12 +256,13 @@ fn readers_survive(bytes: &[u8]) {
     // Ok or an error, never a panic.
     let _ = for_each_record(&files[0], b',', |_| Ok(Visit::Continue));
     let _ = load_revenue(&files[0], b',', None);
-    let _ = load_activity(&EventSource::Files(files.clone()), &options);
+    let quiet = Progress::new(true);
+    let _ = load_activity(&EventSource::Files(files.clone()), &options, &quiet);
     let strict = EventOptions {
         skip_bad_rows: false,
         ..options
     };
-    if let Err(e) = load_activity(&EventSource::Files(files), &strict) {
+    if let Err(e) = load_activity(&EventSource::Files(files), &strict, &quiet) {
         assert!(!e.to_string().is_empty());
     }
 }

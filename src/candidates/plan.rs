@@ -319,9 +319,17 @@ pub fn compute_series(
     progress: &Progress,
 ) -> Result<Vec<CandidateSeries>> {
     let calendar = activity.calendar();
+    let counter = progress.counter(
+        "computing candidates",
+        "candidates",
+        Some(candidates.len() as u64),
+    );
     let series = assemble(candidates, dataset, VALUE_SCALE, &activity.accounts, |i| {
-        Ok(collect(activity, &calendar, &candidates[i], dataset.kind))
+        let parts = collect(activity, &calendar, &candidates[i], dataset.kind);
+        counter.add(1);
+        Ok(parts)
     });
+    drop(counter);
     progress.stage("per-account parts aggregated");
     series
 }

@@ -9,7 +9,7 @@ use crate::error::InputError;
 use crate::ingest::events::{load_activity, EventOptions, EventSource};
 use crate::ingest::revenue::load_revenue;
 use crate::ingest::source::resolve;
-use crate::output::write_atomic;
+use crate::output::{write_atomic, Progress};
 
 pub fn run(args: InitArgs) -> Result<ExitCode> {
     if args.output.exists() && !args.force {
@@ -32,7 +32,8 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
         as_of: None,
         skip_bad_rows: false,
     };
-    let activity = load_activity(&EventSource::Files(files), &options)?;
+    let progress = Progress::new(false);
+    let activity = load_activity(&EventSource::Files(files), &options, &progress)?;
     let candidates = catalog::automatic(&activity)?;
     let count = candidates.len();
     let config = Config {

@@ -17,6 +17,7 @@ use super::source::{
 use super::timestamp::{epoch_seconds_to_day, fast_day_expr, fast_format, TimestampFamily};
 use crate::candidates::config::EventColumns;
 use crate::error::InputError;
+use crate::output::{Counter, Progress};
 
 /// Value sums are kept in integer millionths so that they do not depend on summation order
 /// (and so on thread scheduling): same input, same bytes.
@@ -105,11 +106,18 @@ const BAD: &str = "__bad";
 
 /// Read all events into memory in one pass (two when a file read with a fixed timestamp
 /// format has rows that need the general parser).
-pub fn load_activity(source: &EventSource, options: &EventOptions) -> Result<Activity> {
+///
+/// `progress` shows the rows read so far on a terminal.
+pub fn load_activity(
+    source: &EventSource,
+    options: &EventOptions,
+    progress: &Progress,
+) -> Result<Activity> {
     let mut plans = file_plans(source, options)?;
     let has_account = plans.iter().any(|p| p.has_account);
     let has_value = plans.iter().any(|p| p.has_value);
-    let mut loaded = read_batches(&plans, options, has_value)?;
+    let counter = || progress.counter("reading events", "rows", None);
+    let mut loaded = read_batches(&plans, options, has_value, counter())?;
     let fixed = plans
         .iter()
         .any(|p| matches!(p.timestamp, TimestampKind::TextFormat(_)));
@@ -120,13 +128,18 @@ pub fn load_activity(source: &EventSource, options: &EventOptions) -> Result<Act
             }
         }
         drop(loaded);
-        loaded = read_batches(&plans, options, has_value)?;
+        loaded = read_batches(&plans, options, has_value, counter())?;
     }
     finish(loaded, &plans, options, has_account, has_value)
 }
 
 /// Run the plan, storing each batch as it arrives.
-fn read_batches(plans: &[FilePlan], options: &EventOptions, has_value: bool) -> Result<Loader> {
+fn read_batches(
+    plans: &[FilePlan],
+    options: &EventOptions,
+    has_value: bool,
+    counter: Counter,
+) -> Result<Loader> {
     let loader = Arc::new(Mutex::new(Loader::new(has_value)));
     let sink = Arc::clone(&loader);
     one_plan(plans, options)?
@@ -136,6 +149,7 @@ fn read_batches(plans: &[FilePlan], options: &EventOptions, has_value: bool) -> 
                     .lock()
                     .map_err(|_| polars_err!(ComputeError: "poisoned"))?;
                 loader.add(&batch)?;
+                counter.add(batch.height() as u64);
                 Ok(loader.failure.is_some())
             }),
             true,
