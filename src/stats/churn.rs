@@ -11,8 +11,6 @@
 //! - residual: the share of the metric still produced by customers after they churned;
 //! - monotone: never fell in the data, or cannot fall by construction (structural).
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use statrs::distribution::{Binomial, DiscreteCDF};
 
 use super::series::{growth, pearson};
@@ -207,6 +205,21 @@ fn weight_of_sums(sums: CustomerShare) -> Option<f64> {
     (cp > 0.0 && cm + pm > 0.0).then(|| (cm / (cm + pm)) / (cp / (cp + pp)))
 }
 
+/// SplitMix64 (Steele, Lea & Flood 2014): a small, fast generator for the bootstrap's millions
+/// of index draws, with the same sequence on every platform.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    #[inline]
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
 /// Resamples of the churner weight's bootstrap interval.
 pub const BOOTSTRAP_RESAMPLES: usize = 999;
 
@@ -220,12 +233,34 @@ pub fn churner_weight_interval(
     if customers.len() < 2 || weight_of(customers).is_none() {
         return None;
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = SplitMix64(seed);
     let mut draws = Vec::with_capacity(resamples);
+    let n = customers.len() as u64;
     for _ in 0..resamples {
-        let sums = (0..customers.len()).fold(CustomerShare::default(), |total, _| {
-            add_share(total, &customers[rng.random_range(0..customers.len())])
-        });
+        let (mut cm, mut pm, mut cp, mut pp) = (0.0, 0.0, 0.0, 0.0);
+        let mut add = |bits: u64| {
+            // Multiply-shift (Lemire 2019) on 32 random bits: bias at most n / 2^32 per index,
+            // far below the bootstrap's own error.
+            let c = &customers[(((bits & 0xffff_ffff) * n) >> 32) as usize];
+            cm += c.churner_metric;
+            pm += c.paying_metric;
+            cp += c.churner_periods;
+            pp += c.paying_periods;
+        };
+        for _ in 0..customers.len() / 2 {
+            let bits = rng.next();
+            add(bits);
+            add(bits >> 32);
+        }
+        if customers.len() % 2 == 1 {
+            add(rng.next());
+        }
+        let sums = CustomerShare {
+            churner_metric: cm,
+            paying_metric: pm,
+            churner_periods: cp,
+            paying_periods: pp,
+        };
         if let Some(w) = weight_of_sums(sums) {
             draws.push(w);
         }

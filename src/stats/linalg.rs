@@ -18,50 +18,9 @@ pub fn ols(rows: &[Vec<f64>], y: &[f64]) -> Option<Ols> {
     if n == 0 || k == 0 || n < k || y.len() != n {
         return None;
     }
-    // Column-major copy of X and a copy of y, transformed in place.
-    let mut a: Vec<Vec<f64>> = (0..k)
-        .map(|j| rows.iter().map(|r| r[j]).collect())
-        .collect();
-    let mut qty = y.to_vec();
-    let scale = a
-        .iter()
-        .flat_map(|c| c.iter())
-        .fold(0.0f64, |m, v| m.max(v.abs()))
-        .max(1.0);
-    for j in 0..k {
-        let norm = a[j][j..].iter().map(|v| v * v).sum::<f64>().sqrt();
-        if norm <= 1e-12 * scale {
-            return None;
-        }
-        let alpha = if a[j][j] > 0.0 { -norm } else { norm };
-        let mut v: Vec<f64> = a[j][j..].to_vec();
-        v[0] -= alpha;
-        let v_norm2: f64 = v.iter().map(|x| x * x).sum();
-        if v_norm2 == 0.0 {
-            continue;
-        }
-        for col in a.iter_mut().skip(j) {
-            let dot: f64 = v.iter().zip(&col[j..]).map(|(vi, ci)| vi * ci).sum();
-            let f = 2.0 * dot / v_norm2;
-            for (ci, vi) in col[j..].iter_mut().zip(&v) {
-                *ci -= f * vi;
-            }
-        }
-        let dot: f64 = v.iter().zip(&qty[j..]).map(|(vi, yi)| vi * yi).sum();
-        let f = 2.0 * dot / v_norm2;
-        for (yi, vi) in qty[j..].iter_mut().zip(&v) {
-            *yi -= f * vi;
-        }
-    }
-    // Back substitution on the upper triangle R b = Q'y.
-    let mut b = vec![0.0; k];
-    for i in (0..k).rev() {
-        let mut s = qty[i];
-        for j in i + 1..k {
-            s -= a[j][i] * b[j];
-        }
-        b[i] = s / a[i][i];
-    }
+    let mut qr = Qr::default();
+    qr.a.extend((0..k).flat_map(|j| rows.iter().map(move |r| r[j])));
+    let b = qr.solve(n, k, y)?.to_vec();
     let residuals: Vec<f64> = rows
         .iter()
         .zip(y)
@@ -73,6 +32,73 @@ pub fn ols(rows: &[Vec<f64>], y: &[f64]) -> Option<Ols> {
         rss,
         residuals,
     })
+}
+
+/// Householder QR least squares with buffers kept between fits (the AR order search runs
+/// thousands of small fits per lead test).
+#[derive(Default)]
+pub struct Qr {
+    /// X, column-major: `a[j * n + i]` is row i of column j. Fill it, then call `solve`.
+    pub a: Vec<f64>,
+    qty: Vec<f64>,
+    v: Vec<f64>,
+    b: Vec<f64>,
+}
+
+impl Qr {
+    /// Coefficients of `y ≈ X b` for the `n × k` matrix in `a` (overwritten); `None` when X is
+    /// rank deficient or `n < k`.
+    pub fn solve(&mut self, n: usize, k: usize, y: &[f64]) -> Option<&[f64]> {
+        if n == 0 || k == 0 || n < k || y.len() != n || self.a.len() != n * k {
+            return None;
+        }
+        let a = &mut self.a;
+        self.qty.clear();
+        self.qty.extend_from_slice(y);
+        let qty = &mut self.qty;
+        let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1.0);
+        for j in 0..k {
+            let column = &a[j * n..(j + 1) * n];
+            let norm = column[j..].iter().map(|v| v * v).sum::<f64>().sqrt();
+            if norm <= 1e-12 * scale {
+                return None;
+            }
+            let alpha = if column[j] > 0.0 { -norm } else { norm };
+            let v = &mut self.v;
+            v.clear();
+            v.extend_from_slice(&column[j..]);
+            v[0] -= alpha;
+            let v_norm2: f64 = v.iter().map(|x| x * x).sum();
+            if v_norm2 == 0.0 {
+                continue;
+            }
+            for c in j..k {
+                let col = &mut a[c * n + j..(c + 1) * n];
+                let dot: f64 = v.iter().zip(col.iter()).map(|(vi, ci)| vi * ci).sum();
+                let f = 2.0 * dot / v_norm2;
+                for (ci, vi) in col.iter_mut().zip(v.iter()) {
+                    *ci -= f * vi;
+                }
+            }
+            let dot: f64 = v.iter().zip(&qty[j..]).map(|(vi, yi)| vi * yi).sum();
+            let f = 2.0 * dot / v_norm2;
+            for (yi, vi) in qty[j..].iter_mut().zip(v.iter()) {
+                *yi -= f * vi;
+            }
+        }
+        // Back substitution on the upper triangle R b = Q'y.
+        self.b.clear();
+        self.b.resize(k, 0.0);
+        let b = &mut self.b;
+        for i in (0..k).rev() {
+            let mut s = qty[i];
+            for j in i + 1..k {
+                s -= a[j * n + i] * b[j];
+            }
+            b[i] = s / a[i * n + i];
+        }
+        Some(&self.b)
+    }
 }
 
 #[cfg(test)]

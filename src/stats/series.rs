@@ -4,7 +4,7 @@
 use rand::Rng;
 use statrs::distribution::{ContinuousCDF, FisherSnedecor};
 
-use super::linalg::ols;
+use super::linalg::{ols, Qr};
 
 /// How a level series was turned into growth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,22 +145,36 @@ pub fn fit_ar(values: &[f64], max_order: usize) -> ArModel {
     let mut best_aic = f64::INFINITY;
     let start = max_order;
     let n_eff = (n - start) as f64;
+    let y = &values[start..];
+    let rows = y.len();
+    let mut qr = Qr::default();
     for p in 0..=max_order {
-        let rows: Vec<Vec<f64>> = (start..n)
+        // Columns: a constant, then the values 1..=p periods earlier.
+        qr.a.clear();
+        qr.a.resize(rows, 1.0);
+        for i in 1..=p {
+            qr.a.extend((start..n).map(|t| values[t - i]));
+        }
+        let Some(b) = qr.solve(rows, p + 1, y) else {
+            continue;
+        };
+        let rss: f64 = (start..n)
             .map(|t| {
-                let mut row = vec![1.0];
-                row.extend((1..=p).map(|i| values[t - i]));
-                row
+                let fitted = std::iter::once(1.0)
+                    .chain((1..=p).map(|i| values[t - i]))
+                    .zip(b)
+                    .map(|(x, bj)| x * bj)
+                    .sum::<f64>();
+                let e = values[t] - fitted;
+                e * e
             })
-            .collect();
-        let y: Vec<f64> = values[start..].to_vec();
-        let Some(fit) = ols(&rows, &y) else { continue };
-        let aic = n_eff * (fit.rss.max(1e-300) / n_eff).ln() + 2.0 * (p as f64 + 1.0);
+            .sum();
+        let aic = n_eff * (rss.max(1e-300) / n_eff).ln() + 2.0 * (p as f64 + 1.0);
         if aic < best_aic - 1e-12 {
             best_aic = aic;
             best = ArModel {
                 mean: m,
-                phi: fit.coefficients[1..].to_vec(),
+                phi: b[1..].to_vec(),
             };
         }
     }
