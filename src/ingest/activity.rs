@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::hash::BuildHasher;
 
 use foldhash::fast::FixedState;
-use hashbrown::hash_table::{Entry, HashTable};
 use hashbrown::{HashMap, HashSet};
 
 use super::events::BadRow;
@@ -23,10 +22,14 @@ pub fn hasher() -> FixedState {
 
 /// Distinct texts, each stored once in one buffer and known by its code (the order seen), with
 /// an optional payload `P` kept next to each text's table entry.
+///
+/// The table is open addressing with linear probing, at most half full, so that a caller can
+/// prefetch the slot of a lookup it will make soon ([`Names::prefetch`]): with ids drawn at
+/// random from hundreds of thousands, each lookup otherwise waits for memory.
 pub struct Names<P = ()> {
     text: String,
     ends: Vec<usize>,
-    table: HashTable<Slot<P>>,
+    slots: Vec<Slot<P>>,
 }
 
 impl<P> Default for Names<P> {
@@ -34,21 +37,23 @@ impl<P> Default for Names<P> {
         Names {
             text: String::new(),
             ends: Vec::new(),
-            table: HashTable::new(),
+            slots: Vec::new(),
         }
     }
 }
 
-/// A table entry: the code, and enough of the text to compare most lookups without reading
-/// the buffer (ids of up to 8 bytes are compared whole). Small, so that the table of a few
-/// hundred thousand ids stays in cache.
+/// A table entry: the code (`EMPTY` for none), 32 bits of the hash, and enough of the text to
+/// compare most lookups without reading the buffer (ids of up to 8 bytes are compared whole).
 #[derive(Clone, Copy)]
 struct Slot<P> {
     code: u32,
+    tag: u32,
     len: u32,
     head: u64,
     payload: P,
 }
+
+const EMPTY: u32 = u32::MAX;
 
 pub const HEAD_BYTES: usize = 8;
 
@@ -72,7 +77,13 @@ fn text_of<'a>(text: &'a str, ends: &[usize], code: u32) -> &'a str {
     &text[start..ends[i]]
 }
 
-impl<P: Default> Names<P> {
+/// The slot a hash starts probing at (the low bits; the high half is the tag).
+#[inline]
+fn home(hash: u64, slots: usize) -> usize {
+    hash as usize & (slots - 1)
+}
+
+impl<P: Default + Copy> Names<P> {
     pub fn len(&self) -> usize {
         self.ends.len()
     }
@@ -87,6 +98,23 @@ impl<P: Default> Names<P> {
 
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
         (0..self.len() as u32).map(|c| self.get(c))
+    }
+
+    /// Ask the processor to bring the first slot `hash` probes into cache.
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let slot = &self.slots[home(hash, self.slots.len())];
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: prefetching is a hint; the address is that of a live slot.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch::<_MM_HINT_T0>((slot as *const Slot<P>).cast());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = slot;
     }
 
     /// The code of `name`, adding it when new; `None` past `limit` distinct names.
@@ -106,35 +134,63 @@ impl<P: Default> Names<P> {
         hash: u64,
         limit: usize,
     ) -> Option<(u32, &mut P)> {
-        let state = hasher();
-        let (len, first) = (name.len(), head(name));
-        let (text, ends) = (&self.text, &self.ends);
-        let same = |slot: &Slot<P>| {
-            slot.len as usize == len
+        if self.ends.len() * 2 >= self.slots.len() {
+            self.grow();
+        }
+        let (len, first, tag) = (name.len(), head(name), (hash >> 32) as u32);
+        let mask = self.slots.len() - 1;
+        let mut i = home(hash, self.slots.len());
+        loop {
+            let slot = &self.slots[i];
+            if slot.code == EMPTY {
+                break;
+            }
+            if slot.tag == tag
+                && slot.len as usize == len
                 && slot.head == first
-                && (len <= HEAD_BYTES || text_of(text, ends, slot.code) == name)
+                && (len <= HEAD_BYTES || text_of(&self.text, &self.ends, slot.code) == name)
+            {
+                let slot = &mut self.slots[i];
+                return Some((slot.code, &mut slot.payload));
+            }
+            i = (i + 1) & mask;
+        }
+        let code = self.ends.len();
+        if code >= limit || code >= EMPTY as usize || len > u32::MAX as usize {
+            return None;
+        }
+        self.text.push_str(name);
+        self.ends.push(self.text.len());
+        self.slots[i] = Slot {
+            code: code as u32,
+            tag,
+            len: len as u32,
+            head: first,
+            payload: P::default(),
         };
-        let rehash = |slot: &Slot<P>| state.hash_one(text_of(text, ends, slot.code));
-        match self.table.entry(hash, same, rehash) {
-            Entry::Occupied(entry) => {
-                let slot = entry.into_mut();
-                Some((slot.code, &mut slot.payload))
+        let slot = &mut self.slots[i];
+        Some((slot.code, &mut slot.payload))
+    }
+
+    /// Double the table (16 slots at first), placing every entry again.
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(16);
+        let empty = Slot {
+            code: EMPTY,
+            tag: 0,
+            len: 0,
+            head: 0,
+            payload: P::default(),
+        };
+        let old = std::mem::replace(&mut self.slots, vec![empty; size]);
+        let state = hasher();
+        for slot in old.into_iter().filter(|s| s.code != EMPTY) {
+            let hash = state.hash_one(text_of(&self.text, &self.ends, slot.code));
+            let mut i = home(hash, size);
+            while self.slots[i].code != EMPTY {
+                i = (i + 1) & (size - 1);
             }
-            Entry::Vacant(entry) => {
-                let code = self.ends.len();
-                if code >= limit || len > u32::MAX as usize {
-                    return None;
-                }
-                let slot = entry.insert(Slot {
-                    code: code as u32,
-                    len: len as u32,
-                    head: first,
-                    payload: P::default(),
-                });
-                self.text.push_str(name);
-                self.ends.push(self.text.len());
-                Some((code as u32, &mut slot.into_mut().payload))
-            }
+            self.slots[i] = slot;
         }
     }
 
@@ -339,5 +395,34 @@ mod tests {
         assert_eq!(names.code(other, 10), Some(1));
         assert_eq!(names.code(long, 10), Some(0));
         assert_eq!(names.get(1), other);
+    }
+
+    #[test]
+    fn names_survive_growing_tables() {
+        let mut names: Names<u32> = Names::default();
+        // Long ids sharing their first 8 bytes, short ones, and payloads kept through growth.
+        let ids: Vec<String> = (0..10_000)
+            .map(|i| {
+                if i % 2 == 0 {
+                    format!("user_000{i:06}")
+                } else {
+                    format!("u{i}")
+                }
+            })
+            .collect();
+        for (i, id) in ids.iter().enumerate() {
+            let hash = hasher().hash_one(id.as_str());
+            names.prefetch(hash);
+            let (code, payload) = names.code_and_payload(id, hash, usize::MAX).unwrap();
+            assert_eq!(code as usize, i);
+            *payload = i as u32 * 3;
+        }
+        for (i, id) in ids.iter().enumerate().rev() {
+            let hash = hasher().hash_one(id.as_str());
+            let (code, payload) = names.code_and_payload(id, hash, usize::MAX).unwrap();
+            assert_eq!((code as usize, *payload), (i, i as u32 * 3));
+            assert_eq!(names.get(code), id);
+        }
+        assert_eq!(names.len(), ids.len());
     }
 }

@@ -205,15 +205,62 @@ struct Ids {
 const FULL: u32 = u32::MAX - 1;
 
 /// The columns of one batch.
-struct Batch<'a> {
-    bad: &'a BooleanChunked,
-    day: &'a Int32Chunked,
-    user: &'a StringChunked,
-    account: &'a StringChunked,
-    event: &'a StringChunked,
-    value: &'a Float64Chunked,
-    raw: Vec<u64>,
+/// One good row of a batch, with the hash of its user id.
+struct Row<'a> {
+    user: &'a str,
+    user_hash: u64,
+    account: &'a str,
+    event: &'a str,
+    day: i32,
+    value: Option<f64>,
+    /// Hash of the raw timestamp and value text.
+    raw: u64,
 }
+
+/// The good rows of `batch` for each shard (by the hash of the user id), and the number of bad
+/// rows.
+fn split_rows(batch: &DataFrame) -> PolarsResult<([Vec<Row<'_>>; 2], u64)> {
+    let fingerprint = fingerprint_hasher();
+    let raw = raw_hashes(batch.column(RAW_TS)?)?
+        .into_iter()
+        .zip(raw_hashes(batch.column(RAW_VALUE)?)?)
+        .map(|pair| fingerprint.hash_one(pair));
+    let state = hasher();
+    let mut shards: [Vec<Row>; 2] = [Vec::new(), Vec::new()];
+    let mut bad_rows = 0;
+    let rows = batch
+        .column(BAD)?
+        .bool()?
+        .iter()
+        .zip(batch.column(DAY)?.i32()?.iter())
+        .zip(batch.column(c::USER)?.str()?.iter())
+        .zip(batch.column(c::ACCOUNT)?.str()?.iter())
+        .zip(batch.column(c::EVENT)?.str()?.iter())
+        .zip(batch.column(PARSED_VALUE)?.f64()?.iter())
+        .zip(raw);
+    for ((((((bad, day), user), account), event), value), raw) in rows {
+        let (Some(false), Some(day), Some(user), Some(account), Some(event)) =
+            (bad, day, user, account, event)
+        else {
+            bad_rows += 1;
+            continue;
+        };
+        let user_hash = state.hash_one(user);
+        shards[((user_hash >> 32) & 1) as usize].push(Row {
+            user,
+            user_hash,
+            account,
+            event,
+            day,
+            value,
+            raw,
+        });
+    }
+    Ok((shards, bad_rows))
+}
+
+/// How far ahead a shard prefetches the table slot of a user id.
+const PREFETCH_ROWS: usize = 8;
 
 impl Loader {
     fn new(has_value: bool) -> Loader {
@@ -224,26 +271,27 @@ impl Loader {
         }
     }
 
+    /// Store one batch: its good rows are split by user between the two shards (each half of
+    /// the batch on its own thread), and the shards store theirs on two threads.
     fn add(&mut self, batch: &DataFrame) -> PolarsResult<()> {
-        let bad = batch.column(BAD)?.bool()?;
-        let state = fingerprint_hasher();
-        let raw = raw_hashes(batch.column(RAW_TS)?)?
-            .into_iter()
-            .zip(raw_hashes(batch.column(RAW_VALUE)?)?)
-            .map(|pair| state.hash_one(pair))
-            .collect();
-        let batch = Batch {
-            bad,
-            day: batch.column(DAY)?.i32()?,
-            user: batch.column(c::USER)?.str()?,
-            account: batch.column(c::ACCOUNT)?.str()?,
-            event: batch.column(c::EVENT)?.str()?,
-            value: batch.column(PARSED_VALUE)?.f64()?,
-            raw,
-        };
+        let half = batch.height() / 2;
+        let (early, late) = (batch.slice(0, half), batch.slice(half as i64, usize::MAX));
+        let (early, late) = rayon::join(|| split_rows(&early), || split_rows(&late));
+        let ((early, early_bad), (late, late_bad)) = (early?, late?);
+        self.bad_rows += early_bad + late_bad;
         let [first, second] = &mut self.shards;
-        let (bad_rows, _) = rayon::join(|| first.add(&batch, 0), || second.add(&batch, 1));
-        self.bad_rows += bad_rows;
+        let [early_first, early_second] = &early;
+        let [late_first, late_second] = &late;
+        rayon::join(
+            || {
+                first.add(early_first, 0);
+                first.add(late_first, 0);
+            },
+            || {
+                second.add(early_second, 1);
+                second.add(late_second, 1);
+            },
+        );
         self.failure = first.failure.clone().or_else(|| second.failure.clone());
         Ok(())
     }
@@ -310,59 +358,37 @@ impl Shard {
         }
     }
 
-    /// Store the rows of this shard's users; returns the bad rows counted (by shard 0 only).
-    fn add(&mut self, batch: &Batch, shard: u64) -> u64 {
-        let state = hasher();
+    /// Store the rows of this shard's users.
+    fn add(&mut self, rows: &[Row], shard: u64) {
         // Codes are the shard's own: the shard is part of the fingerprint.
         let quality = fingerprint_hasher();
-        let mut bad_rows = 0;
-        let rows = batch
-            .bad
-            .iter()
-            .zip(batch.day.iter())
-            .zip(batch.user.iter())
-            .zip(batch.account.iter())
-            .zip(batch.event.iter())
-            .zip(batch.value.iter())
-            .zip(&batch.raw);
-        for ((((((bad, day), user), account), event), value), raw) in rows {
-            let (Some(false), Some(day), Some(user), Some(account), Some(event)) =
-                (bad, day, user, account, event)
-            else {
-                bad_rows += 1;
-                continue;
-            };
-            let hash = state.hash_one(user);
-            if (hash >> 32) & 1 != shard {
-                continue;
+        for (i, row) in rows.iter().enumerate() {
+            if let Some(ahead) = rows.get(i + PREFETCH_ROWS) {
+                self.ids.users.prefetch(ahead.user_hash);
             }
-            let Some(member) = self.ids.member(user, hash, account) else {
+            let Some(member) = self.ids.member(row.user, row.user_hash, row.account) else {
                 self.failure = Some("more than 4,294,967,294 distinct ids".to_string());
                 break;
             };
-            let Some(event) = self.event_names.code(event, MAX_EVENT_NAMES) else {
+            let Some(event) = self.event_names.code(row.event, MAX_EVENT_NAMES) else {
                 self.failure = Some(format!(
                     "more than {MAX_EVENT_NAMES} distinct event names; nsm compares metrics over a catalog of events, not free text"
                 ));
                 break;
             };
-            self.first_day = self.first_day.min(day);
-            self.last_day = self.last_day.max(day);
-            self.events.day.push(day);
+            self.first_day = self.first_day.min(row.day);
+            self.last_day = self.last_day.max(row.day);
+            self.events.day.push(row.day);
             self.events.member.push(member);
             self.events.event.push(event as u16);
             if self.has_value {
-                self.events
-                    .value
-                    .push(value.map_or(NO_VALUE, |v| (v * VALUE_SCALE + 0.5).floor() as i64));
+                self.events.value.push(
+                    row.value
+                        .map_or(NO_VALUE, |v| (v * VALUE_SCALE + 0.5).floor() as i64),
+                );
             }
             self.fingerprints
-                .push(quality.hash_one((raw, shard, member, event)));
-        }
-        if shard == 0 {
-            bad_rows
-        } else {
-            0
+                .push(quality.hash_one((row.raw, shard, member, event)));
         }
     }
 }
