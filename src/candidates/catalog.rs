@@ -1,6 +1,6 @@
 //! The automatic catalog, used when no nsm.toml declares candidates.
 //!
-//! From the activity table:
+//! From the stored events:
 //! - overall: `active_users`, `weekly_active_users` (weekly, mean over the period), and with
 //!   accounts `active_accounts`; `new_users` (signups) and `registered_users` (cumulative);
 //! - for each frequent event (the `MAX_EVENTS` most frequent with at least `MIN_EVENT_SHARE`

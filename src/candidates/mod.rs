@@ -23,14 +23,6 @@ impl Entity {
             Entity::Account => "account",
         }
     }
-
-    /// Column of the activity table holding this entity's id.
-    pub fn column(self) -> &'static str {
-        match self {
-            Entity::User => "user",
-            Entity::Account => "account",
-        }
-    }
 }
 
 /// The window an entity-level condition is evaluated in.

@@ -320,8 +320,11 @@ impl Loader {
                 account: accounts[m.account as usize],
             }));
         let user_count = users as usize + other.ids.users.len();
-        let mut events = other.events;
-        out.events.day.append(&mut events.day);
+        // Each of the second shard's columns is freed as soon as it is copied, so that the
+        // copy never holds more than one extra column.
+        let events = other.events;
+        out.events.day.extend_from_slice(&events.day);
+        drop(events.day);
         out.events
             .member
             .extend(events.member.iter().map(|m| m + members));
@@ -330,9 +333,10 @@ impl Loader {
             .event
             .extend(events.event.iter().map(|e| event_codes[*e as usize]));
         drop(events.event);
-        out.events.value.append(&mut events.value);
-        let mut fingerprints = other.fingerprints;
-        out.fingerprints.append(&mut fingerprints);
+        out.events.value.extend_from_slice(&events.value);
+        drop(events.value);
+        out.fingerprints.extend_from_slice(&other.fingerprints);
+        drop(other.fingerprints);
         out.first_day = out.first_day.min(other.first_day);
         out.last_day = out.last_day.max(other.last_day);
         (out, user_count)

@@ -1,4 +1,5 @@
-//! Reading inputs: event files into the compact activity table, revenue files into amounts.
+//! Reading inputs: event files into compact integer columns ([`activity::Activity`]), revenue
+//! files into amounts.
 
 pub mod activity;
 pub mod events;
