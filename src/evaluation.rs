@@ -1,7 +1,6 @@
 //! The whole evaluation: inputs → activity → series → tests → a serialisable report whose
 //! field names are the JSON contract (SPEC "JSON output", `schema_version` 1).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -282,11 +281,10 @@ fn round_opt(value: Option<f64>) -> Option<f64> {
 const BOOTSTRAP_SEED: u64 = 0x00c0_ffee_5eed_0001;
 
 /// Each paying customer's part of the churner weight over the uncensored periods.
+/// `per_account` is in account order (as the series keep it), so each customer's part is found
+/// by binary search.
 fn customer_shares(per_account: &[AccountParts], dataset: &Dataset) -> Vec<CustomerShare> {
-    let metric: BTreeMap<&str, &AccountParts> = per_account
-        .iter()
-        .map(|a| (a.account.as_str(), a))
-        .collect();
+    debug_assert!(per_account.windows(2).all(|w| w[0].account < w[1].account));
     let uncensored = dataset.len().saturating_sub(CHURN_HORIZON);
     dataset
         .panel
@@ -304,7 +302,10 @@ fn customer_shares(per_account: &[AccountParts], dataset: &Dataset) -> Vec<Custo
             if churner_periods + paying_periods == 0.0 {
                 return None;
             }
-            let parts = metric.get(customer.as_str());
+            let parts = per_account
+                .binary_search_by(|a| a.account.as_str().cmp(customer.as_str()))
+                .ok()
+                .map(|i| &per_account[i]);
             let part = |status: Status| parts.map_or(0.0, |p| p.by_status[status as usize][0]);
             Some(CustomerShare {
                 churner_metric: part(Status::PreChurn),

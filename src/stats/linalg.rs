@@ -49,8 +49,19 @@ impl Qr {
     /// Coefficients of `y ≈ X b` for the `n × k` matrix in `a` (overwritten); `None` when X is
     /// rank deficient or `n < k`.
     pub fn solve(&mut self, n: usize, k: usize, y: &[f64]) -> Option<&[f64]> {
+        let fitted = self.factor(n, k, y).len();
+        (fitted == k).then(|| self.coefficients(n, k))
+    }
+
+    /// Householder QR of the `n × k` matrix in `a` (overwritten) against `y`, column by column.
+    /// Returns, for each leading block of `j = 1..` columns that is of full rank, the residual
+    /// sum of squares of `y` on those columns (the sum of squares of `Q'y` below row `j`):
+    /// one factorisation fits every nested model. Stops at the first column that makes the
+    /// block rank deficient.
+    pub fn factor(&mut self, n: usize, k: usize, y: &[f64]) -> Vec<f64> {
+        let mut rss = Vec::with_capacity(k);
         if n == 0 || k == 0 || n < k || y.len() != n || self.a.len() != n * k {
-            return None;
+            return rss;
         }
         let a = &mut self.a;
         self.qty.clear();
@@ -61,7 +72,7 @@ impl Qr {
             let column = &a[j * n..(j + 1) * n];
             let norm = column[j..].iter().map(|v| v * v).sum::<f64>().sqrt();
             if norm <= 1e-12 * scale {
-                return None;
+                return rss;
             }
             let alpha = if column[j] > 0.0 { -norm } else { norm };
             let v = &mut self.v;
@@ -69,27 +80,33 @@ impl Qr {
             v.extend_from_slice(&column[j..]);
             v[0] -= alpha;
             let v_norm2: f64 = v.iter().map(|x| x * x).sum();
-            if v_norm2 == 0.0 {
-                continue;
-            }
-            for c in j..k {
-                let col = &mut a[c * n + j..(c + 1) * n];
-                let dot: f64 = v.iter().zip(col.iter()).map(|(vi, ci)| vi * ci).sum();
+            if v_norm2 != 0.0 {
+                for c in j..k {
+                    let col = &mut a[c * n + j..(c + 1) * n];
+                    let dot: f64 = v.iter().zip(col.iter()).map(|(vi, ci)| vi * ci).sum();
+                    let f = 2.0 * dot / v_norm2;
+                    for (ci, vi) in col.iter_mut().zip(v.iter()) {
+                        *ci -= f * vi;
+                    }
+                }
+                let dot: f64 = v.iter().zip(&qty[j..]).map(|(vi, yi)| vi * yi).sum();
                 let f = 2.0 * dot / v_norm2;
-                for (ci, vi) in col.iter_mut().zip(v.iter()) {
-                    *ci -= f * vi;
+                for (yi, vi) in qty[j..].iter_mut().zip(v.iter()) {
+                    *yi -= f * vi;
                 }
             }
-            let dot: f64 = v.iter().zip(&qty[j..]).map(|(vi, yi)| vi * yi).sum();
-            let f = 2.0 * dot / v_norm2;
-            for (yi, vi) in qty[j..].iter_mut().zip(v.iter()) {
-                *yi -= f * vi;
-            }
+            rss.push(qty[j + 1..].iter().map(|e| e * e).sum());
         }
-        // Back substitution on the upper triangle R b = Q'y.
+        rss
+    }
+
+    /// Coefficients of the model on the first `k` columns, after [`Qr::factor`] reached them:
+    /// back substitution on the upper triangle `R b = Q'y` (later reflections leave both the
+    /// leading block of R and the first `k` entries of `Q'y` unchanged).
+    pub fn coefficients(&mut self, n: usize, k: usize) -> &[f64] {
         self.b.clear();
         self.b.resize(k, 0.0);
-        let b = &mut self.b;
+        let (a, qty, b) = (&self.a, &self.qty, &mut self.b);
         for i in (0..k).rev() {
             let mut s = qty[i];
             for j in i + 1..k {
@@ -97,7 +114,7 @@ impl Qr {
             }
             b[i] = s / a[i * n + i];
         }
-        Some(&self.b)
+        &self.b
     }
 }
 
@@ -123,6 +140,36 @@ mod tests {
         let fit = ols(&rows, &[0.0, 2.0, 1.0]).unwrap();
         assert!((fit.coefficients[1] - 0.5).abs() < 1e-12);
         assert!((fit.rss - 1.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn one_factorisation_fits_every_nested_model() {
+        // y on (1), (1, x), (1, x, x^2) fitted separately and from one factorisation.
+        let xs: Vec<f64> = (0..9).map(f64::from).collect();
+        let y: Vec<f64> = xs
+            .iter()
+            .map(|x| 1.0 + 0.5 * x + 0.1 * x * x + (x * 7.0).sin())
+            .collect();
+        let columns = |k: usize| -> Vec<Vec<f64>> {
+            xs.iter()
+                .map(|x| (0..k).map(|p| x.powi(p as i32)).collect())
+                .collect()
+        };
+        let mut qr = Qr {
+            a: (0..3)
+                .flat_map(|p| xs.iter().map(move |x| x.powi(p)))
+                .collect(),
+            ..Qr::default()
+        };
+        let rss = qr.factor(9, 3, &y);
+        assert_eq!(rss.len(), 3);
+        for k in 1..=3 {
+            let separate = ols(&columns(k), &y).unwrap();
+            assert!((rss[k - 1] - separate.rss).abs() < 1e-9 * separate.rss.max(1.0));
+            for (b, s) in qr.coefficients(9, k).iter().zip(&separate.coefficients) {
+                assert!((b - s).abs() < 1e-9, "{b} {s}");
+            }
+        }
     }
 
     #[test]

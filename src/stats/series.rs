@@ -147,36 +147,24 @@ pub fn fit_ar(values: &[f64], max_order: usize) -> ArModel {
     let n_eff = (n - start) as f64;
     let y = &values[start..];
     let rows = y.len();
+    // Columns: a constant, then the values 1..=max_order periods earlier; AR(p) is the model
+    // on the first p + 1 of them, so one factorisation gives every order's fit.
     let mut qr = Qr::default();
-    for p in 0..=max_order {
-        // Columns: a constant, then the values 1..=p periods earlier.
-        qr.a.clear();
-        qr.a.resize(rows, 1.0);
-        for i in 1..=p {
-            qr.a.extend((start..n).map(|t| values[t - i]));
-        }
-        let Some(b) = qr.solve(rows, p + 1, y) else {
-            continue;
-        };
-        let rss: f64 = (start..n)
-            .map(|t| {
-                let fitted = std::iter::once(1.0)
-                    .chain((1..=p).map(|i| values[t - i]))
-                    .zip(b)
-                    .map(|(x, bj)| x * bj)
-                    .sum::<f64>();
-                let e = values[t] - fitted;
-                e * e
-            })
-            .sum();
+    qr.a.resize(rows, 1.0);
+    for i in 1..=max_order {
+        qr.a.extend((start..n).map(|t| values[t - i]));
+    }
+    let rss = qr.factor(rows, max_order + 1, y);
+    let mut best_order = None;
+    for (p, rss) in rss.iter().enumerate() {
         let aic = n_eff * (rss.max(1e-300) / n_eff).ln() + 2.0 * (p as f64 + 1.0);
         if aic < best_aic - 1e-12 {
             best_aic = aic;
-            best = ArModel {
-                mean: m,
-                phi: b[1..].to_vec(),
-            };
+            best_order = Some(p);
         }
+    }
+    if let Some(p) = best_order {
+        best.phi = qr.coefficients(rows, p + 1)[1..].to_vec();
     }
     best
 }
