@@ -19,19 +19,25 @@ fn unpacked(cell: u64) -> (usize, u32) {
 }
 
 /// Integer sums per cell, remembering which cells were touched (a sum can be 0).
+///
+/// The flat form is zero-initialised (pages the data never touches are never written) with a
+/// bitset of touched cells, so listing the cells costs a scan of the bitset, not of the cells.
 pub enum Sums {
-    Dense { width: usize, cells: Vec<i64> },
+    Dense {
+        width: usize,
+        cells: Vec<i64>,
+        touched: Vec<u64>,
+    },
     Sparse(HashMap<u64, i64, FixedState>),
 }
-
-const UNTOUCHED: i64 = i64::MIN;
 
 impl Sums {
     pub fn new(keys: usize, width: usize) -> Sums {
         match keys.checked_mul(width) {
             Some(n) if n <= DENSE_SUM_CELLS => Sums::Dense {
                 width,
-                cells: vec![UNTOUCHED; n],
+                cells: vec![0; n],
+                touched: vec![0; n.div_ceil(64)],
             },
             _ => Sums::Sparse(HashMap::with_hasher(hasher())),
         }
@@ -40,13 +46,14 @@ impl Sums {
     #[inline]
     pub fn add(&mut self, key: usize, id: u32, value: i64) {
         match self {
-            Sums::Dense { width, cells } => {
-                let cell = &mut cells[key * *width + id as usize];
-                *cell = if *cell == UNTOUCHED {
-                    value
-                } else {
-                    *cell + value
-                };
+            Sums::Dense {
+                width,
+                cells,
+                touched,
+            } => {
+                let i = key * *width + id as usize;
+                cells[i] += value;
+                touched[i / 64] |= 1 << (i % 64);
             }
             Sums::Sparse(map) => *map.entry(packed(key, id)).or_insert(0) += value,
         }
@@ -55,10 +62,17 @@ impl Sums {
     /// Call `f(key, id, sum)` for every touched cell, in no particular order.
     pub fn for_each(&self, mut f: impl FnMut(usize, u32, i64)) {
         match self {
-            Sums::Dense { width, cells } => {
-                for (i, v) in cells.iter().enumerate() {
-                    if *v != UNTOUCHED {
-                        f(i / width, (i % width) as u32, *v);
+            Sums::Dense {
+                width,
+                cells,
+                touched,
+            } => {
+                for (w, word) in touched.iter().enumerate() {
+                    let mut bits = *word;
+                    while bits != 0 {
+                        let i = w * 64 + bits.trailing_zeros() as usize;
+                        f(i / width, (i % width) as u32, cells[i]);
+                        bits &= bits - 1;
                     }
                 }
             }

@@ -330,7 +330,7 @@ pub fn compute_series(
         Ok(parts)
     });
     drop(counter);
-    progress.stage("per-account parts aggregated");
+    progress.stage("series and per-account parts computed");
     series
 }
 
