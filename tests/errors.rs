@@ -516,3 +516,21 @@ fn series_flags_that_do_not_go_together() {
     assert_eq!(result.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("needs per-customer revenue"), "{stderr}");
 }
+
+#[test]
+fn free_text_in_the_event_column() {
+    // More distinct event names than nsm keeps codes for: the column is not a catalog.
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("timestamp,user_id,event\n");
+    for i in 0..65_537 {
+        text.push_str(&format!("2024-01-01T00:00:00Z,u1,clicked link {i}\n"));
+    }
+    let mut case = Case::tiny();
+    case.events = write(dir.path(), "events.csv", &text);
+    case.fails_with(&[
+        "events.csv",
+        "column 'event'",
+        "value 'clicked link 65536'",
+        "more than 65536 distinct event names",
+    ]);
+}

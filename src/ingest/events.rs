@@ -163,6 +163,9 @@ fn read_batches(
         .map_err(|_| anyhow::anyhow!("reading the events failed"))?;
     if let Some(failure) = &loader.failure {
         let files: Vec<&str> = plans.iter().map(|p| p.label.as_str()).collect();
+        let failure = failure
+            .replace("{user_id}", &options.columns.user_id)
+            .replace("{event}", &options.columns.event);
         return Err(InputError::new(format!("events {}: {failure}", files.join(", "))).into());
     }
     Ok(loader)
@@ -371,12 +374,16 @@ impl Shard {
                 self.ids.users.prefetch(ahead.user_hash);
             }
             let Some(member) = self.ids.member(row.user, row.user_hash, row.account) else {
-                self.failure = Some("more than 4,294,967,294 distinct ids".to_string());
+                self.failure = Some(format!(
+                    "column '{{user_id}}', value '{}': more than 4,294,967,294 distinct ids",
+                    row.user
+                ));
                 break;
             };
             let Some(event) = self.event_names.code(row.event, MAX_EVENT_NAMES) else {
                 self.failure = Some(format!(
-                    "more than {MAX_EVENT_NAMES} distinct event names; nsm compares metrics over a catalog of events, not free text"
+                    "column '{{event}}', value '{}': more than {MAX_EVENT_NAMES} distinct event names; nsm compares metrics over a catalog of events, not free text: map `event` to a column of event names",
+                    row.event
                 ));
                 break;
             };
