@@ -180,6 +180,28 @@ fn exact_duplicate_rows_are_kept_and_counted() {
 }
 
 #[test]
+fn many_users_doing_the_same_thing_at_the_same_second_are_not_duplicates() {
+    // Users are read in two shards with codes of their own: rows of different users that
+    // share timestamp, event and value stay distinct even where the two shards give them the
+    // same codes (as here, where each shard's first rows are these).
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = tiny();
+    let (header, rows) = tiny.split_once('\n').unwrap();
+    let mut text = format!("{header}\n");
+    for i in 0..2000 {
+        text.push_str(&format!("2024-02-01T09:00:00Z,crowd{i},a9,login,\n"));
+    }
+    text.push_str(rows);
+    let json = evaluate(&write(&dir, "events.csv", text.as_bytes()), &[]);
+    assert_eq!(json["data"]["events_rows"], 2011);
+    assert!(!json["data"]["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n.as_str().unwrap().contains("repeat")));
+}
+
+#[test]
 fn very_long_ids_and_event_names() {
     let dir = tempfile::tempdir().unwrap();
     let long_user = "u".repeat(20_000);
