@@ -18,6 +18,17 @@ fn unpacked(cell: u64) -> (usize, u32) {
     ((cell >> 32) as usize, cell as u32)
 }
 
+/// Call `f(i)` for every bit `i` set in `words`, in increasing order.
+fn for_each_bit(words: &[u64], mut f: impl FnMut(usize)) {
+    for (w, word) in words.iter().enumerate() {
+        let mut bits = *word;
+        while bits != 0 {
+            f(w * 64 + bits.trailing_zeros() as usize);
+            bits &= bits - 1;
+        }
+    }
+}
+
 /// Integer sums per cell, remembering which cells were touched (a sum can be 0).
 ///
 /// The flat form is zero-initialised (pages the data never touches are never written) with a
@@ -66,16 +77,7 @@ impl Sums {
                 width,
                 cells,
                 touched,
-            } => {
-                for (w, word) in touched.iter().enumerate() {
-                    let mut bits = *word;
-                    while bits != 0 {
-                        let i = w * 64 + bits.trailing_zeros() as usize;
-                        f(i / width, (i % width) as u32, cells[i]);
-                        bits &= bits - 1;
-                    }
-                }
-            }
+            } => for_each_bit(touched, |i| f(i / width, (i % width) as u32, cells[i])),
             Sums::Sparse(map) => {
                 for (cell, v) in map {
                     let (key, id) = unpacked(*cell);
@@ -120,14 +122,7 @@ impl Bits {
     pub fn for_each(&self, mut f: impl FnMut(usize, u32)) {
         match self {
             Bits::Dense { width, words } => {
-                for (w, word) in words.iter().enumerate() {
-                    let mut bits = *word;
-                    while bits != 0 {
-                        let i = w * 64 + bits.trailing_zeros() as usize;
-                        f(i / width, (i % width) as u32);
-                        bits &= bits - 1;
-                    }
-                }
+                for_each_bit(words, |i| f(i / width, (i % width) as u32))
             }
             Bits::Sparse(set) => {
                 for cell in set {
