@@ -162,13 +162,33 @@ fn read_batches(
         .into_inner()
         .map_err(|_| anyhow::anyhow!("reading the events failed"))?;
     if let Some(failure) = &loader.failure {
-        let files: Vec<&str> = plans.iter().map(|p| p.label.as_str()).collect();
-        let failure = failure
-            .replace("{user_id}", &options.columns.user_id)
-            .replace("{event}", &options.columns.event);
-        return Err(InputError::new(format!("events {}: {failure}", files.join(", "))).into());
+        return Err(failure.to_error(plans, options).into());
     }
     Ok(loader)
+}
+
+/// A limit of the codes passed while storing events, with the value that passed it.
+#[derive(Debug, Clone)]
+enum Failure {
+    Ids(String),
+    EventNames(String),
+}
+
+impl Failure {
+    fn to_error(&self, plans: &[FilePlan], options: &EventOptions) -> InputError {
+        let files: Vec<&str> = plans.iter().map(|p| p.label.as_str()).collect();
+        let what = match self {
+            Failure::Ids(value) => format!(
+                "column '{}', value '{value}': more than 4,294,967,294 distinct ids",
+                options.columns.user_id
+            ),
+            Failure::EventNames(value) => format!(
+                "column '{}', value '{value}': more than {MAX_EVENT_NAMES} distinct event names; nsm compares metrics over a catalog of events, not free text: map `event` to a column of event names",
+                options.columns.event
+            ),
+        };
+        InputError::new(format!("events {}: {what}", files.join(", ")))
+    }
 }
 
 /// At most this many distinct event names (codes are 16 bits).
@@ -179,7 +199,7 @@ const MAX_EVENT_NAMES: usize = 1 << 16;
 struct Loader {
     shards: [Shard; 2],
     bad_rows: u64,
-    failure: Option<String>,
+    failure: Option<Failure>,
 }
 
 /// The events of one shard's users, with codes of its own until [`Loader::merge`].
@@ -193,7 +213,7 @@ struct Shard {
     first_day: i32,
     last_day: i32,
     has_value: bool,
-    failure: Option<String>,
+    failure: Option<Failure>,
 }
 
 /// Users, accounts and the members they form.
@@ -207,7 +227,6 @@ struct Ids {
 /// Codes stay below this (`u32::MAX` marks "none" in [`LastAccount`]).
 const FULL: u32 = u32::MAX - 1;
 
-/// The columns of one batch.
 /// One good row of a batch, with the hash of its user id.
 struct Row<'a> {
     user: &'a str,
@@ -300,8 +319,9 @@ impl Loader {
     }
 
     /// One set of codes: the second shard's users, members, accounts and event names renumbered
-    /// after the first's, its events appended. Also returns the number of distinct users.
-    fn merge(self) -> (Shard, usize) {
+    /// after the first's, its events appended. Also returns the number of distinct users. The
+    /// two shards' event names together may pass the limit each one kept.
+    fn merge(self) -> Result<(Shard, usize), Failure> {
         let [mut out, other] = self.shards;
         let users = out.ids.users.len() as u32;
         let members = out.ids.members.len() as u32;
@@ -314,8 +334,12 @@ impl Loader {
         let event_codes: Vec<u16> = other
             .event_names
             .iter()
-            .map(|name| out.event_names.code(name, usize::MAX).expect("no limit") as u16)
-            .collect();
+            .map(|name| {
+                let code = out.event_names.code(name, MAX_EVENT_NAMES);
+                code.map(|c| c as u16)
+                    .ok_or_else(|| Failure::EventNames(name.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
         out.ids
             .members
             .extend(other.ids.members.iter().map(|m| Member {
@@ -342,7 +366,7 @@ impl Loader {
         drop(other.fingerprints);
         out.first_day = out.first_day.min(other.first_day);
         out.last_day = out.last_day.max(other.last_day);
-        (out, user_count)
+        Ok((out, user_count))
     }
 }
 
@@ -374,17 +398,11 @@ impl Shard {
                 self.ids.users.prefetch(ahead.user_hash);
             }
             let Some(member) = self.ids.member(row.user, row.user_hash, row.account) else {
-                self.failure = Some(format!(
-                    "column '{{user_id}}', value '{}': more than 4,294,967,294 distinct ids",
-                    row.user
-                ));
+                self.failure = Some(Failure::Ids(row.user.to_string()));
                 break;
             };
             let Some(event) = self.event_names.code(row.event, MAX_EVENT_NAMES) else {
-                self.failure = Some(format!(
-                    "column '{{event}}', value '{}': more than {MAX_EVENT_NAMES} distinct event names; nsm compares metrics over a catalog of events, not free text: map `event` to a column of event names",
-                    row.event
-                ));
+                self.failure = Some(Failure::EventNames(row.event.to_string()));
                 break;
             };
             self.first_day = self.first_day.min(row.day);
@@ -790,7 +808,9 @@ fn finish(
     has_value: bool,
 ) -> Result<Activity> {
     let bad_rows = loaded.bad_rows;
-    let (loaded, users) = loaded.merge();
+    let (loaded, users) = loaded
+        .merge()
+        .map_err(|failure| failure.to_error(plans, options))?;
     let mut skipped_examples = Vec::new();
     if bad_rows > 0 {
         let examples = locate_bad_rows(plans, options, 5)?;
