@@ -22,8 +22,9 @@ use polars::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::candidates::config::{Config, EventColumns};
+use crate::candidates::config::Config;
 use crate::candidates::{Candidate, Entity, EventFilter, Kind, Rollup, Threshold, Window};
+use crate::ingest::columns::EventColumns;
 use crate::ingest::revenue::{Revenue, RevenueEntry, RevenueShape, Start};
 use crate::period;
 

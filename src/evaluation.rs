@@ -9,19 +9,20 @@ use rayon::prelude::*;
 use crate::error::InputError;
 use serde::Serialize;
 
+use crate::candidates::assemble::{AccountParts, CandidateSeries};
 use crate::candidates::catalog;
 use crate::candidates::config::Config;
-use crate::candidates::plan::AccountParts;
-use crate::candidates::plan::{compute_series, series_from_parts, CandidateSeries};
+use crate::candidates::plan::compute_series;
+use crate::candidates::series;
 use crate::candidates::Candidate;
-use crate::dataset::{self, Dataset};
-use crate::dataset::{Status, CHURN_HORIZON};
-use crate::ingest::events::{load_activity, Activity, EventOptions, EventSource};
+use crate::ingest::activity::Activity;
+use crate::ingest::dataset::{self, Dataset};
+use crate::ingest::dataset::{Status, CHURN_HORIZON};
+use crate::ingest::events::{load_activity, EventOptions, EventSource};
 use crate::ingest::revenue::{load_revenue, Revenue};
-use crate::ingest::series;
 use crate::ingest::source::{self};
-use crate::output::Progress;
 use crate::period::{self, PeriodKind};
+use crate::progress::Progress;
 use crate::stats::churn::{
     churn_test, churner_weight_interval, top_share, ChurnOutcome, CustomerShare,
     BOOTSTRAP_RESAMPLES, GAMEABLE_SHARE,
@@ -403,21 +404,7 @@ fn evaluate_series(
     let dataset = dataset::build(settings.period, &pre.activity, revenue, settings.as_of)?;
     check_lags_fit(settings, &dataset)?;
     let candidates = &config.candidates;
-    let mut series = match pre.part_frames(config)? {
-        Some(parts) => series_from_parts(parts, candidates, &dataset)?,
-        None => candidates
-            .iter()
-            .map(|_| CandidateSeries {
-                values: Vec::new(),
-                by_status: None,
-                per_account: None,
-            })
-            .collect(),
-    };
-    // The series file holds the exact totals (distinct users are not a sum over accounts).
-    for (s, candidate) in series.iter_mut().zip(candidates) {
-        s.values = pre.values(&candidate.name, dataset.periods());
-    }
+    let series = pre.series(config, &dataset)?;
     Ok(score_all(
         &pre.activity,
         revenue.rows,

@@ -6,7 +6,6 @@
 pub mod candidates;
 pub mod cli;
 pub mod cmd;
-pub mod dataset;
 pub mod demo;
 pub mod error;
 pub mod evaluation;
@@ -14,6 +13,7 @@ pub mod gate;
 pub mod ingest;
 pub mod output;
 pub mod period;
+pub mod progress;
 pub mod render;
 pub mod report;
 pub mod sql;

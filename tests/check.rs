@@ -1,10 +1,8 @@
 //! `nsm check`: every exit code, baseline comparisons, the JUnit file and GitHub annotations.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{data, nsm};
+use crate::common::{data, nsm};
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -11,9 +11,7 @@
 //! Customers in their last three months before churning: c3 in Jan–Feb, c2 in Mar–May, c5 in
 //! May–Jul. The last three months (Jun–Aug) are censored for the churner weight.
 
-mod common;
-
-use common::{data, evaluate_json, series};
+use crate::common::{data, evaluate_json, series};
 
 fn evaluate() -> serde_json::Value {
     evaluate_json(

@@ -1,10 +1,8 @@
 //! The command line end to end: the JSON contract, formats, determinism, atomic output, help.
 
-mod common;
-
 use std::path::Path;
 
-use common::{data, json_of, nsm};
+use crate::common::{data, json_of, nsm};
 use predicates::prelude::*;
 
 fn tiny_args(format: &str) -> Vec<String> {
@@ -235,13 +233,16 @@ fn init_writes_a_config_that_evaluate_reads() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("already exists"));
-    let json = common::evaluate_json(
+    let json = crate::common::evaluate_json(
         &data("tiny_events.csv"),
         &data("tiny_revenue_customers.csv"),
         &config,
         &[],
     );
-    assert_eq!(common::series(&json, "meeting_count"), vec![4.0, 3.0, 2.0]);
+    assert_eq!(
+        crate::common::series(&json, "meeting_count"),
+        vec![4.0, 3.0, 2.0]
+    );
 }
 
 #[test]

@@ -1,9 +1,7 @@
 //! The demo's planted truth must come out of the evaluation, and its exported files must give
 //! the same answer through `evaluate`.
 
-mod common;
-
-use common::{json_of, nsm};
+use crate::common::{json_of, nsm};
 
 fn candidate<'a>(json: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     json["candidates"]

@@ -1,11 +1,9 @@
 //! Bad input: exit code 2, one clear message naming file, line, column and value, no panic,
 //! no output file.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{data, nsm};
+use crate::common::{data, nsm};
 
 struct Case {
     events: PathBuf,

@@ -1,13 +1,11 @@
 //! Every candidate kind's series against values worked out by hand from
 //! tests/data/tiny_events.csv (see the comments), through every input format.
 
-mod common;
-
 use std::io::Write;
 
 use std::path::Path;
 
-use common::{data, evaluate_json, periods, series};
+use crate::common::{data, evaluate_json, periods, series};
 
 /// Hand-computed expectations for Jan, Feb, Mar 2024.
 ///

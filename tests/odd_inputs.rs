@@ -1,9 +1,7 @@
 //! Valid but odd exports must give the same series as the plain fixture, and
 //! `--skip-bad-rows` must skip, count and show the bad rows.
 
-mod common;
-
-use common::{data, evaluate_json, series};
+use crate::common::{data, evaluate_json, series};
 
 fn evaluate(events: &std::path::Path, extra: &[&str]) -> serde_json::Value {
     evaluate_with(events, &data("tiny_revenue_customers.csv"), extra)
@@ -89,7 +87,7 @@ fn skip_bad_rows_skips_counts_and_shows_them() {
             1,
         );
     let path = write(&dir, "events.csv", text.as_bytes());
-    let output = common::nsm()
+    let output = crate::common::nsm()
         .args([
             "evaluate",
             "--format",
@@ -231,7 +229,10 @@ fn events_before_the_first_revenue_period_are_not_analysed() {
         b"period,revenue\n2024-02,150\n2024-03,180\n",
     );
     let json = evaluate_with(&data("tiny_events.csv"), &revenue, &[]);
-    assert_eq!(common::periods(&json, "meetings"), ["2024-02", "2024-03"]);
+    assert_eq!(
+        crate::common::periods(&json, "meetings"),
+        ["2024-02", "2024-03"]
+    );
     assert_eq!(series(&json, "meetings"), [3.0, 2.0]);
     assert!(json["data"]["notes"]
         .as_array()
@@ -303,7 +304,7 @@ fn iso_week_53_is_its_own_week() {
         &["--period", "week"],
     );
     assert_eq!(
-        common::periods(&json, "meetings"),
+        crate::common::periods(&json, "meetings"),
         ["2020-W51", "2020-W52", "2020-W53", "2021-W01"]
     );
     assert_eq!(series(&json, "meetings"), [7.0, 7.0, 14.0, 7.0]);

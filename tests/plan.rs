@@ -1,7 +1,7 @@
 //! The events are read by one plan with one scan per file, whatever the number of candidates;
 //! the plan only parses and checks rows (every aggregation happens on the stored events).
 
-use nsm::candidates::config::EventColumns;
+use nsm::ingest::columns::EventColumns;
 use nsm::ingest::events::{activity_plan, EventOptions, EventSource};
 use nsm::ingest::source::resolve;
 

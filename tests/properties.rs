@@ -2,15 +2,15 @@
 //! bucketing, revenue spreading, and readers that never panic on arbitrary bytes.
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Weekday};
-use nsm::candidates::config::EventColumns;
+use nsm::ingest::columns::EventColumns;
 use nsm::ingest::events::{load_activity, EventOptions, EventSource};
 use nsm::ingest::revenue::{load_revenue, Revenue, RevenueEntry, RevenueShape, Start};
 use nsm::ingest::source::{for_each_record, resolve, Visit};
 use nsm::ingest::timestamp::{
     fast_day_expr, fast_format, parse_epoch_day, parse_iso_day, TimestampFamily,
 };
-use nsm::output::Progress;
 use nsm::period::{self, PeriodKind};
+use nsm::progress::Progress;
 use polars::prelude::*;
 use proptest::prelude::*;
 

@@ -1,11 +1,9 @@
 //! `nsm report`: the Markdown document on the demo data (snapshot), the HTML file (charts,
 //! self-contained, deterministic), `--as-of` and `--compare`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{data, nsm};
+use crate::common::{data, nsm};
 
 fn saas(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -35,7 +33,7 @@ fn report(events: &Path, revenue: &Path, config: Option<&Path>, extra: &[&str]) 
 #[test]
 fn markdown_report_on_the_demo_data() {
     let dir = tempfile::tempdir().unwrap();
-    let (events, revenue, config) = common::write_demo_data(dir.path());
+    let (events, revenue, config) = crate::common::write_demo_data(dir.path());
     // Two quarters: the earlier one saved as JSON, the later one compared with it.
     let earlier = dir.path().join("q1.json");
     let earlier_arg = earlier.to_str().unwrap().to_string();
@@ -134,7 +132,10 @@ fn as_of_excludes_later_data() {
     assert!(cut.contains("as of 2024-02-29, 2024-01 to 2024-02 (2 months)"));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
-    assert_eq!(common::periods(&json, "revenue"), ["2024-01", "2024-02"]);
+    assert_eq!(
+        crate::common::periods(&json, "revenue"),
+        ["2024-01", "2024-02"]
+    );
     assert_eq!(json["data"]["events_rows"], 8);
 }
 

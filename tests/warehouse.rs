@@ -6,8 +6,6 @@
 //! from a virtualenv this test creates under the target directory. It never skips: without
 //! DuckDB the test fails and says why.
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use chrono::Datelike;
@@ -15,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{data, json_of, nsm};
+use crate::common::{data, json_of, nsm};
 
 const DUCKDB_VERSION: &str = "2.0.1";
 
@@ -182,7 +180,7 @@ fn every_kind_agrees_with_duckdb_by_month_and_by_week() {
     for period in ["month", "week"] {
         let extra = ["--period", period];
         let (series, _) = run_on_duckdb(dir.path(), &events, &revenue, &config, &extra);
-        let json = common::evaluate_json(&events, &revenue, &config, &extra);
+        let json = crate::common::evaluate_json(&events, &revenue, &config, &extra);
         assert_same_series(&json, &read_series(&series, period == "week"));
     }
 }
@@ -213,7 +211,7 @@ fn awkward_event_names_are_quoted() {
         [4.0, 3.0, 2.0]
     );
     assert_same_series(
-        &common::evaluate_json(&events, &revenue, &config, &[]),
+        &crate::common::evaluate_json(&events, &revenue, &config, &[]),
         &duckdb,
     );
 }
@@ -221,7 +219,7 @@ fn awkward_event_names_are_quoted() {
 #[test]
 fn demo_series_from_duckdb_rank_and_judge_like_the_events() {
     let dir = tempfile::tempdir().unwrap();
-    let (events, revenue, config) = common::write_demo_data(dir.path());
+    let (events, revenue, config) = crate::common::write_demo_data(dir.path());
     let (series, customers) = run_on_duckdb(
         dir.path(),
         &events,

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 
 use super::{Candidate, Entity, EventFilter, Kind, Rollup, Threshold, Window};
-use crate::ingest::events::Activity;
+use crate::ingest::activity::Activity;
 
 pub const MAX_EVENTS: usize = 8;
 pub const MIN_EVENT_SHARE: f64 = 0.01;

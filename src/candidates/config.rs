@@ -8,48 +8,10 @@ use serde::Deserialize;
 
 use super::{Candidate, Entity, EventFilter, Kind, Rollup, Threshold, Window};
 use crate::error::InputError;
-
-/// Default names of the event columns; `[events]` in nsm.toml remaps them.
-pub const DEFAULT_TIMESTAMP: &str = "timestamp";
-pub const DEFAULT_USER_ID: &str = "user_id";
-pub const DEFAULT_ACCOUNT_ID: &str = "account_id";
-pub const DEFAULT_EVENT: &str = "event";
-pub const DEFAULT_VALUE: &str = "value";
-
-/// Where each logical event column is found in the files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventColumns {
-    pub timestamp: String,
-    pub user_id: String,
-    pub account_id: String,
-    pub event: String,
-    pub value: String,
-}
-
-impl Default for EventColumns {
-    fn default() -> Self {
-        Self {
-            timestamp: DEFAULT_TIMESTAMP.into(),
-            user_id: DEFAULT_USER_ID.into(),
-            account_id: DEFAULT_ACCOUNT_ID.into(),
-            event: DEFAULT_EVENT.into(),
-            value: DEFAULT_VALUE.into(),
-        }
-    }
-}
-
-impl EventColumns {
-    /// `(default name, mapped name)` pairs, in SPEC order.
-    pub fn pairs(&self) -> [(&'static str, &str); 5] {
-        [
-            (DEFAULT_TIMESTAMP, &self.timestamp),
-            (DEFAULT_USER_ID, &self.user_id),
-            (DEFAULT_ACCOUNT_ID, &self.account_id),
-            (DEFAULT_EVENT, &self.event),
-            (DEFAULT_VALUE, &self.value),
-        ]
-    }
-}
+use crate::ingest::columns::{
+    EventColumns, DEFAULT_ACCOUNT_ID, DEFAULT_EVENT, DEFAULT_TIMESTAMP, DEFAULT_USER_ID,
+    DEFAULT_VALUE,
+};
 
 /// A parsed and validated configuration.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -1,10 +1,12 @@
 //! Candidate metrics: the model, the config file that declares them, the automatic catalog,
 //! and the one plan that computes every series.
 
+pub mod assemble;
 pub mod catalog;
 pub mod config;
 pub mod grid;
 pub mod plan;
+pub mod series;
 
 use serde::Serialize;
 

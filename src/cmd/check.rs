@@ -7,7 +7,8 @@ use crate::cli::{CheckArgs, CheckFormat};
 use crate::error::InputError;
 use crate::evaluation::evaluate;
 use crate::gate::{github_annotations, junit_xml, run_gate, GateSettings};
-use crate::output::{emit, write_atomic, Progress};
+use crate::output::{emit, write_atomic};
+use crate::progress::Progress;
 
 /// Exit code of a failed gate.
 const GATE_FAILED: u8 = 1;

@@ -6,7 +6,7 @@ use crate::cli::DemoArgs;
 use crate::demo;
 use crate::evaluation::{evaluate, Inputs, RevenueSource};
 use crate::ingest::events::EventSource;
-use crate::output::Progress;
+use crate::progress::Progress;
 
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let progress = Progress::new(args.output.quiet);

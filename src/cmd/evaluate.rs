@@ -5,7 +5,7 @@ use anyhow::Result;
 use crate::candidates::config::Config;
 use crate::cli::EvaluateArgs;
 use crate::evaluation::evaluate;
-use crate::output::Progress;
+use crate::progress::Progress;
 
 pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     let progress = Progress::new(args.output.quiet);

@@ -9,7 +9,8 @@ use crate::error::InputError;
 use crate::ingest::events::{load_activity, EventOptions, EventSource};
 use crate::ingest::revenue::load_revenue;
 use crate::ingest::source::resolve;
-use crate::output::{write_atomic, Progress};
+use crate::output::write_atomic;
+use crate::progress::Progress;
 
 pub fn run(args: InitArgs) -> Result<ExitCode> {
     if args.output.exists() && !args.force {

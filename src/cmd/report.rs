@@ -6,7 +6,8 @@ use crate::candidates::config::Config;
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::error::InputError;
 use crate::evaluation::{evaluate, read_saved};
-use crate::output::{emit, write_atomic, Progress};
+use crate::output::{emit, write_atomic};
+use crate::progress::Progress;
 use crate::render::{renderer, Format};
 use crate::report::{compare, html, markdown};
 

@@ -9,8 +9,12 @@ use std::hash::BuildHasher;
 use foldhash::fast::FixedState;
 use hashbrown::{HashMap, HashSet};
 
-use super::events::BadRow;
+use super::bad_row::BadRow;
 use crate::period::{self, PeriodKind};
+
+/// Value sums are kept in integer millionths so that they do not depend on summation order
+/// (and so on thread scheduling): same input, same bytes.
+pub const VALUE_SCALE: f64 = 1e6;
 
 /// Marks an event without a value in [`Events::value`].
 pub const NO_VALUE: i64 = i64::MIN;

@@ -1,9 +1,15 @@
 //! Reading inputs: event files into compact integer columns ([`activity::Activity`]), revenue
-//! files into amounts.
+//! files into amounts, and both into the analysis frame of periods and customers
+//! ([`dataset::Dataset`]).
+//!
+//! Nothing here knows about candidates: ingest is the first step of the one-way flow
+//! ingest → candidates → stats → evaluation → render → cmd.
 
 pub mod activity;
+pub mod bad_row;
+pub mod columns;
+pub mod dataset;
 pub mod events;
 pub mod revenue;
-pub mod series;
 pub mod source;
 pub mod timestamp;

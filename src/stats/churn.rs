@@ -14,7 +14,7 @@
 use statrs::distribution::{Binomial, DiscreteCDF};
 
 use super::series::{growth, pearson};
-use crate::dataset::{CustomerCounts, Status, CHURN_HORIZON, STATUS_COUNT};
+use crate::ingest::dataset::{CustomerCounts, Status, CHURN_HORIZON, STATUS_COUNT};
 
 /// Fewest periods of falling paying customers before the churn-rate median is used instead.
 pub const MIN_CHURN_PERIODS: usize = 3;

@@ -1,29 +1,23 @@
 //! Pre-aggregated input: series (and optionally each account's part) computed in a warehouse by
-//! the queries of `nsm sql`, read instead of raw events.
+//! the queries of `nsm sql`, read instead of raw events and handed straight to the assembly.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Result;
-use polars::prelude::*;
 
-use super::events::{col_names as c, Activity};
-use super::source::{for_each_record, record_line, resolve, InputFile, Visit};
-use crate::candidates::config::Config;
-use crate::candidates::plan::{KEY, VALUE};
-use crate::candidates::{Kind, Window};
+use super::assemble::{assemble, CandidateSeries, Collected};
+use super::config::Config;
+use super::{Kind, Window};
 use crate::error::InputError;
+use crate::ingest::activity::{Activity, Names};
+use crate::ingest::dataset::Dataset;
+use crate::ingest::source::{csv_header, for_each_record, record_line, resolve, InputFile, Visit};
 use crate::period::{self, PeriodKind};
 
 /// Reserved rows of the series query: the first and last event day, and the event count.
 pub const FIRST_EVENT: &str = "_first_event";
 pub const LAST_EVENT: &str = "_last_event";
-
-/// candidate -> rows of (key, account, value), the key in the candidate's window.
-pub type AccountRows = BTreeMap<String, Vec<(i32, String, f64)>>;
-
-/// Per candidate, its per-account frame and window (`None` for ratios).
-pub type PartFrames = Vec<Option<(LazyFrame, Window)>>;
 
 /// What the two files hold.
 pub struct Preaggregated {
@@ -31,7 +25,9 @@ pub struct Preaggregated {
     pub activity: Activity,
     /// candidate -> period -> value.
     pub totals: BTreeMap<String, BTreeMap<i32, f64>>,
-    pub parts: Option<AccountRows>,
+    /// Per candidate in config order, its per-account rows (`None` for ratios), when a
+    /// customers file was given; account codes are those of `activity.accounts`.
+    parts: Option<Vec<Option<Collected>>>,
 }
 
 /// A day from `2024-03-01` (also with a time), `2024-03` or `2024-W09`.
@@ -53,7 +49,7 @@ fn parse_day(text: &str) -> Option<i32> {
 }
 
 fn header_of(file: &InputFile, delimiter: u8, wanted: &[&str]) -> Result<Vec<usize>> {
-    let header = super::source::csv_header(file, delimiter)?;
+    let header = csv_header(file, delimiter)?;
     wanted
         .iter()
         .map(|name| {
@@ -242,14 +238,10 @@ pub fn load(
     if let Some(a) = as_of {
         last_day = last_day.min(a);
     }
+    let mut accounts = Names::default();
     let parts = customers
-        .map(|path| load_parts(path, config, kind, delimiter, as_of))
+        .map(|path| load_parts(path, config, kind, delimiter, as_of, &mut accounts))
         .transpose()?;
-    let accounts: BTreeSet<&str> = parts
-        .iter()
-        .flat_map(|p| p.values().flatten().map(|(_, account, _)| account.as_str()))
-        .collect();
-    let accounts = accounts.into_iter().map(str::to_string).collect();
     Ok(Preaggregated {
         activity: Activity::accounts_only(accounts, events, first_day, last_day),
         totals,
@@ -270,17 +262,26 @@ fn load_parts(
     kind: PeriodKind,
     delimiter: u8,
     as_of: Option<i32>,
-) -> Result<AccountRows> {
+    accounts: &mut Names,
+) -> Result<Vec<Option<Collected>>> {
     let file = one_file(path, "customers")?;
-    let windows: BTreeMap<&str, Option<Window>> = config
+    let index: BTreeMap<&str, usize> = config
+        .candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_str(), i))
+        .collect();
+    let mut parts: Vec<Option<Collected>> = config
         .candidates
         .iter()
         .map(|c| {
-            let window = (!matches!(c.kind, Kind::Ratio { .. })).then(|| c.kind.window().0);
-            (c.name.as_str(), window)
+            (!matches!(c.kind, Kind::Ratio { .. })).then(|| Collected {
+                rows: Vec::new(),
+                total: None,
+                window: c.kind.window().0,
+            })
         })
         .collect();
-    let mut parts: AccountRows = BTreeMap::new();
     read_rows(
         &file,
         delimiter,
@@ -288,9 +289,9 @@ fn load_parts(
         |row| {
             let (period_text, name, account, value) =
                 (row.fields[0], row.fields[1], row.fields[2], row.fields[3]);
-            let window = match windows.get(name) {
-                Some(Some(window)) => *window,
-                Some(None) => {
+            let slot = match index.get(name) {
+                Some(i) if parts[*i].is_some() => *i,
+                Some(_) => {
                     return Err(bad(&file, row.line, "candidate", name, "a ratio has no per-account part"))
                 }
                 None => {
@@ -303,6 +304,7 @@ fn load_parts(
                     ))
                 }
             };
+            let window = parts[slot].as_ref().map_or(Window::Period, |p| p.window);
             let key = key_of(&file, row.line, period_text, kind, window)?;
             let unit = if window == Window::Week {
                 PeriodKind::Week
@@ -316,10 +318,18 @@ fn load_parts(
                 return Err(bad(&file, row.line, "account", account, "empty account"));
             }
             let value = number(&file, row.line, value)?;
-            parts
-                .entry(name.to_string())
-                .or_default()
-                .push((key, account.to_string(), value));
+            let code = accounts.code(account, u32::MAX as usize).ok_or_else(|| {
+                bad(
+                    &file,
+                    row.line,
+                    "account",
+                    account,
+                    "more than 4,294,967,295 distinct accounts",
+                )
+            })?;
+            if let Some(part) = &mut parts[slot] {
+                part.rows.push((key, code, value));
+            }
             Ok(())
         },
     )?;
@@ -327,31 +337,32 @@ fn load_parts(
 }
 
 impl Preaggregated {
-    /// Per candidate (in config order), its per-account frame `(key, account, value)` and
-    /// window, where the customers file has one.
-    pub fn part_frames(&self, config: &Config) -> Result<Option<PartFrames>> {
-        let Some(parts) = &self.parts else {
-            return Ok(None);
+    /// Every candidate's series over the dataset's periods: the exact totals of the series file
+    /// (distinct users are not a sum over accounts), with the per-account parts of the
+    /// customers file where one was given.
+    pub fn series(&self, config: &Config, dataset: &Dataset) -> Result<Vec<CandidateSeries>> {
+        let candidates = &config.candidates;
+        let mut series = match &self.parts {
+            Some(parts) => assemble(candidates, dataset, 1.0, &self.activity.accounts, |i| {
+                Ok(parts[i].clone())
+            })?,
+            None => candidates
+                .iter()
+                .map(|_| CandidateSeries {
+                    values: Vec::new(),
+                    by_status: None,
+                    per_account: None,
+                })
+                .collect(),
         };
-        let mut out = Vec::new();
-        for candidate in &config.candidates {
-            if matches!(candidate.kind, Kind::Ratio { .. }) {
-                out.push(None);
-                continue;
-            }
-            let rows = parts.get(&candidate.name).map(Vec::as_slice).unwrap_or(&[]);
-            let frame = df!(
-                KEY => rows.iter().map(|r| r.0).collect::<Vec<i32>>(),
-                c::ACCOUNT => rows.iter().map(|r| r.1.as_str()).collect::<Vec<&str>>(),
-                VALUE => rows.iter().map(|r| r.2).collect::<Vec<f64>>(),
-            )?;
-            out.push(Some((frame.lazy(), candidate.kind.window().0)));
+        for (s, candidate) in series.iter_mut().zip(candidates) {
+            s.values = self.values(&candidate.name, dataset.periods());
         }
-        Ok(Some(out))
+        Ok(series)
     }
 
     /// A candidate's values over the given periods (0 where the file has none).
-    pub fn values(&self, name: &str, periods: impl Iterator<Item = i32>) -> Vec<f64> {
+    fn values(&self, name: &str, periods: impl Iterator<Item = i32>) -> Vec<f64> {
         let empty = BTreeMap::new();
         let totals = self.totals.get(name).unwrap_or(&empty);
         periods

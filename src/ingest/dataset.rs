@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Result;
 
 use crate::error::InputError;
-use crate::ingest::events::Activity;
+use crate::ingest::activity::Activity;
 use crate::ingest::revenue::{Revenue, RevenueShape, Start};
 use crate::period::{self, PeriodKind};
 

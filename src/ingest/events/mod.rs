@@ -1,0 +1,168 @@
+//! Events: every input file becomes one lazy scan and all scans one streaming plan that parses
+//! timestamps and values ([`plan`]); its batches are stored as compact integer columns
+//! ([`Activity`]) by a sharded loader ([`store`]). Every candidate series is computed from
+//! those, so the raw events are read exactly once. Bad rows are located and explained only
+//! when the pass has found some ([`bad_rows`]).
+
+mod bad_rows;
+mod plan;
+mod store;
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
+use polars::prelude::*;
+
+use bad_rows::{explain_scan_failure, locate_bad_rows};
+use plan::{file_plans, one_plan, FilePlan, TimestampKind};
+use store::Loader;
+
+use super::activity::Activity;
+use super::columns::EventColumns;
+use super::source::InputFile;
+use super::timestamp::TimestampFamily;
+use crate::error::InputError;
+use crate::progress::{Counter, Progress};
+
+/// Where events come from: files, or an in-memory frame with the default column names and
+/// string values (the demo), which goes through exactly the same parsing as a CSV file.
+pub enum EventSource {
+    Files(Vec<InputFile>),
+    Frame { name: String, frame: DataFrame },
+}
+
+#[derive(Debug, Clone)]
+pub struct EventOptions {
+    pub columns: EventColumns,
+    pub delimiter: u8,
+    /// Ignore events after this UTC day.
+    pub as_of: Option<i32>,
+    pub skip_bad_rows: bool,
+}
+
+/// Read all events into memory in one pass (two when a file read with a fixed timestamp
+/// format has rows that need the general parser).
+///
+/// `progress` shows the rows read so far on a terminal.
+pub fn load_activity(
+    source: &EventSource,
+    options: &EventOptions,
+    progress: &Progress,
+) -> Result<Activity> {
+    let mut plans = file_plans(source, options)?;
+    let has_account = plans.iter().any(|p| p.has_account);
+    let has_value = plans.iter().any(|p| p.has_value);
+    let counter = || progress.counter("reading events", "rows", None);
+    let mut loaded = read_batches(&plans, options, has_value, counter())?;
+    let fixed = plans
+        .iter()
+        .any(|p| matches!(p.timestamp, TimestampKind::TextFormat(_)));
+    if fixed && loaded.bad_rows > 0 {
+        for plan in &mut plans {
+            if let TimestampKind::TextFormat(_) = plan.timestamp {
+                plan.timestamp = TimestampKind::Text(TimestampFamily::Iso);
+            }
+        }
+        drop(loaded);
+        loaded = read_batches(&plans, options, has_value, counter())?;
+    }
+    finish(loaded, &plans, options, has_account, has_value)
+}
+
+/// Run the plan, storing each batch as it arrives.
+fn read_batches(
+    plans: &[FilePlan],
+    options: &EventOptions,
+    has_value: bool,
+    counter: Counter,
+) -> Result<Loader> {
+    let loader = Arc::new(Mutex::new(Loader::new(has_value)));
+    let sink = Arc::clone(&loader);
+    one_plan(plans, options)?
+        .sink_batches(
+            PlanCallback::new(move |batch: DataFrame| {
+                let mut loader = sink
+                    .lock()
+                    .map_err(|_| polars_err!(ComputeError: "poisoned"))?;
+                loader.add(&batch)?;
+                counter.add(batch.height() as u64);
+                Ok(loader.failure.is_some())
+            }),
+            true,
+            None,
+        )?
+        .collect_with_engine(Engine::Streaming)
+        .map_err(|e| explain_scan_failure(plans, options, e))?;
+    let loader = Arc::try_unwrap(loader)
+        .map_err(|_| anyhow::anyhow!("the scan still holds the events"))?
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("reading the events failed"))?;
+    if let Some(failure) = &loader.failure {
+        return Err(failure.to_error(plans, options).into());
+    }
+    Ok(loader)
+}
+
+/// The one lazy plan over all files, for `--explain`-style inspection in tests.
+pub fn activity_plan(source: &EventSource, options: &EventOptions) -> Result<LazyFrame> {
+    one_plan(&file_plans(source, options)?, options)
+}
+
+fn finish(
+    loaded: Loader,
+    plans: &[FilePlan],
+    options: &EventOptions,
+    has_account: bool,
+    has_value: bool,
+) -> Result<Activity> {
+    let bad_rows = loaded.bad_rows;
+    let (loaded, users) = loaded
+        .merge()
+        .map_err(|failure| failure.to_error(plans, options))?;
+    let mut skipped_examples = Vec::new();
+    if bad_rows > 0 {
+        let examples = locate_bad_rows(plans, options, 5)?;
+        if !options.skip_bad_rows {
+            return Err(match examples.first() {
+                Some(bad) => anyhow::Error::new(InputError::new(format!(
+                    "{}; {} bad row(s) in all; fix them or pass --skip-bad-rows to skip and count them",
+                    bad.to_error(),
+                    bad_rows
+                ))),
+                None => InputError::new(format!(
+                    "{bad_rows} event row(s) have an unreadable timestamp, an empty user or event, or a non-numeric value; pass --skip-bad-rows to skip and count them"
+                ))
+                .into(),
+            });
+        }
+        skipped_examples = examples;
+    }
+    if loaded.events.is_empty() {
+        let what = if options.as_of.is_some() {
+            "no events on or before --as-of"
+        } else {
+            "no event rows"
+        };
+        let files: Vec<&str> = plans.iter().map(|p| p.label.as_str()).collect();
+        return Err(InputError::new(format!("events {}: {what}", files.join(", "))).into());
+    }
+    let mut fingerprints = loaded.fingerprints;
+    fingerprints.sort_unstable();
+    let duplicate_rows = fingerprints.windows(2).filter(|w| w[0] == w[1]).count() as u64;
+    drop(fingerprints);
+    Ok(Activity {
+        events_rows: loaded.events.len() as u64,
+        events: loaded.events,
+        users,
+        accounts: loaded.ids.accounts,
+        event_names: loaded.event_names,
+        members: loaded.ids.members,
+        first_day: loaded.first_day,
+        last_day: loaded.last_day,
+        has_account,
+        has_value,
+        skipped_rows: bad_rows,
+        skipped_examples,
+        duplicate_rows,
+    })
+}

@@ -1,0 +1,391 @@
+//! Per-file planning: every input file becomes one lazy scan of the mapped columns, and all
+//! scans one union that parses timestamps and values and flags bad rows.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use polars::prelude::*;
+
+use super::{EventOptions, EventSource};
+use crate::error::InputError;
+use crate::ingest::columns::EventColumns;
+use crate::ingest::source::{
+    csv_header, delimiter_hint, for_each_record, record_line, FileFormat, InputFile, Visit,
+};
+use crate::ingest::timestamp::{epoch_seconds_to_day, fast_day_expr, fast_format, TimestampFamily};
+
+/// Internal column names of the scan.
+pub(super) mod col_names {
+    pub const ACCOUNT: &str = "account";
+    pub const USER: &str = "user";
+    pub const EVENT: &str = "event";
+}
+use col_names as c;
+
+/// What one file contributes: its columns and how to read its timestamps.
+pub(super) struct FilePlan {
+    pub(super) label: String,
+    pub(super) frame: LazyFrame,
+    pub(super) timestamp: TimestampKind,
+    pub(super) has_account: bool,
+    pub(super) has_value: bool,
+    pub(super) csv: Option<InputFile>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) enum TimestampKind {
+    Text(TimestampFamily),
+    /// Text whose sampled values all have one exact shape, read with a fixed format; when any
+    /// row does not parse that way, the events are read again as `Text`.
+    TextFormat(&'static str),
+    /// A typed column: days since epoch = physical / per_day (datetime), or already days (date).
+    Datetime {
+        per_day: i64,
+    },
+    Date,
+    EpochNumber,
+}
+
+pub(super) const RAW_TS: &str = "__ts";
+
+pub(super) const RAW_VALUE: &str = "__value";
+
+pub(super) const PARSED_VALUE: &str = "__value_parsed";
+
+pub(super) const DAY: &str = "__day";
+
+pub(super) const BAD: &str = "__bad";
+
+pub(super) fn file_plans(source: &EventSource, options: &EventOptions) -> Result<Vec<FilePlan>> {
+    match source {
+        EventSource::Files(files) => files.iter().map(|file| plan_file(file, options)).collect(),
+        EventSource::Frame { name, frame } => Ok(vec![plan_frame(name, frame, options)?]),
+    }
+}
+
+/// Every file's scan, normalised, in one union.
+pub(super) fn one_plan(plans: &[FilePlan], options: &EventOptions) -> Result<LazyFrame> {
+    let normalized: Vec<LazyFrame> = plans
+        .iter()
+        .map(|p| {
+            normalize(p, options).select([
+                col(BAD),
+                col(DAY),
+                col(c::USER),
+                col(c::ACCOUNT),
+                col(c::EVENT),
+                col(PARSED_VALUE),
+                col(RAW_TS),
+                col(RAW_VALUE),
+            ])
+        })
+        .collect();
+    Ok(concat(normalized, UnionArgs::default())?)
+}
+
+fn missing_column_error(label: &str, role: &str, mapped: &str, found: &[String]) -> anyhow::Error {
+    let hint = if mapped == role {
+        format!(
+            "if another column holds it, map it in nsm.toml: [events] {role} = \"<your column>\""
+        )
+    } else {
+        format!("nsm.toml maps {role} to '{mapped}'; fix the mapping under [events]")
+    };
+    InputError::new(format!(
+        "events file {label}: missing column '{mapped}' ({role}); columns found: {}; {hint}{}",
+        found.join(", "),
+        delimiter_hint(found)
+    ))
+    .into()
+}
+
+fn plan_file(file: &InputFile, options: &EventOptions) -> Result<FilePlan> {
+    let label = file.display();
+    let cols = &options.columns;
+    match file.format {
+        FileFormat::Csv | FileFormat::GzipCsv => {
+            let header = csv_header(file, options.delimiter)?;
+            for (role, mapped) in [
+                ("timestamp", &cols.timestamp),
+                ("user_id", &cols.user_id),
+                ("event", &cols.event),
+            ] {
+                if !header.iter().any(|h| h == mapped) {
+                    return Err(missing_column_error(&label, role, mapped, &header));
+                }
+            }
+            let timestamp = sample_csv_timestamps(file, options)?;
+            let schema: Schema = header
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    // Unnamed or repeated columns still need distinct names in the schema.
+                    let unique = if name.is_empty() || header[..i].contains(name) {
+                        format!("__column_{i}")
+                    } else {
+                        name.clone()
+                    };
+                    Field::new(unique.into(), DataType::String)
+                })
+                .collect();
+            let scan = LazyCsvReader::new(PlRefPath::from(file.path.to_string_lossy().as_ref()))
+                .with_has_header(true)
+                .with_schema(Some(Arc::new(schema)))
+                .with_separator(options.delimiter)
+                .with_quote_char(Some(b'"'))
+                .with_missing_is_null(true)
+                .finish()
+                .map_err(|e| InputError::new(format!("events file {label}: cannot scan: {e}")))?;
+            let has_account = header.iter().any(|h| h == &cols.account_id);
+            let has_value = header.iter().any(|h| h == &cols.value);
+            Ok(FilePlan {
+                frame: select_columns(scan, cols, has_account, has_value, DataType::String),
+                label,
+                timestamp,
+                has_account,
+                has_value,
+                csv: Some(file.clone()),
+            })
+        }
+        FileFormat::Parquet => {
+            let mut scan = LazyFrame::scan_parquet(
+                PlRefPath::from(file.path.to_string_lossy().as_ref()),
+                ScanArgsParquet::default(),
+            )
+            .map_err(|e| {
+                InputError::new(format!(
+                    "events file {label}: not a readable Parquet file: {e}"
+                ))
+            })?;
+            let schema = scan.collect_schema().map_err(|e| {
+                InputError::new(format!(
+                    "events file {label}: not a readable Parquet file: {e}"
+                ))
+            })?;
+            plan_typed(label, scan, &schema, options)
+        }
+    }
+}
+
+/// An in-memory frame (the demo) is read like a typed file.
+fn plan_frame(name: &str, frame: &DataFrame, options: &EventOptions) -> Result<FilePlan> {
+    let schema = frame.schema().clone();
+    plan_typed(name.to_string(), frame.clone().lazy(), &schema, options)
+}
+
+fn plan_typed(
+    label: String,
+    scan: LazyFrame,
+    schema: &Schema,
+    options: &EventOptions,
+) -> Result<FilePlan> {
+    let cols = &options.columns;
+    let found: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+    for (role, mapped) in [
+        ("timestamp", &cols.timestamp),
+        ("user_id", &cols.user_id),
+        ("event", &cols.event),
+    ] {
+        if schema.get(mapped).is_none() {
+            return Err(missing_column_error(&label, role, mapped, &found));
+        }
+    }
+    let type_error = |column: &str, dtype: &DataType, wanted: &str| -> anyhow::Error {
+        InputError::at(
+            &label,
+            None,
+            Some(column),
+            None,
+            format!("has type {dtype}; expected {wanted}"),
+        )
+        .into()
+    };
+    let ts_type = schema
+        .get(&cols.timestamp)
+        .cloned()
+        .unwrap_or(DataType::Null);
+    let timestamp = match &ts_type {
+        DataType::Datetime(unit, _) => TimestampKind::Datetime {
+            per_day: match unit {
+                TimeUnit::Milliseconds => 86_400_000,
+                TimeUnit::Microseconds => 86_400_000_000,
+                TimeUnit::Nanoseconds => 86_400_000_000_000,
+            },
+        },
+        DataType::Date => TimestampKind::Date,
+        t if t.is_integer() || t.is_float() => TimestampKind::EpochNumber,
+        DataType::String => {
+            let sample = scan
+                .clone()
+                .select([col(cols.timestamp.as_str())])
+                .drop_nulls(None)
+                .limit(1)
+                .collect()?;
+            let first = sample
+                .column(&cols.timestamp)
+                .ok()
+                .and_then(|c| c.str().ok().and_then(|s| s.get(0).map(str::to_string)));
+            match first {
+                None => TimestampKind::Text(TimestampFamily::Iso),
+                Some(text) => TimestampKind::Text(TimestampFamily::detect(&text).ok_or_else(|| {
+                    InputError::at(&label, None, Some(&cols.timestamp), Some(&text),
+                        "not a timestamp nsm can read (ISO 8601, a date, or epoch seconds/milliseconds)")
+                })?),
+            }
+        }
+        other => {
+            return Err(type_error(
+                &cols.timestamp,
+                other,
+                "a datetime, date, epoch number or text",
+            ))
+        }
+    };
+    for (column, required) in [
+        (&cols.user_id, true),
+        (&cols.event, true),
+        (&cols.account_id, false),
+    ] {
+        match schema.get(column) {
+            Some(t) if t.is_string() || t.is_integer() => {}
+            Some(other) => return Err(type_error(column, other, "text or integer ids")),
+            None if required => unreachable!("required columns were checked above"),
+            None => {}
+        }
+    }
+    if let Some(t) = schema.get(&cols.value) {
+        if !(t.is_primitive_numeric() || t.is_string() || t.is_null()) {
+            return Err(type_error(&cols.value, t, "a number"));
+        }
+    }
+    let has_account = schema.get(&cols.account_id).is_some();
+    let has_value = schema.get(&cols.value).is_some();
+    let ts_dtype = match timestamp {
+        TimestampKind::Text(_) | TimestampKind::TextFormat(_) => DataType::String,
+        _ => ts_type.clone(),
+    };
+    Ok(FilePlan {
+        frame: select_columns(scan, cols, has_account, has_value, ts_dtype),
+        label,
+        timestamp,
+        has_account,
+        has_value,
+        csv: None,
+    })
+}
+
+/// Keep only the mapped columns, under internal names, as text ids.
+fn select_columns(
+    scan: LazyFrame,
+    cols: &EventColumns,
+    has_account: bool,
+    has_value: bool,
+    ts_dtype: DataType,
+) -> LazyFrame {
+    let user = col(cols.user_id.as_str()).cast(DataType::String);
+    let account = if has_account {
+        col(cols.account_id.as_str()).cast(DataType::String)
+    } else {
+        user.clone()
+    };
+    let value = if has_value {
+        col(cols.value.as_str())
+    } else {
+        lit(NULL).cast(DataType::String)
+    };
+    scan.select([
+        col(cols.timestamp.as_str()).cast(ts_dtype).alias(RAW_TS),
+        user.clone().alias(c::USER),
+        // Events without an account belong to their user's own account.
+        account.fill_null(user).alias(c::ACCOUNT),
+        col(cols.event.as_str())
+            .cast(DataType::String)
+            .alias(c::EVENT),
+        value.alias(RAW_VALUE),
+    ])
+}
+
+/// Parsed day, value and a bad-row flag, with `--as-of` applied.
+pub(super) fn normalize(plan: &FilePlan, options: &EventOptions) -> LazyFrame {
+    let raw = col(RAW_TS);
+    let day = match plan.timestamp {
+        TimestampKind::Text(family) => family.day_expr(raw),
+        TimestampKind::TextFormat(format) => fast_day_expr(raw, format),
+        TimestampKind::Datetime { per_day } => raw
+            .cast(DataType::Int64)
+            .floor_div(lit(per_day))
+            .cast(DataType::Int32),
+        TimestampKind::Date => raw.cast(DataType::Int32),
+        TimestampKind::EpochNumber => epoch_seconds_to_day(raw.cast(DataType::Float64)),
+    };
+    let value = col(RAW_VALUE).cast(DataType::Float64);
+    let bad_value = col(RAW_VALUE)
+        .is_not_null()
+        .and(value.clone().is_finite().fill_null(lit(false)).not());
+    let bad = col(DAY)
+        .is_null()
+        .or(col(c::USER).is_null())
+        .or(col(c::EVENT).is_null())
+        .or(bad_value);
+    let frame = plan
+        .frame
+        .clone()
+        .with_columns([day.alias(DAY), value.alias(PARSED_VALUE)])
+        .with_column(bad.alias(BAD));
+    match options.as_of {
+        Some(as_of) => frame.filter(col(BAD).or(col(DAY).lt_eq(lit(as_of)))),
+        None => frame,
+    }
+}
+
+/// How to read a CSV file's timestamps: the family of its first non-empty value, and a fixed
+/// format when the first `SAMPLE_ROWS` non-empty values all share one (a file of empty
+/// timestamps is left to the row checks).
+fn sample_csv_timestamps(file: &InputFile, options: &EventOptions) -> Result<TimestampKind> {
+    const SAMPLE_ROWS: usize = 1000;
+    let header = csv_header(file, options.delimiter)?;
+    let index = header
+        .iter()
+        .position(|h| h == &options.columns.timestamp)
+        .unwrap_or(0);
+    let mut family = None;
+    // `Some(None)`: values of different shapes were seen.
+    let mut format: Option<Option<&'static str>> = None;
+    let mut seen = 0;
+    for_each_record(file, options.delimiter, |record| {
+        seen += 1;
+        if seen > SAMPLE_ROWS {
+            return Ok(Visit::Stop);
+        }
+        let Some(text) = record.get(index).filter(|t| !t.trim().is_empty()) else {
+            return Ok(Visit::Continue);
+        };
+        if family.is_none() {
+            let trimmed = text.trim();
+            family = Some(TimestampFamily::detect(trimmed).ok_or_else(|| {
+                InputError::at(
+                    &file.display(),
+                    record_line(record),
+                    Some(&options.columns.timestamp),
+                    Some(trimmed),
+                    "not a timestamp nsm can read (ISO 8601 such as 2024-03-01T12:00:00Z, a date, or epoch seconds/milliseconds)",
+                )
+            })?);
+        }
+        let shape = fast_format(text);
+        format = match format {
+            None => Some(shape),
+            Some(known) if known == shape => Some(known),
+            Some(_) => Some(None),
+        };
+        Ok(if format == Some(None) {
+            Visit::Stop
+        } else {
+            Visit::Continue
+        })
+    })?;
+    Ok(match (family, format) {
+        (Some(TimestampFamily::Iso), Some(Some(format))) => TimestampKind::TextFormat(format),
+        (family, _) => TimestampKind::Text(family.unwrap_or(TimestampFamily::Iso)),
+    })
+}

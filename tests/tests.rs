@@ -1,0 +1,17 @@
+//! The integration tests, in one binary so that the library (and polars) is linked once; one
+//! module per area, with the shared harness in `common`.
+
+mod common;
+
+mod check;
+mod churn;
+mod cli;
+mod demo;
+mod errors;
+mod kinds;
+mod odd_inputs;
+mod plan;
+mod properties;
+mod report;
+mod statsmodels;
+mod warehouse;
