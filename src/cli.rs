@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::period::PeriodKind;
+use crate::render::gate::CheckFormat;
+use crate::render::report::ReportFormat;
 use crate::render::Format;
 
 #[derive(Debug, Parser)]
@@ -114,17 +116,25 @@ pub enum Seasonal {
     Off,
 }
 
+/// Where the result goes, and whether progress is shown: every command's `--output` and
+/// `--quiet`.
 #[derive(Debug, Args)]
-pub struct OutputArgs {
-    /// Output format.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
+pub struct Destination {
     /// Write to this file (atomically) instead of stdout.
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// No progress messages on stderr.
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    #[command(flatten)]
+    pub destination: Destination,
 }
 
 #[derive(Debug, Args)]
@@ -148,15 +158,6 @@ pub struct DemoArgs {
     pub output: OutputArgs,
 }
 
-/// Output of `nsm check`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum CheckFormat {
-    /// One line per check and the verdict.
-    Text,
-    /// The checks as JSON.
-    Json,
-}
-
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     #[command(flatten)]
@@ -178,12 +179,8 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: CheckFormat,
-    /// Write to this file (atomically) instead of stdout.
-    #[arg(long, value_name = "PATH")]
-    pub output: Option<PathBuf>,
-    /// No progress messages on stderr.
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub output: Destination,
 }
 
 #[derive(Debug, Args)]
@@ -213,18 +210,8 @@ pub struct SqlArgs {
     /// Ignore events after this date (YYYY-MM-DD).
     #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
     pub as_of: Option<i32>,
-    /// Write to this file (atomically) instead of stdout.
-    #[arg(long, value_name = "PATH")]
-    pub output: Option<PathBuf>,
-}
-
-/// Format of `nsm report`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
-    /// Markdown for a wiki page or pull request (charts as text sparklines).
-    Markdown,
-    /// One self-contained HTML file with inline SVG charts, printable.
-    Html,
+    #[command(flatten)]
+    pub output: Destination,
 }
 
 #[derive(Debug, Args)]
@@ -246,12 +233,8 @@ pub struct ReportArgs {
     /// Candidates with charts besides the declared north star.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub top: usize,
-    /// Write to this file (atomically) instead of stdout.
-    #[arg(long, value_name = "PATH")]
-    pub output: Option<PathBuf>,
-    /// No progress messages on stderr.
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub output: Destination,
 }
 
 #[derive(Debug, Args)]

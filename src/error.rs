@@ -1,10 +1,12 @@
 //! Errors a caller branches on. Everything a user can fix (bad flags, bad files, bad config)
-//! is an [`InputError`]; the binary maps it to exit code 2.
+//! is an [`InputError`]; [`crate::exit_codes`] maps it to exit code 2 and anything else to an
+//! internal error.
 
 use std::fmt;
 
 /// A problem with what the user gave us: a flag, a file, a config. Exit code 2.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct InputError {
     pub message: String,
 }
@@ -49,14 +51,6 @@ fn shorten(value: &str) -> String {
         format!("{head}…")
     }
 }
-
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for InputError {}
 
 /// Shorthand for returning an input error from a function that returns `anyhow::Result`.
 #[macro_export]

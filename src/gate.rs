@@ -1,11 +1,10 @@
 //! The CI gate of `nsm check`: the declared north star must pass both tests and, against a
 //! saved evaluation, must not have lost ground.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::InputError;
-use crate::evaluation::{read_saved, CandidateOut, Evaluation};
-use crate::render::xml_escape;
+use crate::evaluation::{CandidateOut, Evaluation};
 use crate::stats::score::Verdict;
 
 /// Gate settings.
@@ -17,14 +16,14 @@ pub struct GateSettings {
     pub outrank_margin: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     pub name: String,
     pub passed: bool,
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateReport {
     pub schema_version: u32,
     pub north_star: String,
@@ -32,27 +31,6 @@ pub struct GateReport {
     pub score: Option<f64>,
     pub baseline_score: Option<f64>,
     pub checks: Vec<Check>,
-}
-
-/// The figures of the star in a saved `evaluate --format json`.
-struct Baseline {
-    score: Option<f64>,
-    lead: Option<String>,
-    churn: Option<String>,
-}
-
-fn read_baseline(text: &str, source: &str, star: &str) -> Result<Option<Baseline>, InputError> {
-    let json = read_saved(text, "baseline", source)?;
-    Ok(json["candidates"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["name"] == star)
-        .map(|c| Baseline {
-            score: c["score"].as_f64(),
-            lead: c["lead"]["verdict"].as_str().map(str::to_string),
-            churn: c["churn"]["verdict"].as_str().map(str::to_string),
-        }))
 }
 
 fn verdict_of(candidate: &CandidateOut, lead: bool) -> Option<Verdict> {
@@ -63,11 +41,11 @@ fn verdict_of(candidate: &CandidateOut, lead: bool) -> Option<Verdict> {
     }
 }
 
-/// Run every check. `baseline` is the text and name of a saved evaluation.
+/// Run every check. `baseline` is a saved evaluation and the name of its file.
 pub fn run_gate(
     evaluation: &Evaluation,
     star: &str,
-    baseline: Option<(&str, &str)>,
+    baseline: Option<(&Evaluation, &str)>,
     settings: &GateSettings,
 ) -> Result<GateReport, InputError> {
     let current = evaluation
@@ -102,8 +80,8 @@ pub fn run_gate(
         });
     }
     let mut baseline_score = None;
-    if let Some((text, source)) = baseline {
-        match read_baseline(text, source, star)? {
+    if let Some((saved, source)) = baseline {
+        match saved.ranked().find(|c| c.name == star) {
             None => checks.push(Check {
                 name: "baseline".into(),
                 passed: true,
@@ -125,12 +103,10 @@ pub fn run_gate(
                         _ => format!("{star}: no score to compare"),
                     },
                 });
-                for (name, was, lead) in [
-                    ("lead test kept", &base.lead, true),
-                    ("churn test kept", &base.churn, false),
-                ] {
+                for (name, lead) in [("lead test kept", true), ("churn test kept", false)] {
+                    let was = verdict_of(base, lead);
                     let now = verdict_of(current, lead);
-                    let lost = was.as_deref() == Some("pass") && now != Some(Verdict::Pass);
+                    let lost = was == Some(Verdict::Pass) && now != Some(Verdict::Pass);
                     checks.push(Check {
                         name: name.into(),
                         passed: !lost,
@@ -181,74 +157,4 @@ pub fn run_gate(
         baseline_score,
         checks,
     })
-}
-
-/// A JUnit XML report: one test case per check.
-pub fn junit_xml(report: &GateReport) -> String {
-    let failures = report.checks.iter().filter(|c| !c.passed).count();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    out.push_str(&format!(
-        "<testsuites name=\"nsm check\" tests=\"{}\" failures=\"{failures}\">\n",
-        report.checks.len()
-    ));
-    out.push_str(&format!(
-        "  <testsuite name=\"nsm check {}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\">\n",
-        xml_escape(&report.north_star),
-        report.checks.len()
-    ));
-    for check in &report.checks {
-        let classname = format!("nsm.{}", report.north_star);
-        out.push_str(&format!(
-            "    <testcase classname=\"{}\" name=\"{}\"",
-            xml_escape(&classname),
-            xml_escape(&check.name)
-        ));
-        if check.passed {
-            out.push_str(&format!(
-                ">\n      <system-out>{}</system-out>\n    </testcase>\n",
-                xml_escape(&check.message)
-            ));
-        } else {
-            out.push_str(&format!(
-                ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
-                xml_escape(&check.message),
-                xml_escape(&check.message)
-            ));
-        }
-    }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
-}
-
-/// GitHub Actions workflow commands for the failed checks (`::error title=...::message`).
-/// Data escapes `%`, CR and LF; a property also `:` and `,` (GitHub's toolkit rules).
-pub fn github_annotations(report: &GateReport) -> String {
-    let data = |text: &str| {
-        text.replace('%', "%25")
-            .replace('\r', "%0D")
-            .replace('\n', "%0A")
-    };
-    let property = |text: &str| data(text).replace(':', "%3A").replace(',', "%2C");
-    report
-        .checks
-        .iter()
-        .filter(|c| !c.passed)
-        .map(|c| {
-            format!(
-                "::error title={}::{}\n",
-                property(&format!("nsm check: {}", c.name)),
-                data(&c.message)
-            )
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn xml_is_escaped() {
-        assert_eq!(xml_escape("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
-    }
 }

@@ -6,12 +6,9 @@ use std::path::Path;
 use anyhow::Result;
 use serde::Deserialize;
 
-use super::{Candidate, Entity, EventFilter, Kind, Rollup, Threshold, Window};
+use super::{Candidate, Entity, EventFilter, Kind, KindName, Rollup, Threshold, Window};
 use crate::error::InputError;
-use crate::ingest::columns::{
-    EventColumns, DEFAULT_ACCOUNT_ID, DEFAULT_EVENT, DEFAULT_TIMESTAMP, DEFAULT_USER_ID,
-    DEFAULT_VALUE,
-};
+use crate::ingest::columns::{ColumnsTable, EventColumns};
 
 /// A parsed and validated configuration.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -25,20 +22,10 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
-    events: RawColumns,
+    events: ColumnsTable,
     north_star: Option<RawNorthStar>,
     #[serde(default, rename = "candidate")]
     candidates: Vec<RawCandidate>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawColumns {
-    timestamp: Option<String>,
-    user_id: Option<String>,
-    account_id: Option<String>,
-    event: Option<String>,
-    value: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,8 +52,6 @@ struct RawCandidate {
     denominator: Option<String>,
 }
 
-const KINDS: &str = "active_entities, event_count, value_sum, threshold_entities, team_entities, ratio, new_entities, cumulative_entities";
-
 impl Config {
     /// Read and validate a config file.
     pub fn load(path: &Path) -> Result<Self> {
@@ -84,19 +69,7 @@ impl Config {
                 .map(|span| text[..span.start.min(text.len())].matches('\n').count() as u64 + 1);
             InputError::at(source, line, None, None, e.message().trim())
         })?;
-        let columns = EventColumns {
-            timestamp: raw
-                .events
-                .timestamp
-                .unwrap_or_else(|| DEFAULT_TIMESTAMP.into()),
-            user_id: raw.events.user_id.unwrap_or_else(|| DEFAULT_USER_ID.into()),
-            account_id: raw
-                .events
-                .account_id
-                .unwrap_or_else(|| DEFAULT_ACCOUNT_ID.into()),
-            event: raw.events.event.unwrap_or_else(|| DEFAULT_EVENT.into()),
-            value: raw.events.value.unwrap_or_else(|| DEFAULT_VALUE.into()),
-        };
+        let columns = raw.events.into_columns();
         let mut candidates = Vec::with_capacity(raw.candidates.len());
         let mut seen = BTreeSet::new();
         for raw_candidate in raw.candidates {
@@ -202,23 +175,30 @@ fn validate_candidate(raw: RawCandidate, source: &str) -> Result<Candidate> {
     };
     let windowed = raw.window.is_some() || raw.rollup.is_some();
     let has_ratio_parts = raw.numerator.is_some() || raw.denominator.is_some();
-    let kind = match raw.kind.as_str() {
-        "active_entities" => Kind::ActiveEntities {
+    let Some(kind_name) = KindName::candidate_kind(&raw.kind) else {
+        return Err(fail(format!(
+            "unknown kind '{}'; kinds are: {}",
+            raw.kind,
+            KindName::list()
+        )));
+    };
+    let kind = match kind_name {
+        KindName::ActiveEntities => Kind::ActiveEntities {
             entity: need_entity(entity)?,
             filter,
             window,
             rollup,
         },
-        "event_count" | "value_sum" => {
+        KindName::EventCount | KindName::ValueSum => {
             unused("entity", entity.is_some())?;
             unused("window/rollup", windowed)?;
-            if raw.kind == "event_count" {
+            if kind_name == KindName::EventCount {
                 Kind::EventCount { filter }
             } else {
                 Kind::ValueSum { filter }
             }
         }
-        "threshold_entities" => {
+        KindName::ThresholdEntities => {
             let threshold = match (raw.min_count, raw.min_value) {
                 (Some(n), None) if n > 0 => Threshold::MinCount(n),
                 (None, Some(v)) if v.is_finite() => Threshold::MinValue(v),
@@ -242,7 +222,7 @@ fn validate_candidate(raw: RawCandidate, source: &str) -> Result<Candidate> {
                 threshold,
             }
         }
-        "team_entities" => {
+        KindName::TeamEntities => {
             if entity == Some(Entity::User) {
                 return Err(fail(
                     "team_entities counts accounts; entity must be 'account'".into(),
@@ -261,7 +241,7 @@ fn validate_candidate(raw: RawCandidate, source: &str) -> Result<Candidate> {
                 min_members,
             }
         }
-        "ratio" => {
+        KindName::Ratio => {
             unused("entity", entity.is_some())?;
             unused(
                 "min_count/min_value",
@@ -280,16 +260,16 @@ fn validate_candidate(raw: RawCandidate, source: &str) -> Result<Candidate> {
                 denominator,
             }
         }
-        "new_entities" | "cumulative_entities" => {
+        KindName::NewEntities | KindName::CumulativeEntities => {
             unused("window/rollup", windowed)?;
             let entity = need_entity(entity)?;
-            if raw.kind == "new_entities" {
+            if kind_name == KindName::NewEntities {
                 Kind::NewEntities { entity, filter }
             } else {
                 Kind::CumulativeEntities { entity, filter }
             }
         }
-        other => return Err(fail(format!("unknown kind '{other}'; kinds are: {KINDS}"))),
+        KindName::Revenue => unreachable!("not a candidate kind"),
     };
     if !matches!(kind, Kind::Ratio { .. }) {
         unused("numerator/denominator", has_ratio_parts)?;

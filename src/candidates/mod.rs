@@ -8,7 +8,7 @@ pub mod grid;
 pub mod plan;
 pub mod series;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Whose activity a candidate counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -91,6 +91,80 @@ pub enum Threshold {
     MinValue(f64),
 }
 
+/// What a candidate is, by the name nsm.toml and the JSON output give it: the one list of
+/// kinds. `Revenue` names the revenue reference row of an evaluation, never a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KindName {
+    ActiveEntities,
+    EventCount,
+    ValueSum,
+    ThresholdEntities,
+    TeamEntities,
+    Ratio,
+    NewEntities,
+    CumulativeEntities,
+    Revenue,
+}
+
+impl KindName {
+    /// Every kind a candidate can be declared as, in the order the docs list them.
+    pub const CANDIDATE_KINDS: [KindName; 8] = [
+        KindName::ActiveEntities,
+        KindName::EventCount,
+        KindName::ValueSum,
+        KindName::ThresholdEntities,
+        KindName::TeamEntities,
+        KindName::Ratio,
+        KindName::NewEntities,
+        KindName::CumulativeEntities,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            KindName::ActiveEntities => "active_entities",
+            KindName::EventCount => "event_count",
+            KindName::ValueSum => "value_sum",
+            KindName::ThresholdEntities => "threshold_entities",
+            KindName::TeamEntities => "team_entities",
+            KindName::Ratio => "ratio",
+            KindName::NewEntities => "new_entities",
+            KindName::CumulativeEntities => "cumulative_entities",
+            KindName::Revenue => "revenue",
+        }
+    }
+
+    /// A candidate kind by its name (`revenue` is not one).
+    pub fn candidate_kind(text: &str) -> Option<KindName> {
+        Self::CANDIDATE_KINDS.into_iter().find(|k| k.name() == text)
+    }
+
+    /// `active_entities, event_count, ...`, for messages and help texts.
+    pub fn list() -> String {
+        Self::CANDIDATE_KINDS.map(KindName::name).join(", ")
+    }
+}
+
+impl Serialize for KindName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for KindName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text == KindName::Revenue.name() {
+            return Ok(KindName::Revenue);
+        }
+        KindName::candidate_kind(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown kind '{text}'; kinds are: {}, revenue",
+                KindName::list()
+            ))
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
     ActiveEntities {
@@ -134,15 +208,19 @@ pub enum Kind {
 
 impl Kind {
     pub fn name(&self) -> &'static str {
+        self.kind_name().name()
+    }
+
+    pub fn kind_name(&self) -> KindName {
         match self {
-            Kind::ActiveEntities { .. } => "active_entities",
-            Kind::EventCount { .. } => "event_count",
-            Kind::ValueSum { .. } => "value_sum",
-            Kind::ThresholdEntities { .. } => "threshold_entities",
-            Kind::TeamEntities { .. } => "team_entities",
-            Kind::Ratio { .. } => "ratio",
-            Kind::NewEntities { .. } => "new_entities",
-            Kind::CumulativeEntities { .. } => "cumulative_entities",
+            Kind::ActiveEntities { .. } => KindName::ActiveEntities,
+            Kind::EventCount { .. } => KindName::EventCount,
+            Kind::ValueSum { .. } => KindName::ValueSum,
+            Kind::ThresholdEntities { .. } => KindName::ThresholdEntities,
+            Kind::TeamEntities { .. } => KindName::TeamEntities,
+            Kind::Ratio { .. } => KindName::Ratio,
+            Kind::NewEntities { .. } => KindName::NewEntities,
+            Kind::CumulativeEntities { .. } => KindName::CumulativeEntities,
         }
     }
 

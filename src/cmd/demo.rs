@@ -1,6 +1,6 @@
-use std::process::ExitCode;
-
 use anyhow::Result;
+
+use crate::exit_codes::ExitCode;
 
 use crate::cli::DemoArgs;
 use crate::demo;
@@ -9,12 +9,12 @@ use crate::ingest::events::EventSource;
 use crate::progress::Progress;
 
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
-    let progress = Progress::new(args.output.quiet);
+    let progress = Progress::new(args.output.destination.quiet);
     progress.stage("generating the demo dataset (seeded, 42 months)");
     let data = demo::generate();
     if let Some(dir) = &args.write_data {
         demo::write_data(&data, dir)?;
-        if !args.output.quiet {
+        if !args.output.destination.quiet {
             let d = dir.display();
             eprintln!(
                 "nsm: wrote {d}/events.csv, {d}/revenue.csv and {d}/nsm.toml; rerun with:\n  nsm evaluate --events {d}/events.csv --revenue {d}/revenue.csv --config {d}/nsm.toml"
@@ -34,5 +34,5 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     };
     let evaluation = evaluate(inputs, &super::settings(&args.analysis), &progress)?;
     super::render_and_emit(&evaluation, &args.output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::Success)
 }

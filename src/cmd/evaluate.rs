@@ -1,6 +1,6 @@
-use std::process::ExitCode;
-
 use anyhow::Result;
+
+use crate::exit_codes::ExitCode;
 
 use crate::candidates::config::Config;
 use crate::cli::EvaluateArgs;
@@ -8,11 +8,11 @@ use crate::evaluation::evaluate;
 use crate::progress::Progress;
 
 pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
-    let progress = Progress::new(args.output.quiet);
+    let progress = Progress::new(args.output.destination.quiet);
     let config = args.input.config.as_deref().map(Config::load).transpose()?;
     let inputs = super::inputs(&args.input, config)?;
     let evaluation = evaluate(inputs, &super::settings(&args.analysis), &progress)?;
-    super::show_skipped(&evaluation, args.output.quiet);
+    super::show_skipped(&evaluation, args.output.destination.quiet);
     super::render_and_emit(&evaluation, &args.output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::Success)
 }

@@ -1,9 +1,10 @@
-use std::process::ExitCode;
-
 use anyhow::Result;
+
+use crate::exit_codes::ExitCode;
 
 use crate::candidates::catalog;
 use crate::candidates::config::{to_toml, Config};
+use crate::candidates::KindName;
 use crate::cli::InitArgs;
 use crate::error::InputError;
 use crate::ingest::events::{load_activity, EventOptions, EventSource};
@@ -41,14 +42,22 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
         candidates,
         ..config
     };
-    let header = "nsm configuration: the candidates nsm discovered in your events.\n\
-        Edit freely: remove candidates, add your own (kinds: active_entities, event_count,\n\
-        value_sum, threshold_entities, team_entities, ratio, new_entities, cumulative_entities),\n\
-        and name the metric your team has chosen under [north_star] for `nsm check`.";
-    write_atomic(&args.output, to_toml(&config, header).as_bytes())?;
+    let header = format!(
+        "nsm configuration: the candidates nsm discovered in your events.\n\
+        Edit freely: remove candidates, add your own (kinds: {}),\n\
+        and name the metric your team has chosen under [north_star] for `nsm check`.",
+        wrap_kinds()
+    );
+    write_atomic(&args.output, to_toml(&config, &header).as_bytes())?;
     eprintln!(
         "nsm: wrote {} with {count} candidates",
         args.output.display()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::Success)
+}
+
+/// The list of kinds on two comment lines (a break after the second kind).
+fn wrap_kinds() -> String {
+    let kinds = KindName::CANDIDATE_KINDS.map(KindName::name);
+    format!("{},\n{}", kinds[..2].join(", "), kinds[2..].join(", "))
 }

@@ -7,17 +7,55 @@ pub mod init;
 pub mod report;
 pub mod sql;
 
-use std::process::ExitCode;
+use std::path::Path;
 
 use anyhow::Result;
 
 use crate::candidates::config::Config;
 use crate::cli::{AnalysisArgs, Cli, Command, InputArgs, OutputArgs};
+use crate::error::InputError;
 use crate::evaluation::{Evaluation, Inputs, RevenueSource, SeriesFiles, Settings};
+use crate::exit_codes::ExitCode;
 use crate::ingest::events::EventSource;
 use crate::ingest::source::resolve;
 use crate::output::emit;
 use crate::render::renderer;
+
+/// Run a command and decide the exit code: one line on stderr for an error, saying whether it
+/// is the user's to fix (exit 2) or a bug (exit 3).
+pub fn run_to_exit(cli: Cli) -> ExitCode {
+    match std::panic::catch_unwind(|| run(cli)) {
+        Ok(Ok(code)) => code,
+        Ok(Err(error)) => {
+            let code = ExitCode::of_error(&error);
+            if code == ExitCode::InputError {
+                eprintln!("error: {error:#}");
+            } else {
+                eprintln!("error: internal error, a bug in nsm rather than a problem with your input (please report it with the command line): {error:#}");
+            }
+            code
+        }
+        // The panic hook has said what happened.
+        Err(_) => ExitCode::InternalError,
+    }
+}
+
+/// A panic is a bug: one line saying so, instead of Rust's default message.
+pub fn report_panics_as_bugs() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".to_string());
+        eprintln!("error: internal error, a bug in nsm rather than a problem with your input (please report it with the command line): {message}{location}");
+    }));
+}
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
@@ -51,7 +89,7 @@ pub fn settings(args: &AnalysisArgs) -> Settings {
 /// Render in the chosen format and write to stdout or `--output`.
 pub fn render_and_emit(evaluation: &Evaluation, output: &OutputArgs) -> Result<()> {
     let text = renderer(output.format).render(evaluation)?;
-    emit(output.output.as_deref(), &text)
+    emit(output.destination.output.as_deref(), &text)
 }
 
 /// What the input flags name: the event files resolved, revenue, the config already loaded.
@@ -73,6 +111,14 @@ pub fn inputs(input: &InputArgs, config: Option<Config>) -> Result<Inputs> {
         delimiter: input.delimiter,
         skip_bad_rows: input.skip_bad_rows,
     })
+}
+
+/// Read a saved evaluation (`--baseline`, `--compare`), returning it with the file's name.
+pub fn read_saved(path: &Path, role: &str) -> Result<(Evaluation, String)> {
+    let source = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError::new(format!("{role} {source}: cannot read: {e}")))?;
+    Ok((Evaluation::read_saved(&text, role, &source)?, source))
 }
 
 /// With `--skip-bad-rows`, say on stderr how many rows were skipped and show the first ones.

@@ -1,6 +1,6 @@
-use std::process::ExitCode;
-
 use anyhow::Result;
+
+use crate::exit_codes::ExitCode;
 
 use crate::candidates::config::Config;
 use crate::cli::SqlArgs;
@@ -26,6 +26,6 @@ pub fn run(args: SqlArgs) -> Result<ExitCode> {
         revenue_customer_column: &args.revenue_customer_column,
     };
     let text = generate(&config, &options, args.query)?;
-    emit(args.output.as_deref(), &text)?;
-    Ok(ExitCode::SUCCESS)
+    emit(args.output.output.as_deref(), &text)?;
+    Ok(ExitCode::Success)
 }

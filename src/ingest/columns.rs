@@ -1,5 +1,7 @@
 //! The `[events]` column mapping: where each logical event column is found in the files.
 
+use serde::Deserialize;
+
 /// Default names of the event columns; `[events]` in nsm.toml remaps them.
 pub const DEFAULT_TIMESTAMP: &str = "timestamp";
 pub const DEFAULT_USER_ID: &str = "user_id";
@@ -39,5 +41,30 @@ impl EventColumns {
             (DEFAULT_EVENT, &self.event),
             (DEFAULT_VALUE, &self.value),
         ]
+    }
+}
+
+/// The `[events]` table of nsm.toml as written: every key optional, unknown keys refused.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnsTable {
+    timestamp: Option<String>,
+    user_id: Option<String>,
+    account_id: Option<String>,
+    event: Option<String>,
+    value: Option<String>,
+}
+
+impl ColumnsTable {
+    /// The mapping, with the default name for every column not mapped.
+    pub fn into_columns(self) -> EventColumns {
+        let or = |mapped: Option<String>, default: &str| mapped.unwrap_or_else(|| default.into());
+        EventColumns {
+            timestamp: or(self.timestamp, DEFAULT_TIMESTAMP),
+            user_id: or(self.user_id, DEFAULT_USER_ID),
+            account_id: or(self.account_id, DEFAULT_ACCOUNT_ID),
+            event: or(self.event, DEFAULT_EVENT),
+            value: or(self.value, DEFAULT_VALUE),
+        }
     }
 }

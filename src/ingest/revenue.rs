@@ -242,8 +242,23 @@ fn read_parquet_rows(file: &InputFile) -> Result<(Vec<String>, Rows)> {
     let columns: Vec<StringChunked> = frame
         .columns()
         .iter()
-        .map(|c| c.cast(&DataType::String).and_then(|c| c.str().cloned()))
-        .collect::<PolarsResult<_>>()?;
+        .map(|c| {
+            c.cast(&DataType::String)
+                .and_then(|c| c.str().cloned())
+                .map_err(|_| {
+                    InputError::at(
+                        &label,
+                        None,
+                        Some(c.name().as_str()),
+                        None,
+                        format!(
+                            "has type {}, which nsm cannot read as text or numbers",
+                            c.dtype()
+                        ),
+                    )
+                })
+        })
+        .collect::<Result<_, InputError>>()?;
     let rows = (0..frame.height())
         .map(|i| {
             let fields = columns

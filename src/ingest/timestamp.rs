@@ -14,6 +14,9 @@ const MINUTES_PER_DAY: i32 = 24 * 60;
 const SECONDS_PER_DAY: f64 = 86_400.0;
 const EPOCH_MILLIS_FROM: f64 = 1e11;
 
+/// Why a text is refused as a timestamp, in every message that says so.
+pub const NOT_A_TIMESTAMP: &str = "not a timestamp nsm can read (ISO 8601 such as 2024-03-01T12:00:00Z, a date, or epoch seconds/milliseconds)";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimestampFamily {
     /// `2024-03-01`, `2024-03-01T12:00:00Z`, `2024-03-01 12:00:00.5+02:00`, ...

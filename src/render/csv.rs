@@ -33,7 +33,7 @@ fn opt<T: ToString>(value: Option<T>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
-impl Render for Csv {
+impl Render<Evaluation> for Csv {
     fn render(&self, evaluation: &Evaluation) -> Result<String> {
         let mut writer = csv::Writer::from_writer(Vec::new());
         writer.write_record(HEADER)?;
@@ -43,7 +43,7 @@ impl Render for Csv {
             writer.write_record([
                 opt(c.rank),
                 c.name.clone(),
-                c.kind.to_string(),
+                c.kind.name().to_string(),
                 opt(c.score),
                 c.verdict.name().to_string(),
                 labels(&c.labels),

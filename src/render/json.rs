@@ -5,7 +5,7 @@ use crate::evaluation::Evaluation;
 
 pub struct Json;
 
-impl Render for Json {
+impl Render<Evaluation> for Json {
     fn render(&self, evaluation: &Evaluation) -> Result<String> {
         let mut text = serde_json::to_string_pretty(evaluation)?;
         text.push('\n');

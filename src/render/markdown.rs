@@ -10,7 +10,7 @@ pub fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
-impl Render for Markdown {
+impl Render<Evaluation> for Markdown {
     fn render(&self, evaluation: &Evaluation) -> Result<String> {
         let data = &evaluation.data;
         let mut out = String::from("# North Star candidates\n\n");

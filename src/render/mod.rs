@@ -1,18 +1,21 @@
-//! Output formats, one module each behind [`Render`]: adding a format touches one file.
+//! Output formats, one module each behind [`Render`]: adding a format touches one file. The
+//! evaluation's formats are here ([`table`], [`json`], [`csv`], [`markdown`]); the gate's
+//! under [`gate`], the review document's under [`report`].
 
 pub mod csv;
+pub mod gate;
 pub mod json;
 pub mod markdown;
-pub mod svg;
+pub mod report;
 pub mod table;
 
 use anyhow::Result;
 
 use crate::evaluation::Evaluation;
 
-/// Turns an evaluation into the bytes of one output format.
-pub trait Render {
-    fn render(&self, evaluation: &Evaluation) -> Result<String>;
+/// Turns a result (an evaluation, a gate report, a review) into the text of one output format.
+pub trait Render<T: ?Sized> {
+    fn render(&self, value: &T) -> Result<String>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -27,7 +30,7 @@ pub enum Format {
     Markdown,
 }
 
-pub fn renderer(format: Format) -> Box<dyn Render> {
+pub fn renderer(format: Format) -> Box<dyn Render<Evaluation>> {
     match format {
         Format::Table => Box::new(table::Table),
         Format::Json => Box::new(json::Json),

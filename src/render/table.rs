@@ -13,7 +13,7 @@ pub const WIDTH: u16 = 100;
 /// (comfy-table's 19 style positions).
 const STYLE: &str = "  ── ──      ──    ";
 
-impl Render for Table {
+impl Render<Evaluation> for Table {
     fn render(&self, evaluation: &Evaluation) -> Result<String> {
         let mut table = comfy_table::Table::new();
         table

@@ -8,13 +8,13 @@
 //! - actionability: 1 − η/2 clamped to [0, 1], with η the von Neumann ratio
 //!   `Σ(Δx)² / Σ(x − x̄)²` (≈ 2 for pure noise, ≈ 0 for a series that moves with purpose).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::churn::{ChurnOutcome, ChurnPeriods, GAMEABLE_SHARE};
 use super::lead::{LeadOutcome, LeadSettings, RECENT_MONTHS, REVENUE_R};
 use super::series::mean;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
@@ -37,7 +37,7 @@ impl Verdict {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Label {
     Vanity,
@@ -185,6 +185,88 @@ pub fn score(
         + WEIGHT_CHURN * churn_component(churn_verdict, churn)
         + WEIGHT_ACTIONABILITY * actionability;
     (total * 1000.0).round() / 10.0
+}
+
+/// Everything decided about one candidate from its two test outcomes: the verdicts, the
+/// labels (every label rule lives here), the score and the explanation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judgement {
+    pub lead: Verdict,
+    pub churn: Verdict,
+    pub labels: Vec<Label>,
+    pub actionability: f64,
+    pub score: f64,
+    pub lead_explanation: String,
+    pub churn_explanation: String,
+}
+
+impl Judgement {
+    /// Both tests combined.
+    pub fn verdict(&self) -> Verdict {
+        self.lead.and(self.churn)
+    }
+
+    /// The one sentence shown for the candidate.
+    pub fn explanation(&self) -> String {
+        capitalise(&format!(
+            "{}; {}.",
+            self.lead_explanation, self.churn_explanation
+        ))
+    }
+}
+
+/// Judge one candidate: `values` is its series, `unit` the period's name ("month").
+pub fn judge(
+    lead: &LeadOutcome,
+    churn: &ChurnOutcome,
+    values: &[f64],
+    settings: &LeadSettings,
+    unit: &str,
+) -> Judgement {
+    let (lead_verdict, mut labels) = lead_verdict(lead, settings);
+    let (churn_verdict, churn_labels) = churn_verdict(churn, settings.alpha);
+    labels.extend(churn_labels);
+    let actionability = actionability(values);
+    if churn.top_share.is_some_and(|share| share > GAMEABLE_SHARE) {
+        labels.push(Label::Gameable);
+    }
+    if actionability < NOISY_BELOW {
+        labels.push(Label::Noisy);
+    }
+    // Only a lead can fade: a lagging echo or revenue itself is not outgrown.
+    let echo = labels
+        .iter()
+        .any(|l| matches!(l, Label::Lagging | Label::Revenue));
+    if lead.outgrown && !echo {
+        labels.push(Label::Outgrown);
+    }
+    labels.sort();
+    labels.dedup();
+    let score = score(
+        lead_verdict,
+        &labels,
+        lead,
+        churn_verdict,
+        churn,
+        actionability,
+    );
+    Judgement {
+        lead: lead_verdict,
+        churn: churn_verdict,
+        lead_explanation: explain_lead(lead_verdict, &labels, lead, unit),
+        churn_explanation: explain_churn(churn, unit),
+        labels,
+        actionability,
+        score,
+    }
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
+        None => String::new(),
+    }
 }
 
 fn fmt_p(p: f64) -> String {

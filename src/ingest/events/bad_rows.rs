@@ -10,7 +10,7 @@ use crate::error::InputError;
 use crate::ingest::bad_row::BadRow;
 use crate::ingest::columns::EventColumns;
 use crate::ingest::source::{csv_header, for_each_record, record_line, InputFile, Visit};
-use crate::ingest::timestamp::TimestampFamily;
+use crate::ingest::timestamp::{TimestampFamily, NOT_A_TIMESTAMP};
 
 /// A typed file (Parquet) has no lines; its rows are numbered from 1 instead.
 fn row_label(file: &str, row: u64) -> String {
@@ -39,41 +39,79 @@ pub(super) fn locate_bad_rows(
     Ok(found)
 }
 
-fn check_fields(
-    family: TimestampFamily,
-    timestamp: Option<&str>,
-    user: Option<&str>,
-    event: Option<&str>,
-    value: Option<&str>,
-    cols: &EventColumns,
-) -> Option<(String, String, String)> {
-    let ts = timestamp.unwrap_or("").trim();
-    if family.parse_day(ts).is_none() {
-        let reason = if ts.is_empty() {
-            "timestamp is empty".to_string()
-        } else if TimestampFamily::detect(ts).is_some() {
-            format!(
+/// What is wrong with a row: each reason's text is written here once, for every source.
+enum Problem {
+    EmptyTimestamp,
+    /// A timestamp of another family than the file's first rows (ISO text among epochs).
+    OtherFormat(TimestampFamily),
+    NotTimestamp,
+    EmptyUser,
+    EmptyEvent,
+    NotNumber,
+}
+
+impl Problem {
+    /// The mapped column at fault.
+    fn column(&self, cols: &EventColumns) -> String {
+        match self {
+            Problem::EmptyTimestamp | Problem::OtherFormat(_) | Problem::NotTimestamp => {
+                cols.timestamp.clone()
+            }
+            Problem::EmptyUser => cols.user_id.clone(),
+            Problem::EmptyEvent => cols.event.clone(),
+            Problem::NotNumber => cols.value.clone(),
+        }
+    }
+
+    fn reason(&self) -> String {
+        match self {
+            Problem::EmptyTimestamp => "timestamp is empty".into(),
+            Problem::OtherFormat(family) => format!(
                 "timestamp is in a different format from the file's first rows ({})",
                 family.describe()
-            )
+            ),
+            Problem::NotTimestamp => NOT_A_TIMESTAMP.into(),
+            Problem::EmptyUser => "user id is empty".into(),
+            Problem::EmptyEvent => "event name is empty".into(),
+            Problem::NotNumber => "not a finite number".into(),
+        }
+    }
+
+    fn bad_row(&self, file: String, line: Option<u64>, value: &str, cols: &EventColumns) -> BadRow {
+        BadRow {
+            file,
+            line,
+            column: self.column(cols),
+            value: value.to_string(),
+            reason: self.reason(),
+        }
+    }
+}
+
+/// The first problem of a CSV row, with the value at fault.
+fn check_fields<'a>(
+    family: TimestampFamily,
+    timestamp: Option<&'a str>,
+    user: Option<&'a str>,
+    event: Option<&'a str>,
+    value: Option<&'a str>,
+) -> Option<(Problem, &'a str)> {
+    let ts = timestamp.unwrap_or("").trim();
+    if family.parse_day(ts).is_none() {
+        let problem = if ts.is_empty() {
+            Problem::EmptyTimestamp
+        } else if TimestampFamily::detect(ts).is_some() {
+            Problem::OtherFormat(family)
         } else {
-            "not a timestamp nsm can read (ISO 8601 such as 2024-03-01T12:00:00Z, a date, or epoch seconds/milliseconds)".to_string()
+            Problem::NotTimestamp
         };
-        return Some((cols.timestamp.clone(), ts.to_string(), reason));
+        return Some((problem, ts));
     }
     if user.unwrap_or("").is_empty() {
-        return Some((
-            cols.user_id.clone(),
-            String::new(),
-            "user id is empty".into(),
-        ));
+        return Some((Problem::EmptyUser, ""));
     }
     if event.unwrap_or("").is_empty() {
-        return Some((
-            cols.event.clone(),
-            String::new(),
-            "event name is empty".into(),
-        ));
+        return Some((Problem::EmptyEvent, ""));
     }
     if let Some(text) = value.filter(|v| !v.is_empty()) {
         let ok = text
@@ -82,11 +120,7 @@ fn check_fields(
             .map(f64::is_finite)
             .unwrap_or(false);
         if !ok {
-            return Some((
-                cols.value.clone(),
-                text.to_string(),
-                "not a finite number".into(),
-            ));
+            return Some((Problem::NotNumber, text));
         }
     }
     None
@@ -111,21 +145,10 @@ fn locate_in_csv(
     let value_i = index(&cols.value);
     for_each_record(file, options.delimiter, |record| {
         let get = |i: Option<usize>| i.and_then(|i| record.get(i));
-        if let Some((column, value, reason)) = check_fields(
-            family,
-            get(ts_i),
-            get(user_i),
-            get(event_i),
-            get(value_i),
-            cols,
-        ) {
-            found.push(BadRow {
-                file: label.clone(),
-                line: record_line(record),
-                column,
-                value,
-                reason,
-            });
+        if let Some((problem, value)) =
+            check_fields(family, get(ts_i), get(user_i), get(event_i), get(value_i))
+        {
+            found.push(problem.bad_row(label.clone(), record_line(record), value, cols));
         }
         Ok(if found.len() >= limit {
             Visit::Stop
@@ -153,7 +176,8 @@ fn locate_in_frame(
             col(c::USER),
             col(c::EVENT),
         ])
-        .collect()?;
+        .collect()
+        .map_err(|e| InputError::new(format!("events {}: cannot be read: {e}", plan.label)))?;
     let rows = bad.column("__row")?.idx()?;
     let ts = bad.column(RAW_TS)?.str()?;
     let days = bad.column(DAY)?.i32()?;
@@ -161,38 +185,17 @@ fn locate_in_frame(
     let events = bad.column(c::EVENT)?.str()?;
     let cols = &options.columns;
     for i in 0..bad.height() {
-        let (column, value, reason) = if days.get(i).is_none() {
-            (
-                cols.timestamp.clone(),
-                ts.get(i).unwrap_or("").to_string(),
-                "not a readable timestamp".to_string(),
-            )
+        let (problem, value) = if days.get(i).is_none() {
+            (Problem::NotTimestamp, ts.get(i).unwrap_or(""))
         } else if users.get(i).is_none() {
-            (
-                cols.user_id.clone(),
-                String::new(),
-                "user id is empty".to_string(),
-            )
+            (Problem::EmptyUser, "")
         } else if events.get(i).is_none() {
-            (
-                cols.event.clone(),
-                String::new(),
-                "event name is empty".to_string(),
-            )
+            (Problem::EmptyEvent, "")
         } else {
-            (
-                cols.value.clone(),
-                String::new(),
-                "not a finite number".to_string(),
-            )
+            (Problem::NotNumber, "")
         };
-        found.push(BadRow {
-            file: row_label(&plan.label, u64::from(rows.get(i).unwrap_or(0))),
-            line: None,
-            column,
-            value,
-            reason,
-        });
+        let file = row_label(&plan.label, u64::from(rows.get(i).unwrap_or(0)));
+        found.push(problem.bad_row(file, None, value, cols));
     }
     Ok(())
 }

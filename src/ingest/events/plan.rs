@@ -12,7 +12,9 @@ use crate::ingest::columns::EventColumns;
 use crate::ingest::source::{
     csv_header, delimiter_hint, for_each_record, record_line, FileFormat, InputFile, Visit,
 };
-use crate::ingest::timestamp::{epoch_seconds_to_day, fast_day_expr, fast_format, TimestampFamily};
+use crate::ingest::timestamp::{
+    epoch_seconds_to_day, fast_day_expr, fast_format, TimestampFamily, NOT_A_TIMESTAMP,
+};
 
 /// Internal column names of the scan.
 pub(super) mod col_names {
@@ -220,17 +222,27 @@ fn plan_typed(
                 .select([col(cols.timestamp.as_str())])
                 .drop_nulls(None)
                 .limit(1)
-                .collect()?;
+                .collect()
+                .map_err(|e| {
+                    InputError::new(format!("events file {label}: cannot be read: {e}"))
+                })?;
             let first = sample
                 .column(&cols.timestamp)
                 .ok()
                 .and_then(|c| c.str().ok().and_then(|s| s.get(0).map(str::to_string)));
             match first {
                 None => TimestampKind::Text(TimestampFamily::Iso),
-                Some(text) => TimestampKind::Text(TimestampFamily::detect(&text).ok_or_else(|| {
-                    InputError::at(&label, None, Some(&cols.timestamp), Some(&text),
-                        "not a timestamp nsm can read (ISO 8601, a date, or epoch seconds/milliseconds)")
-                })?),
+                Some(text) => {
+                    TimestampKind::Text(TimestampFamily::detect(&text).ok_or_else(|| {
+                        InputError::at(
+                            &label,
+                            None,
+                            Some(&cols.timestamp),
+                            Some(&text),
+                            NOT_A_TIMESTAMP,
+                        )
+                    })?)
+                }
             }
         }
         other => {
@@ -368,7 +380,7 @@ fn sample_csv_timestamps(file: &InputFile, options: &EventOptions) -> Result<Tim
                     record_line(record),
                     Some(&options.columns.timestamp),
                     Some(trimmed),
-                    "not a timestamp nsm can read (ISO 8601 such as 2024-03-01T12:00:00Z, a date, or epoch seconds/milliseconds)",
+                    NOT_A_TIMESTAMP,
                 )
             })?);
         }

@@ -1,5 +1,4 @@
-//! The whole evaluation: inputs → activity → series → tests → a serialisable report whose
-//! field names are the JSON contract (SPEC "JSON output", `schema_version` 1).
+//! The pipeline: inputs → activity → series → tests → the [`Evaluation`] model.
 
 use std::path::PathBuf;
 
@@ -7,14 +6,14 @@ use anyhow::Result;
 use rayon::prelude::*;
 
 use crate::error::InputError;
-use serde::Serialize;
 
+use super::model::*;
 use crate::candidates::assemble::{AccountParts, CandidateSeries};
 use crate::candidates::catalog;
 use crate::candidates::config::Config;
 use crate::candidates::plan::compute_series;
 use crate::candidates::series;
-use crate::candidates::Candidate;
+use crate::candidates::{Candidate, KindName};
 use crate::ingest::activity::Activity;
 use crate::ingest::dataset::{self, Dataset};
 use crate::ingest::dataset::{Status, CHURN_HORIZON};
@@ -25,7 +24,7 @@ use crate::period::{self, PeriodKind};
 use crate::progress::Progress;
 use crate::stats::churn::{
     churn_test, churner_weight_interval, top_share, ChurnOutcome, CustomerShare,
-    BOOTSTRAP_RESAMPLES, GAMEABLE_SHARE,
+    BOOTSTRAP_RESAMPLES,
 };
 use crate::stats::lead::{lead_test, LeadOutcome, LeadSettings, Seasons, RECENT_MONTHS};
 use crate::stats::score::{self, Label, Verdict};
@@ -86,179 +85,6 @@ pub struct Inputs {
     pub config: Option<Config>,
     pub delimiter: u8,
     pub skip_bad_rows: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Tool {
-    pub name: &'static str,
-    pub version: &'static str,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SettingsOut {
-    pub period: &'static str,
-    pub lag_min: u32,
-    pub lag_max: u32,
-    pub alpha: f64,
-    pub seed: u64,
-    pub surrogates: usize,
-    pub seasonal: bool,
-    pub as_of: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SkippedRow {
-    pub file: String,
-    pub line: Option<u64>,
-    pub column: String,
-    pub value: String,
-    pub reason: String,
-}
-
-/// Customer counts of one period.
-#[derive(Debug, Clone, Serialize)]
-pub struct CustomersOut {
-    pub period: String,
-    pub paying: f64,
-    pub new: f64,
-    pub reactivated: f64,
-    pub churned: f64,
-    pub churn_rate: Option<f64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DataOut {
-    pub events_rows: u64,
-    pub revenue_rows: u64,
-    pub first_period: String,
-    pub last_period: String,
-    pub n_periods: usize,
-    pub churn_source: &'static str,
-    pub skipped_rows: u64,
-    pub skipped_examples: Vec<SkippedRow>,
-    pub notes: Vec<String>,
-    /// Paying customers per period (or active accounts, when churn comes from activity).
-    pub customers: Vec<CustomersOut>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct LeadOut {
-    pub verdict: Verdict,
-    /// The lead test's part of the candidate's explanation.
-    pub explanation: String,
-    pub best_lag: Option<usize>,
-    pub r: Option<f64>,
-    pub p_value: Option<f64>,
-    /// The correlation the best lag must exceed for `p <= alpha` under the surrogate null.
-    pub null_r: Option<f64>,
-    pub reverse_best_lag: Option<usize>,
-    pub reverse_r: Option<f64>,
-    pub reverse_p_value: Option<f64>,
-    pub same_period_r: Option<f64>,
-    pub granger_f: Option<f64>,
-    pub granger_p: Option<f64>,
-    pub granger_lags: Option<usize>,
-    pub reverse_granger_f: Option<f64>,
-    pub reverse_granger_p: Option<f64>,
-    pub n_periods: usize,
-    pub needs_more_periods: Option<usize>,
-    pub seasonally_adjusted: bool,
-    /// Correlation at the best lag in the latest 24 months, and before them.
-    pub recent_r: Option<f64>,
-    pub earlier_r: Option<f64>,
-    /// Cross-correlation by lag, metric leading: `[lag, r]` pairs.
-    pub by_lag: Vec<(usize, f64)>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ChurnOut {
-    pub verdict: Verdict,
-    /// The churn test's part of the candidate's explanation.
-    pub explanation: String,
-    pub divergence_rate: Option<f64>,
-    pub divergence_p: Option<f64>,
-    pub churn_periods: usize,
-    pub rose_in: usize,
-    pub churn_corr: Option<f64>,
-    pub churner_weight: Option<f64>,
-    /// 95% bootstrap interval over customers.
-    pub churner_weight_ci: Option<[f64; 2]>,
-    pub churner_weight_note: Option<String>,
-    pub residual: Option<f64>,
-    pub monotone: bool,
-    /// Share of the metric from the top 1% of accounts (with at least 100 contributing).
-    pub top1_share: Option<f64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Point {
-    pub period: String,
-    pub value: f64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CandidateOut {
-    pub name: String,
-    pub kind: &'static str,
-    pub description: String,
-    pub rank: Option<usize>,
-    pub score: Option<f64>,
-    pub verdict: Verdict,
-    pub labels: Vec<Label>,
-    pub explanation: String,
-    pub actionability: Option<f64>,
-    pub lead: Option<LeadOut>,
-    pub churn: Option<ChurnOut>,
-    pub series: Vec<Point>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Evaluation {
-    pub schema_version: u32,
-    pub tool: Tool,
-    pub settings: SettingsOut,
-    pub data: DataOut,
-    pub recommended: Option<String>,
-    pub recommendation: String,
-    pub north_star: Option<String>,
-    pub candidates: Vec<CandidateOut>,
-}
-
-impl Evaluation {
-    pub fn candidate(&self, name: &str) -> Option<&CandidateOut> {
-        self.candidates.iter().find(|c| c.name == name)
-    }
-
-    /// Candidates in rank order, without the revenue reference row.
-    pub fn ranked(&self) -> impl Iterator<Item = &CandidateOut> {
-        self.candidates.iter().filter(|c| c.rank.is_some())
-    }
-}
-
-/// Parse a saved `nsm evaluate --format json`, checking that it is one.
-///
-/// `role` names the file in messages ("baseline", "--compare").
-pub fn read_saved(text: &str, role: &str, source: &str) -> Result<serde_json::Value, InputError> {
-    let json: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        InputError::at(
-            &format!("{role} {source}"),
-            Some(e.line() as u64),
-            None,
-            None,
-            format!("not JSON: {e}"),
-        )
-    })?;
-    if json["schema_version"] != SCHEMA_VERSION {
-        return Err(InputError::new(format!(
-            "{role} {source}: not an nsm evaluation (schema_version {SCHEMA_VERSION}); save one with `nsm evaluate --format json --output {source}`"
-        )));
-    }
-    if !json["candidates"].is_array() {
-        return Err(InputError::new(format!(
-            "{role} {source}: has no candidates array"
-        )));
-    }
-    Ok(json)
 }
 
 /// Statistics are rounded for output so that files stay readable; the verdicts are decided on
@@ -503,48 +329,23 @@ pub fn score_all(
                     candidate_settings.seed ^ BOOTSTRAP_SEED,
                 );
             }
-            let (lead_verdict, mut labels) = score::lead_verdict(&lead, &lead_settings);
-            let (churn_verdict, churn_labels) = score::churn_verdict(&churn, settings.alpha);
-            labels.extend(churn_labels);
-            let actionability = score::actionability(&s.values);
-            if churn.top_share.is_some_and(|share| share > GAMEABLE_SHARE) {
-                labels.push(Label::Gameable);
-            }
-            if actionability < score::NOISY_BELOW {
-                labels.push(Label::Noisy);
-            }
-            // Only a lead can fade: a lagging echo or revenue itself is not outgrown.
-            let echo = labels
-                .iter()
-                .any(|l| matches!(l, Label::Lagging | Label::Revenue));
-            if lead.outgrown && !echo {
-                labels.push(Label::Outgrown);
-            }
-            labels.sort();
-            labels.dedup();
-            let score = score::score(
-                lead_verdict,
-                &labels,
-                &lead,
-                churn_verdict,
-                &churn,
-                actionability,
-            );
-            let lead_explanation = score::explain_lead(lead_verdict, &labels, &lead, unit);
-            let churn_explanation = score::explain_churn(&churn, unit);
-            let explanation = capitalise(&format!("{lead_explanation}; {churn_explanation}."));
+            let judgement = score::judge(&lead, &churn, &s.values, &lead_settings, unit);
             CandidateOut {
                 name: candidate.name.clone(),
-                kind: candidate.kind.name(),
+                kind: candidate.kind.kind_name(),
                 description: candidate.describe(),
                 rank: None,
-                score: Some(score),
-                verdict: lead_verdict.and(churn_verdict),
-                labels,
-                explanation,
-                actionability: Some(round(actionability, 6)),
-                lead: Some(lead_out(lead_verdict, &lead, lead_explanation)),
-                churn: Some(churn_out(churn_verdict, &churn, churn_explanation)),
+                score: Some(judgement.score),
+                verdict: judgement.verdict(),
+                explanation: judgement.explanation(),
+                actionability: Some(round(judgement.actionability, 6)),
+                lead: Some(lead_out(judgement.lead, &lead, judgement.lead_explanation)),
+                churn: Some(churn_out(
+                    judgement.churn,
+                    &churn,
+                    judgement.churn_explanation,
+                )),
+                labels: judgement.labels,
                 series: points(&s.values),
             }
         })
@@ -572,7 +373,7 @@ pub fn score_all(
     };
     out.push(CandidateOut {
         name: "revenue".into(),
-        kind: "revenue",
+        kind: KindName::Revenue,
         description: "revenue per period (the reference every candidate is tested against)".into(),
         rank: None,
         score: None,
@@ -596,11 +397,11 @@ pub fn score_all(
     Evaluation {
         schema_version: SCHEMA_VERSION,
         tool: Tool {
-            name: "nsm",
-            version: env!("CARGO_PKG_VERSION"),
+            name: "nsm".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
         },
         settings: SettingsOut {
-            period: kind.name(),
+            period: kind.name().into(),
             lag_min: settings.lag_min_months,
             lag_max: settings.lag_max_months,
             alpha: settings.alpha,
@@ -615,19 +416,9 @@ pub fn score_all(
             first_period: kind.label(dataset.first),
             last_period: kind.label(dataset.last),
             n_periods: dataset.len(),
-            churn_source: dataset.panel.source.name(),
+            churn_source: dataset.panel.source.name().into(),
             skipped_rows: activity.skipped_rows,
-            skipped_examples: activity
-                .skipped_examples
-                .iter()
-                .map(|b| SkippedRow {
-                    file: b.file.clone(),
-                    line: b.line,
-                    column: b.column.clone(),
-                    value: b.value.clone(),
-                    reason: b.reason.clone(),
-                })
-                .collect(),
+            skipped_examples: activity.skipped_examples.clone(),
             notes,
             customers: customers_out(dataset, &labels),
         },
@@ -653,14 +444,6 @@ fn customers_out(dataset: &Dataset, labels: &[String]) -> Vec<CustomersOut> {
             churn_rate: round_opt(rates[i]),
         })
         .collect()
-}
-
-fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
-        None => String::new(),
-    }
 }
 
 fn lead_out(verdict: Verdict, lead: &LeadOutcome, explanation: String) -> LeadOut {

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::xml_escape;
+use crate::render::xml_escape;
 
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 260.0;

@@ -1,0 +1,176 @@
+//! The review as Markdown: tables, sparklines for the charts.
+
+use std::fmt::Write;
+
+use anyhow::Result;
+
+use super::{
+    arrow, change_summary, chart_data, featured, revenue_caption, score_change, star_status,
+    summary_line, unit, verdict_change, Comparison, Review,
+};
+use crate::evaluation::Evaluation;
+use crate::render::markdown::{cell, ranking_table};
+use crate::render::{fixed, rose_cell, Render};
+
+const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+fn sparkline(values: &[Option<f64>]) -> String {
+    let Some((lo, hi)) = values
+        .iter()
+        .flatten()
+        .fold(None, |acc: Option<(f64, f64)>, v| {
+            Some(acc.map_or((*v, *v), |(l, h)| (l.min(*v), h.max(*v))))
+        })
+    else {
+        return String::new();
+    };
+    values
+        .iter()
+        .map(|v| match v {
+            None => ' ',
+            Some(v) if hi > lo => SPARKS[(((v - lo) / (hi - lo)) * 7.0).round() as usize],
+            Some(_) => SPARKS[3],
+        })
+        .collect()
+}
+
+pub struct Markdown;
+
+impl Render<Review<'_>> for Markdown {
+    fn render(&self, review: &Review<'_>) -> Result<String> {
+        Ok(markdown(
+            review.evaluation,
+            review.comparison.as_ref(),
+            review.top,
+        ))
+    }
+}
+
+fn markdown(evaluation: &Evaluation, comparison: Option<&Comparison>, top: usize) -> String {
+    let mut out = String::new();
+    let data = &evaluation.data;
+    let _ = writeln!(
+        out,
+        "# North Star review: {} to {}\n\n{}\n",
+        data.first_period,
+        data.last_period,
+        summary_line(evaluation)
+    );
+    let _ = writeln!(
+        out,
+        "**{}**\n\n{}\n",
+        cell(&evaluation.recommendation),
+        cell(&star_status(evaluation))
+    );
+    if let Some(comparison) = comparison {
+        let _ = writeln!(
+            out,
+            "## What changed since the review of {} to {} ({})\n",
+            comparison.previous_first,
+            comparison.previous_last,
+            cell(&comparison.source)
+        );
+        for sentence in change_summary(evaluation, comparison) {
+            let _ = writeln!(out, "- {}", cell(&sentence));
+        }
+        out.push_str(
+            "\n| candidate | rank | score | verdict | lead | churn |\n|---|---|---|---|---|---|\n",
+        );
+        for c in &comparison.changes {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                cell(&c.name),
+                arrow(c.rank.0, c.rank.1),
+                score_change(c.score.0, c.score.1),
+                verdict_change(&c.verdict),
+                verdict_change(&c.lead),
+                verdict_change(&c.churn)
+            );
+        }
+        out.push('\n');
+    }
+    out.push_str("## Ranking\n\n");
+    out.push_str(&ranking_table(evaluation));
+    for candidate in featured(evaluation, top) {
+        let charts = chart_data(evaluation, candidate);
+        let _ = writeln!(
+            out,
+            "\n## {}\n\n{}\n\nMetric and revenue ({} to {}, each over its own range):\n\n| series | trend |\n|---|---|\n| {} | `{}` |\n| {} | `{}` |\n",
+            cell(&candidate.name),
+            cell(&candidate.explanation),
+            data.first_period,
+            data.last_period,
+            cell(&candidate.name),
+            sparkline(&charts.metric),
+            revenue_caption(evaluation, charts.lag),
+            sparkline(&charts.revenue_later),
+        );
+        if let Some(lead) = &candidate.lead {
+            if !lead.by_lag.is_empty() {
+                let cells: Vec<String> = lead
+                    .by_lag
+                    .iter()
+                    .map(|(k, r)| {
+                        let mark = if Some(*k) == lead.best_lag { "**" } else { "" };
+                        format!("{mark}{k}: {r:.2}{mark}")
+                    })
+                    .collect();
+                let band = lead
+                    .null_r
+                    .map(|b| format!("; p ≤ {} needs r above {b:.2}", evaluation.settings.alpha))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "Cross-correlation by lag ({}s, metric leading): {}{band}.\n",
+                    unit(evaluation),
+                    cells.join(", ")
+                );
+            }
+        }
+        if let Some(churn) = &candidate.churn {
+            let _ = writeln!(
+                out,
+                "Growth against churn: rose in {} periods when paying customers fell; correlation of growth with the churn rate {}.\n",
+                rose_cell(Some(churn)),
+                fixed(churn.churn_corr, 2)
+            );
+        }
+    }
+    out.push_str("\n## Every verdict\n\n");
+    for c in evaluation.ranked() {
+        let _ = writeln!(
+            out,
+            "- **{}** ({}): {}",
+            cell(&c.name),
+            c.verdict.name(),
+            cell(&c.explanation)
+        );
+    }
+    out.push_str("\n## Data notes\n\n");
+    let _ = writeln!(
+        out,
+        "- churn measured from {}; {} event row(s) skipped",
+        data.churn_source, data.skipped_rows
+    );
+    for note in &data.notes {
+        let _ = writeln!(out, "- {}", cell(note));
+    }
+    // Sections end with a blank line and begin after one: never two in a row.
+    while out.contains("\n\n\n") {
+        out = out.replace("\n\n\n", "\n\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparklines_span_the_range_and_keep_gaps() {
+        assert_eq!(sparkline(&[Some(0.0), Some(7.0), None, Some(3.5)]), "▁█ ▅");
+        assert_eq!(sparkline(&[Some(2.0), Some(2.0)]), "▄▄");
+        assert_eq!(sparkline(&[None]), "");
+    }
+}
