@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::period::PeriodKind;
+use crate::render::format::Format;
 use crate::render::gate::CheckFormat;
-use crate::render::report::ReportFormat;
-use crate::render::Format;
+use crate::render::report::format::ReportFormat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -15,7 +15,7 @@ use crate::render::Format;
     version,
     about = "Find your North Star metric: the candidate revenue follows 3–12 months later and that cannot rise while customers churn",
     long_about = None,
-    after_help = "Start with `nsm demo` to see a full evaluation on a built-in dataset.\n\nExit codes: 0 success, 1 `check` gate failed, 2 usage or input error."
+    after_help = "Start with `nsm demo` to see a full evaluation on a built-in dataset.\n\nExit codes: 0 success, 1 `check` gate failed, 2 usage or input error, 3 internal error (a bug)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -36,7 +36,7 @@ pub enum Command {
     Demo(DemoArgs),
     /// CI gate: the declared north star must pass both tests (exit 0), else exit 1.
     #[command(
-        after_help = "Examples:\n  nsm check --events events.csv --revenue revenue.csv --config nsm.toml\n  nsm check --events events.csv --revenue revenue.csv --config nsm.toml --baseline main.json --max-score-drop 5 --junit nsm-junit.xml\n\nExit codes: 0 the gate passed, 1 it failed, 2 usage or input error.\nWith GITHUB_ACTIONS=true, failures are also printed as ::error:: annotations."
+        after_help = "Examples:\n  nsm check --events events.csv --revenue revenue.csv --config nsm.toml\n  nsm check --events events.csv --revenue revenue.csv --config nsm.toml --baseline main.json --max-score-drop 5 --junit nsm-junit.xml\n\nExit codes: 0 the gate passed, 1 it failed, 2 usage or input error, 3 internal error (a bug).\nWith GITHUB_ACTIONS=true, failures are also printed as ::error:: annotations."
     )]
     Check(CheckArgs),
     /// The review document: recommendation, ranking, charts, what changed since last time.

@@ -28,27 +28,27 @@ use crate::ingest::columns::EventColumns;
 use crate::ingest::revenue::{Revenue, RevenueEntry, RevenueShape, Start};
 use crate::period;
 
-pub const DEMO_SEED: u64 = 20_220_101;
-pub const STAR: &str = "accounts_5plus_meetings";
+pub(crate) const DEMO_SEED: u64 = 20_220_101;
+pub(crate) const STAR: &str = "accounts_5plus_meetings";
 const FIRST_MONTH: (i32, u32) = (2022, 1);
 const MONTHS: usize = 42;
 const LEAD: usize = 6;
 const SEAT_PRICE: f64 = 40.0;
 
 /// One generated event, already as the text a CSV export would hold.
-pub struct EventRow {
-    pub timestamp: String,
-    pub user_id: String,
-    pub account_id: String,
-    pub event: &'static str,
-    pub value: String,
+pub(crate) struct EventRow {
+    pub(crate) timestamp: String,
+    pub(crate) user_id: String,
+    pub(crate) account_id: String,
+    pub(crate) event: &'static str,
+    pub(crate) value: String,
 }
 
-pub struct DemoData {
-    pub events: Vec<EventRow>,
+pub(crate) struct DemoData {
+    pub(crate) events: Vec<EventRow>,
     /// `date,customer_id,amount,months` lines without the header, in file order.
-    pub revenue_lines: Vec<(String, String, String, String)>,
-    pub config: Config,
+    pub(crate) revenue_lines: Vec<(String, String, String, String)>,
+    pub(crate) config: Config,
 }
 
 fn normal<R: Rng>(rng: &mut R) -> f64 {
@@ -149,7 +149,7 @@ const NOTICE: usize = 3;
 const EXISTING_CUSTOMERS: usize = 250;
 const POWER_MEETINGS: u32 = 5;
 
-pub fn generate() -> DemoData {
+pub(crate) fn generate() -> DemoData {
     let mut rng = ChaCha8Rng::seed_from_u64(DEMO_SEED);
     let log_g = engagement(&mut rng);
     let first_day = day_in_month(0, 1);
@@ -360,7 +360,7 @@ fn candidate(name: &str, kind: Kind, description: &str) -> Candidate {
 }
 
 /// The demo's nsm.toml: the planted metrics and the usual suspects.
-pub fn demo_config() -> Config {
+pub(crate) fn demo_config() -> Config {
     let one = EventFilter::one;
     let candidates = vec![
         candidate(
@@ -474,7 +474,7 @@ pub fn demo_config() -> Config {
 impl DemoData {
     /// The events as an in-memory frame with the default column names, all text, exactly as
     /// a CSV export would be read.
-    pub fn events_frame(&self) -> PolarsResult<DataFrame> {
+    pub(crate) fn events_frame(&self) -> PolarsResult<DataFrame> {
         let column =
             |f: fn(&EventRow) -> &str| -> Vec<&str> { self.events.iter().map(f).collect() };
         df!(
@@ -487,7 +487,7 @@ impl DemoData {
     }
 
     /// Revenue as read from `revenue.csv`.
-    pub fn revenue(&self) -> Revenue {
+    pub(crate) fn revenue(&self) -> Revenue {
         let entries = self
             .revenue_lines
             .iter()
@@ -506,7 +506,7 @@ impl DemoData {
         }
     }
 
-    pub fn events_csv(&self) -> String {
+    pub(crate) fn events_csv(&self) -> String {
         let mut out = String::with_capacity(self.events.len() * 64);
         out.push_str("timestamp,user_id,account_id,event,value\n");
         for e in &self.events {
@@ -519,7 +519,7 @@ impl DemoData {
         out
     }
 
-    pub fn revenue_csv(&self) -> String {
+    pub(crate) fn revenue_csv(&self) -> String {
         let mut out = String::from("date,customer_id,amount,months\n");
         for (date, customer, amount, months) in &self.revenue_lines {
             let _ = writeln!(out, "{date},{customer},{amount},{months}");
@@ -529,7 +529,7 @@ impl DemoData {
 }
 
 /// Write the dataset and its config into `dir`.
-pub fn write_data(data: &DemoData, dir: &std::path::Path) -> Result<()> {
+pub(crate) fn write_data(data: &DemoData, dir: &std::path::Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| {
         crate::error::InputError::new(format!(
             "--write-data {}: cannot create the directory: {e}",

@@ -9,28 +9,28 @@ use crate::stats::score::Verdict;
 
 /// Gate settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct GateSettings {
+pub(crate) struct GateSettings {
     /// Largest score drop against the baseline that still passes.
-    pub max_score_drop: f64,
+    pub(crate) max_score_drop: f64,
     /// By how many points another passing candidate may outscore the star.
-    pub outrank_margin: f64,
+    pub(crate) outrank_margin: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Check {
-    pub name: String,
-    pub passed: bool,
-    pub message: String,
+pub(crate) struct Check {
+    pub(crate) name: String,
+    pub(crate) passed: bool,
+    pub(crate) message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GateReport {
-    pub schema_version: u32,
-    pub north_star: String,
-    pub passed: bool,
-    pub score: Option<f64>,
-    pub baseline_score: Option<f64>,
-    pub checks: Vec<Check>,
+pub(crate) struct GateReport {
+    pub(crate) schema_version: u32,
+    pub(crate) north_star: String,
+    pub(crate) passed: bool,
+    pub(crate) score: Option<f64>,
+    pub(crate) baseline_score: Option<f64>,
+    pub(crate) checks: Vec<Check>,
 }
 
 fn verdict_of(candidate: &CandidateOut, lead: bool) -> Option<Verdict> {
@@ -42,7 +42,7 @@ fn verdict_of(candidate: &CandidateOut, lead: bool) -> Option<Verdict> {
 }
 
 /// Run every check. `baseline` is a saved evaluation and the name of its file.
-pub fn run_gate(
+pub(crate) fn run_gate(
     evaluation: &Evaluation,
     star: &str,
     baseline: Option<(&Evaluation, &str)>,

@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use crate::error::InputError;
 
-pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     let shown = path.display();
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -55,7 +55,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
 }
 
 /// Write to `path` atomically, or to stdout when there is none.
-pub fn emit(path: Option<&Path>, contents: &str) -> Result<()> {
+pub(crate) fn emit(path: Option<&Path>, contents: &str) -> Result<()> {
     match path {
         Some(path) => write_atomic(path, contents.as_bytes()),
         None => {

@@ -13,12 +13,13 @@ use std::fmt::Write;
 use anyhow::Result;
 
 use crate::candidates::config::Config;
+use crate::candidates::series::{FIRST_EVENT, LAST_EVENT};
 use crate::candidates::{Candidate, Entity, EventFilter, Kind, Rollup, Threshold, Window};
 use crate::period::PeriodKind;
 
 /// SQL dialects `nsm sql` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Dialect {
+pub(crate) enum Dialect {
     Duckdb,
     Postgres,
     Bigquery,
@@ -27,7 +28,7 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Dialect::Duckdb => "DuckDB",
             Dialect::Postgres => "PostgreSQL",
@@ -38,7 +39,7 @@ impl Dialect {
     }
 
     /// A quoted identifier.
-    pub fn ident(self, name: &str) -> String {
+    pub(crate) fn ident(self, name: &str) -> String {
         match self {
             Dialect::Duckdb | Dialect::Postgres | Dialect::Snowflake => {
                 format!("\"{}\"", name.replace('"', "\"\""))
@@ -50,7 +51,7 @@ impl Dialect {
 
     /// A possibly qualified table name (`schema.table`, `project.dataset.table`), each part
     /// quoted.
-    pub fn table(self, name: &str) -> String {
+    pub(crate) fn table(self, name: &str) -> String {
         name.split('.')
             .map(|part| self.ident(part))
             .collect::<Vec<_>>()
@@ -58,7 +59,7 @@ impl Dialect {
     }
 
     /// A string literal.
-    pub fn string(self, text: &str) -> String {
+    pub(crate) fn string(self, text: &str) -> String {
         match self {
             // Standard SQL: a quote is doubled, a backslash is itself.
             Dialect::Duckdb | Dialect::Postgres => format!("'{}'", text.replace('\'', "''")),
@@ -190,21 +191,21 @@ impl Dialect {
 
 /// Which query to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Query {
+pub(crate) enum Query {
     /// `period, candidate, value`: every candidate's series.
     Series,
     /// `period, candidate, account, value`: each account's part, for the churn test.
     Customers,
 }
 
-pub struct SqlOptions<'a> {
-    pub dialect: Dialect,
-    pub table: &'a str,
-    pub period: PeriodKind,
-    pub as_of: Option<i32>,
+pub(crate) struct SqlOptions<'a> {
+    pub(crate) dialect: Dialect,
+    pub(crate) table: &'a str,
+    pub(crate) period: PeriodKind,
+    pub(crate) as_of: Option<i32>,
     /// With a per-customer revenue table, the customers query keeps only its customers.
-    pub revenue_table: Option<&'a str>,
-    pub revenue_customer_column: &'a str,
+    pub(crate) revenue_table: Option<&'a str>,
+    pub(crate) revenue_customer_column: &'a str,
 }
 
 /// Names inside the generated query.
@@ -463,13 +464,15 @@ impl Writer<'_> {
         // The first and last event days (and the number of events) let nsm drop incomplete
         // periods as it does when it reads the events itself.
         selects.push(format!(
-            "SELECT {} AS period, '_first_event' AS candidate, CAST(COUNT(*) AS {}) AS value FROM {ROWS}",
+            "SELECT {} AS period, {} AS candidate, CAST(COUNT(*) AS {}) AS value FROM {ROWS}",
             d.date_of_day("MIN(day)"),
+            d.string(FIRST_EVENT),
             d.double()
         ));
         selects.push(format!(
-            "SELECT {} AS period, '_last_event' AS candidate, CAST(0 AS {}) AS value FROM {ROWS}",
+            "SELECT {} AS period, {} AS candidate, CAST(0 AS {}) AS value FROM {ROWS}",
             d.date_of_day("MAX(day)"),
+            d.string(LAST_EVENT),
             d.double()
         ));
         let _ = write!(
@@ -624,7 +627,7 @@ impl Writer<'_> {
 }
 
 /// The series query, or the customers query.
-pub fn generate(config: &Config, options: &SqlOptions, query: Query) -> Result<String> {
+pub(crate) fn generate(config: &Config, options: &SqlOptions, query: Query) -> Result<String> {
     let writer = Writer {
         d: options.dialect,
         options,

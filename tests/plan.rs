@@ -17,7 +17,7 @@ fn one_scan_of_the_events_file() {
     };
     let plan = activity_plan(&EventSource::Files(files), &options).unwrap();
     let explained = plan.explain(true).unwrap();
-    // Shown with `cargo test --test plan -- --nocapture`.
+    // Shown with `cargo test --test tests plan:: -- --nocapture`.
     println!("{explained}");
     assert_eq!(
         explained.matches("tiny_events.csv").count(),

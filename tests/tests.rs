@@ -9,6 +9,7 @@ mod cli;
 mod demo;
 mod errors;
 mod kinds;
+mod layout;
 mod odd_inputs;
 mod plan;
 mod properties;

@@ -17,25 +17,25 @@ use crate::period::{self, PeriodKind};
 
 /// One candidate's computed series over the analysed periods.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CandidateSeries {
-    pub values: Vec<f64>,
+pub(crate) struct CandidateSeries {
+    pub(crate) values: Vec<f64>,
     /// Per status (indexed by `Status as usize`), the part of each period's value produced by
     /// accounts in that status. `None` where it is not defined (ratios).
-    pub by_status: Option<[Vec<f64>; STATUS_COUNT]>,
+    pub(crate) by_status: Option<[Vec<f64>; STATUS_COUNT]>,
     /// Per account, the metric it produced in each status over the analysed periods:
     /// `[status][0]` before the right-censored tail, `[status][1]` within it.
-    pub per_account: Option<Vec<AccountParts>>,
+    pub(crate) per_account: Option<Vec<AccountParts>>,
 }
 
 /// One account's part of a candidate.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AccountParts {
-    pub account: String,
-    pub by_status: [[f64; 2]; STATUS_COUNT],
+pub(crate) struct AccountParts {
+    pub(crate) account: String,
+    pub(crate) by_status: [[f64; 2]; STATUS_COUNT],
 }
 
 impl AccountParts {
-    pub fn total(&self) -> f64 {
+    pub(crate) fn total(&self) -> f64 {
         self.by_status.iter().flatten().sum()
     }
 }

@@ -17,13 +17,13 @@ use anyhow::Result;
 use super::{Candidate, Entity, EventFilter, Kind, Rollup, Threshold, Window};
 use crate::ingest::activity::Activity;
 
-pub const MAX_EVENTS: usize = 8;
-pub const MIN_EVENT_SHARE: f64 = 0.01;
-pub const THRESHOLD_EVENTS: usize = 3;
-pub const TEAM_MIN_MEMBERS: u64 = 3;
+pub(crate) const MAX_EVENTS: usize = 8;
+pub(crate) const MIN_EVENT_SHARE: f64 = 0.01;
+pub(crate) const THRESHOLD_EVENTS: usize = 3;
+pub(crate) const TEAM_MIN_MEMBERS: u64 = 3;
 
 /// Lower-case identifier from an event name.
-pub fn slug(name: &str) -> String {
+pub(crate) fn slug(name: &str) -> String {
     let mut out = String::new();
     for ch in name.chars().flat_map(char::to_lowercase) {
         if ch.is_alphanumeric() {
@@ -84,7 +84,7 @@ fn users_per_account(activity: &Activity) -> f64 {
     activity.users as f64 / (activity.accounts.len() as f64).max(1.0)
 }
 
-pub fn automatic(activity: &Activity) -> Result<Vec<Candidate>> {
+pub(crate) fn automatic(activity: &Activity) -> Result<Vec<Candidate>> {
     let stats = event_stats(activity);
     let total: i64 = stats.iter().map(|s| s.count).sum();
     let frequent: Vec<&EventStats> = stats

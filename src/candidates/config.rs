@@ -12,10 +12,10 @@ use crate::ingest::columns::{ColumnsTable, EventColumns};
 
 /// A parsed and validated configuration.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Config {
-    pub columns: EventColumns,
-    pub north_star: Option<String>,
-    pub candidates: Vec<Candidate>,
+pub(crate) struct Config {
+    pub(crate) columns: EventColumns,
+    pub(crate) north_star: Option<String>,
+    pub(crate) candidates: Vec<Candidate>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -54,7 +54,7 @@ struct RawCandidate {
 
 impl Config {
     /// Read and validate a config file.
-    pub fn load(path: &Path) -> Result<Self> {
+    pub(crate) fn load(path: &Path) -> Result<Self> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|e| InputError::new(format!("config {shown}: cannot read: {e}")))?;
@@ -62,7 +62,7 @@ impl Config {
     }
 
     /// Parse config text; `source` names it in error messages.
-    pub fn parse(text: &str, source: &str) -> Result<Self> {
+    pub(crate) fn parse(text: &str, source: &str) -> Result<Self> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
@@ -350,7 +350,7 @@ fn check_ratio_references(candidates: &[Candidate], source: &str) -> Result<()> 
 }
 
 /// Quote a string as a TOML basic string.
-pub fn toml_string(text: &str) -> String {
+pub(crate) fn toml_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for ch in text.chars() {
@@ -368,7 +368,7 @@ pub fn toml_string(text: &str) -> String {
 }
 
 /// Write a config as commented TOML that [`Config::parse`] reads back unchanged.
-pub fn to_toml(config: &Config, header_comment: &str) -> String {
+pub(crate) fn to_toml(config: &Config, header_comment: &str) -> String {
     let mut out = String::new();
     for line in header_comment.lines() {
         out.push_str(&format!("# {line}\n").replace("# \n", "#\n"));

@@ -33,7 +33,7 @@ fn for_each_bit(words: &[u64], mut f: impl FnMut(usize)) {
 ///
 /// The flat form is zero-initialised (pages the data never touches are never written) with a
 /// bitset of touched cells, so listing the cells costs a scan of the bitset, not of the cells.
-pub enum Sums {
+pub(crate) enum Sums {
     Dense {
         width: usize,
         cells: Vec<i64>,
@@ -43,7 +43,7 @@ pub enum Sums {
 }
 
 impl Sums {
-    pub fn new(keys: usize, width: usize) -> Sums {
+    pub(crate) fn new(keys: usize, width: usize) -> Sums {
         match keys.checked_mul(width) {
             Some(n) if n <= DENSE_SUM_CELLS => Sums::Dense {
                 width,
@@ -55,7 +55,7 @@ impl Sums {
     }
 
     #[inline]
-    pub fn add(&mut self, key: usize, id: u32, value: i64) {
+    pub(crate) fn add(&mut self, key: usize, id: u32, value: i64) {
         match self {
             Sums::Dense {
                 width,
@@ -71,7 +71,7 @@ impl Sums {
     }
 
     /// Call `f(key, id, sum)` for every touched cell, in no particular order.
-    pub fn for_each(&self, mut f: impl FnMut(usize, u32, i64)) {
+    pub(crate) fn for_each(&self, mut f: impl FnMut(usize, u32, i64)) {
         match self {
             Sums::Dense {
                 width,
@@ -89,13 +89,13 @@ impl Sums {
 }
 
 /// A set of cells.
-pub enum Bits {
+pub(crate) enum Bits {
     Dense { width: usize, words: Vec<u64> },
     Sparse(HashSet<u64, FixedState>),
 }
 
 impl Bits {
-    pub fn new(keys: usize, width: usize) -> Bits {
+    pub(crate) fn new(keys: usize, width: usize) -> Bits {
         match keys.checked_mul(width) {
             Some(n) if n <= DENSE_BIT_CELLS => Bits::Dense {
                 width,
@@ -106,7 +106,7 @@ impl Bits {
     }
 
     #[inline]
-    pub fn insert(&mut self, key: usize, id: u32) {
+    pub(crate) fn insert(&mut self, key: usize, id: u32) {
         match self {
             Bits::Dense { width, words } => {
                 let i = key * *width + id as usize;
@@ -119,7 +119,7 @@ impl Bits {
     }
 
     /// Call `f(key, id)` for every cell in the set, in no particular order.
-    pub fn for_each(&self, mut f: impl FnMut(usize, u32)) {
+    pub(crate) fn for_each(&self, mut f: impl FnMut(usize, u32)) {
         match self {
             Bits::Dense { width, words } => {
                 for_each_bit(words, |i| f(i / width, (i % width) as u32))

@@ -1,25 +1,25 @@
 //! Candidate metrics: the model, the config file that declares them, the automatic catalog,
 //! and the one plan that computes every series.
 
-pub mod assemble;
-pub mod catalog;
-pub mod config;
-pub mod grid;
-pub mod plan;
-pub mod series;
+pub(crate) mod assemble;
+pub(crate) mod catalog;
+pub(crate) mod config;
+pub(crate) mod grid;
+pub(crate) mod plan;
+pub(crate) mod series;
 
 use serde::{Deserialize, Serialize};
 
 /// Whose activity a candidate counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Entity {
+pub(crate) enum Entity {
     User,
     Account,
 }
 
 impl Entity {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Entity::User => "user",
             Entity::Account => "account",
@@ -29,7 +29,7 @@ impl Entity {
 
 /// The window an entity-level condition is evaluated in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Window {
+pub(crate) enum Window {
     /// The reporting period itself (month or week).
     Period,
     /// ISO weeks, rolled up into the period.
@@ -38,14 +38,14 @@ pub enum Window {
 
 /// How weekly values become one value per period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rollup {
+pub(crate) enum Rollup {
     Mean,
     Sum,
     Last,
 }
 
 impl Rollup {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Rollup::Mean => "mean",
             Rollup::Sum => "sum",
@@ -56,26 +56,26 @@ impl Rollup {
 
 /// Which events a candidate looks at; an empty list means any event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct EventFilter {
-    pub events: Vec<String>,
+pub(crate) struct EventFilter {
+    pub(crate) events: Vec<String>,
 }
 
 impl EventFilter {
-    pub fn any() -> Self {
+    pub(crate) fn any() -> Self {
         Self { events: Vec::new() }
     }
 
-    pub fn one(event: &str) -> Self {
+    pub(crate) fn one(event: &str) -> Self {
         Self {
             events: vec![event.to_string()],
         }
     }
 
-    pub fn is_any(&self) -> bool {
+    pub(crate) fn is_any(&self) -> bool {
         self.events.is_empty()
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         if self.events.is_empty() {
             "any event".to_string()
         } else {
@@ -86,7 +86,7 @@ impl EventFilter {
 
 /// The entity-level threshold of a `threshold_entities` candidate.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Threshold {
+pub(crate) enum Threshold {
     MinCount(u64),
     MinValue(f64),
 }
@@ -94,7 +94,7 @@ pub enum Threshold {
 /// What a candidate is, by the name nsm.toml and the JSON output give it: the one list of
 /// kinds. `Revenue` names the revenue reference row of an evaluation, never a candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum KindName {
+pub(crate) enum KindName {
     ActiveEntities,
     EventCount,
     ValueSum,
@@ -108,7 +108,7 @@ pub enum KindName {
 
 impl KindName {
     /// Every kind a candidate can be declared as, in the order the docs list them.
-    pub const CANDIDATE_KINDS: [KindName; 8] = [
+    pub(crate) const CANDIDATE_KINDS: [KindName; 8] = [
         KindName::ActiveEntities,
         KindName::EventCount,
         KindName::ValueSum,
@@ -119,7 +119,7 @@ impl KindName {
         KindName::CumulativeEntities,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             KindName::ActiveEntities => "active_entities",
             KindName::EventCount => "event_count",
@@ -134,12 +134,12 @@ impl KindName {
     }
 
     /// A candidate kind by its name (`revenue` is not one).
-    pub fn candidate_kind(text: &str) -> Option<KindName> {
+    pub(crate) fn candidate_kind(text: &str) -> Option<KindName> {
         Self::CANDIDATE_KINDS.into_iter().find(|k| k.name() == text)
     }
 
     /// `active_entities, event_count, ...`, for messages and help texts.
-    pub fn list() -> String {
+    pub(crate) fn list() -> String {
         Self::CANDIDATE_KINDS.map(KindName::name).join(", ")
     }
 }
@@ -166,7 +166,7 @@ impl<'de> Deserialize<'de> for KindName {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Kind {
+pub(crate) enum Kind {
     ActiveEntities {
         entity: Entity,
         filter: EventFilter,
@@ -207,11 +207,11 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         self.kind_name().name()
     }
 
-    pub fn kind_name(&self) -> KindName {
+    pub(crate) fn kind_name(&self) -> KindName {
         match self {
             Kind::ActiveEntities { .. } => KindName::ActiveEntities,
             Kind::EventCount { .. } => KindName::EventCount,
@@ -225,7 +225,7 @@ impl Kind {
     }
 
     /// The events the candidate is built from (empty for ratios and "any event").
-    pub fn filter(&self) -> Option<&EventFilter> {
+    pub(crate) fn filter(&self) -> Option<&EventFilter> {
         match self {
             Kind::ActiveEntities { filter, .. }
             | Kind::EventCount { filter }
@@ -240,7 +240,7 @@ impl Kind {
 
     /// The window a candidate is evaluated in and how weeks roll up into periods (`Period` and
     /// `Sum`, which leave a period's value as it is, for kinds without a window).
-    pub fn window(&self) -> (Window, Rollup) {
+    pub(crate) fn window(&self) -> (Window, Rollup) {
         match self {
             Kind::ActiveEntities { window, rollup, .. }
             | Kind::ThresholdEntities { window, rollup, .. }
@@ -250,21 +250,21 @@ impl Kind {
     }
 
     /// Can this metric fall at all? Cumulative counts cannot, by construction.
-    pub fn is_structurally_monotone(&self) -> bool {
+    pub(crate) fn is_structurally_monotone(&self) -> bool {
         matches!(self, Kind::CumulativeEntities { .. })
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Candidate {
-    pub name: String,
-    pub kind: Kind,
-    pub description: Option<String>,
+pub(crate) struct Candidate {
+    pub(crate) name: String,
+    pub(crate) kind: Kind,
+    pub(crate) description: Option<String>,
 }
 
 impl Candidate {
     /// A one-line description of what the candidate counts.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         if let Some(text) = &self.description {
             return text.clone();
         }

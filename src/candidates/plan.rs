@@ -269,7 +269,7 @@ fn collect(
 
 /// Compute every candidate's series over the dataset's periods: one pass over the stored
 /// events per candidate, the candidates in parallel.
-pub fn compute_series(
+pub(crate) fn compute_series(
     activity: &Activity,
     candidates: &[Candidate],
     dataset: &Dataset,

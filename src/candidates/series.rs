@@ -16,15 +16,15 @@ use crate::ingest::source::{csv_header, for_each_record, record_line, resolve, I
 use crate::period::{self, PeriodKind};
 
 /// Reserved rows of the series query: the first and last event day, and the event count.
-pub const FIRST_EVENT: &str = "_first_event";
-pub const LAST_EVENT: &str = "_last_event";
+pub(crate) const FIRST_EVENT: &str = "_first_event";
+pub(crate) const LAST_EVENT: &str = "_last_event";
 
 /// What the two files hold.
-pub struct Preaggregated {
+pub(crate) struct Preaggregated {
     /// Event range and accounts, standing in for the events.
-    pub activity: Activity,
+    pub(crate) activity: Activity,
     /// candidate -> period -> value.
-    pub totals: BTreeMap<String, BTreeMap<i32, f64>>,
+    pub(crate) totals: BTreeMap<String, BTreeMap<i32, f64>>,
     /// Per candidate in config order, its per-account rows (`None` for ratios), when a
     /// customers file was given; account codes are those of `activity.accounts`.
     parts: Option<Vec<Option<Collected>>>,
@@ -155,7 +155,7 @@ fn key_of(
     Ok(key)
 }
 
-pub fn load(
+pub(crate) fn load(
     series: &Path,
     customers: Option<&Path>,
     config: &Config,
@@ -340,7 +340,11 @@ impl Preaggregated {
     /// Every candidate's series over the dataset's periods: the exact totals of the series file
     /// (distinct users are not a sum over accounts), with the per-account parts of the
     /// customers file where one was given.
-    pub fn series(&self, config: &Config, dataset: &Dataset) -> Result<Vec<CandidateSeries>> {
+    pub(crate) fn series(
+        &self,
+        config: &Config,
+        dataset: &Dataset,
+    ) -> Result<Vec<CandidateSeries>> {
         let candidates = &config.candidates;
         let mut series = match &self.parts {
             Some(parts) => assemble(candidates, dataset, 1.0, &self.activity.accounts, |i| {

@@ -12,7 +12,7 @@ use crate::progress::Progress;
 use crate::render::gate::{self, annotations::Annotations, junit::Junit};
 use crate::render::Render;
 
-pub fn run(args: CheckArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: CheckArgs) -> Result<ExitCode> {
     let progress = Progress::new(args.output.quiet);
     let Some(config_path) = &args.input.config else {
         return Err(

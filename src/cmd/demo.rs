@@ -8,7 +8,7 @@ use crate::evaluation::{evaluate, Inputs, RevenueSource};
 use crate::ingest::events::EventSource;
 use crate::progress::Progress;
 
-pub fn run(args: DemoArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
     let progress = Progress::new(args.output.destination.quiet);
     progress.stage("generating the demo dataset (seeded, 42 months)");
     let data = demo::generate();

@@ -7,7 +7,7 @@ use crate::cli::EvaluateArgs;
 use crate::evaluation::evaluate;
 use crate::progress::Progress;
 
-pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: EvaluateArgs) -> Result<ExitCode> {
     let progress = Progress::new(args.output.destination.quiet);
     let config = args.input.config.as_deref().map(Config::load).transpose()?;
     let inputs = super::inputs(&args.input, config)?;

@@ -13,7 +13,7 @@ use crate::ingest::source::resolve;
 use crate::output::write_atomic;
 use crate::progress::Progress;
 
-pub fn run(args: InitArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: InitArgs) -> Result<ExitCode> {
     if args.output.exists() && !args.force {
         return Err(InputError::new(format!(
             "{} already exists; pass --force to replace it, or --output another path",

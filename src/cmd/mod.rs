@@ -1,15 +1,16 @@
 //! One module per subcommand: parse, call the library, render.
 
-pub mod check;
-pub mod demo;
-pub mod evaluate;
-pub mod init;
-pub mod report;
-pub mod sql;
+mod check;
+mod demo;
+mod evaluate;
+mod init;
+mod report;
+mod sql;
 
 use std::path::Path;
 
 use anyhow::Result;
+use clap::Parser;
 
 use crate::candidates::config::Config;
 use crate::cli::{AnalysisArgs, Cli, Command, InputArgs, OutputArgs};
@@ -19,11 +20,32 @@ use crate::exit_codes::ExitCode;
 use crate::ingest::events::EventSource;
 use crate::ingest::source::resolve;
 use crate::output::emit;
-use crate::render::renderer;
+use crate::render::format::renderer;
+
+/// The whole program: parse the command line, run the command, decide the exit code.
+pub fn main() -> ExitCode {
+    report_panics_as_bugs();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => {
+            // --help and --version.
+            let _ = error.print();
+            return ExitCode::Success;
+        }
+        Err(error) => {
+            // One line, as every other error: clap's first line, then where to look.
+            let text = error.render().to_string();
+            let first = text.lines().next().unwrap_or("error: invalid arguments");
+            eprintln!("{first} (see --help)");
+            return ExitCode::InputError;
+        }
+    };
+    run_to_exit(cli)
+}
 
 /// Run a command and decide the exit code: one line on stderr for an error, saying whether it
 /// is the user's to fix (exit 2) or a bug (exit 3).
-pub fn run_to_exit(cli: Cli) -> ExitCode {
+fn run_to_exit(cli: Cli) -> ExitCode {
     match std::panic::catch_unwind(|| run(cli)) {
         Ok(Ok(code)) => code,
         Ok(Err(error)) => {
@@ -41,7 +63,7 @@ pub fn run_to_exit(cli: Cli) -> ExitCode {
 }
 
 /// A panic is a bug: one line saying so, instead of Rust's default message.
-pub fn report_panics_as_bugs() {
+fn report_panics_as_bugs() {
     std::panic::set_hook(Box::new(|info| {
         let location = info
             .location()
@@ -57,7 +79,7 @@ pub fn report_panics_as_bugs() {
     }));
 }
 
-pub fn run(cli: Cli) -> Result<ExitCode> {
+fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Demo(args) => demo::run(args),
@@ -68,7 +90,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-pub fn settings(args: &AnalysisArgs) -> Settings {
+pub(crate) fn settings(args: &AnalysisArgs) -> Settings {
     let defaults = Settings::default();
     let (lag_min_months, lag_max_months) = args
         .lags
@@ -87,13 +109,13 @@ pub fn settings(args: &AnalysisArgs) -> Settings {
 }
 
 /// Render in the chosen format and write to stdout or `--output`.
-pub fn render_and_emit(evaluation: &Evaluation, output: &OutputArgs) -> Result<()> {
+pub(crate) fn render_and_emit(evaluation: &Evaluation, output: &OutputArgs) -> Result<()> {
     let text = renderer(output.format).render(evaluation)?;
     emit(output.destination.output.as_deref(), &text)
 }
 
 /// What the input flags name: the event files resolved, revenue, the config already loaded.
-pub fn inputs(input: &InputArgs, config: Option<Config>) -> Result<Inputs> {
+pub(crate) fn inputs(input: &InputArgs, config: Option<Config>) -> Result<Inputs> {
     let series = input.series.clone().map(|series| SeriesFiles {
         series,
         customers: input.customers.clone(),
@@ -114,7 +136,7 @@ pub fn inputs(input: &InputArgs, config: Option<Config>) -> Result<Inputs> {
 }
 
 /// Read a saved evaluation (`--baseline`, `--compare`), returning it with the file's name.
-pub fn read_saved(path: &Path, role: &str) -> Result<(Evaluation, String)> {
+pub(crate) fn read_saved(path: &Path, role: &str) -> Result<(Evaluation, String)> {
     let source = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| InputError::new(format!("{role} {source}: cannot read: {e}")))?;
@@ -122,7 +144,7 @@ pub fn read_saved(path: &Path, role: &str) -> Result<(Evaluation, String)> {
 }
 
 /// With `--skip-bad-rows`, say on stderr how many rows were skipped and show the first ones.
-pub fn show_skipped(evaluation: &Evaluation, quiet: bool) {
+pub(crate) fn show_skipped(evaluation: &Evaluation, quiet: bool) {
     if evaluation.data.skipped_rows == 0 || quiet {
         return;
     }

@@ -7,10 +7,11 @@ use crate::cli::ReportArgs;
 use crate::evaluation::evaluate;
 use crate::output::{emit, write_atomic};
 use crate::progress::Progress;
-use crate::render::report::{self, compare, Review};
-use crate::render::{renderer, Format};
+use crate::render::format::{renderer, Format};
+use crate::render::report::format as report_format;
+use crate::render::report::{compare, Review};
 
-pub fn run(args: ReportArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: ReportArgs) -> Result<ExitCode> {
     let progress = Progress::new(args.output.quiet);
     let config = args.input.config.as_deref().map(Config::load).transpose()?;
     // Read the earlier evaluation first: a wrong path should not cost a whole evaluation.
@@ -29,7 +30,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
             .map(|(saved, source)| compare(&evaluation, saved, source)),
         top: args.top,
     };
-    let text = report::renderer(args.format).render(&review)?;
+    let text = report_format::renderer(args.format).render(&review)?;
     if let Some(path) = &args.json {
         write_atomic(path, renderer(Format::Json).render(&evaluation)?.as_bytes())?;
     }

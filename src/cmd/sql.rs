@@ -8,7 +8,7 @@ use crate::error::InputError;
 use crate::output::emit;
 use crate::sql::{generate, SqlOptions};
 
-pub fn run(args: SqlArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: SqlArgs) -> Result<ExitCode> {
     let config = Config::load(&args.config)?;
     if config.candidates.is_empty() {
         return Err(InputError::new(format!(

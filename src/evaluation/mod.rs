@@ -2,8 +2,8 @@
 //! tests; [`model`] is the typed, serialisable result that every output format renders and
 //! that saved evaluations are read back into.
 
-pub mod model;
-pub mod pipeline;
+pub(crate) mod model;
+pub(crate) mod pipeline;
 
-pub use model::*;
-pub use pipeline::{evaluate, Inputs, RevenueSource, SeriesFiles, Settings};
+pub(crate) use model::*;
+pub(crate) use pipeline::{evaluate, Inputs, RevenueSource, SeriesFiles, Settings};

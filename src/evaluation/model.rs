@@ -9,7 +9,7 @@ use crate::error::InputError;
 use crate::ingest::bad_row::BadRow;
 use crate::stats::score::{Label, Verdict};
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// Only the version of a saved file, read before the rest.
 #[derive(Deserialize)]
@@ -18,152 +18,156 @@ struct Version {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Tool {
-    pub name: String,
-    pub version: String,
+pub(crate) struct Tool {
+    pub(crate) name: String,
+    pub(crate) version: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SettingsOut {
-    pub period: String,
-    pub lag_min: u32,
-    pub lag_max: u32,
-    pub alpha: f64,
-    pub seed: u64,
-    pub surrogates: usize,
-    pub seasonal: bool,
-    pub as_of: Option<String>,
+pub(crate) struct SettingsOut {
+    pub(crate) period: String,
+    pub(crate) lag_min: u32,
+    pub(crate) lag_max: u32,
+    pub(crate) alpha: f64,
+    pub(crate) seed: u64,
+    pub(crate) surrogates: usize,
+    pub(crate) seasonal: bool,
+    pub(crate) as_of: Option<String>,
 }
 
 /// Customer counts of one period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CustomersOut {
-    pub period: String,
-    pub paying: f64,
-    pub new: f64,
-    pub reactivated: f64,
-    pub churned: f64,
-    pub churn_rate: Option<f64>,
+pub(crate) struct CustomersOut {
+    pub(crate) period: String,
+    pub(crate) paying: f64,
+    pub(crate) new: f64,
+    pub(crate) reactivated: f64,
+    pub(crate) churned: f64,
+    pub(crate) churn_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DataOut {
-    pub events_rows: u64,
-    pub revenue_rows: u64,
-    pub first_period: String,
-    pub last_period: String,
-    pub n_periods: usize,
-    pub churn_source: String,
-    pub skipped_rows: u64,
-    pub skipped_examples: Vec<BadRow>,
-    pub notes: Vec<String>,
+pub(crate) struct DataOut {
+    pub(crate) events_rows: u64,
+    pub(crate) revenue_rows: u64,
+    pub(crate) first_period: String,
+    pub(crate) last_period: String,
+    pub(crate) n_periods: usize,
+    pub(crate) churn_source: String,
+    pub(crate) skipped_rows: u64,
+    pub(crate) skipped_examples: Vec<BadRow>,
+    pub(crate) notes: Vec<String>,
     /// Paying customers per period (or active accounts, when churn comes from activity).
-    pub customers: Vec<CustomersOut>,
+    pub(crate) customers: Vec<CustomersOut>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LeadOut {
-    pub verdict: Verdict,
+pub(crate) struct LeadOut {
+    pub(crate) verdict: Verdict,
     /// The lead test's part of the candidate's explanation.
-    pub explanation: String,
-    pub best_lag: Option<usize>,
-    pub r: Option<f64>,
-    pub p_value: Option<f64>,
+    pub(crate) explanation: String,
+    pub(crate) best_lag: Option<usize>,
+    pub(crate) r: Option<f64>,
+    pub(crate) p_value: Option<f64>,
     /// The correlation the best lag must exceed for `p <= alpha` under the surrogate null.
-    pub null_r: Option<f64>,
-    pub reverse_best_lag: Option<usize>,
-    pub reverse_r: Option<f64>,
-    pub reverse_p_value: Option<f64>,
-    pub same_period_r: Option<f64>,
-    pub granger_f: Option<f64>,
-    pub granger_p: Option<f64>,
-    pub granger_lags: Option<usize>,
-    pub reverse_granger_f: Option<f64>,
-    pub reverse_granger_p: Option<f64>,
-    pub n_periods: usize,
-    pub needs_more_periods: Option<usize>,
-    pub seasonally_adjusted: bool,
+    pub(crate) null_r: Option<f64>,
+    pub(crate) reverse_best_lag: Option<usize>,
+    pub(crate) reverse_r: Option<f64>,
+    pub(crate) reverse_p_value: Option<f64>,
+    pub(crate) same_period_r: Option<f64>,
+    pub(crate) granger_f: Option<f64>,
+    pub(crate) granger_p: Option<f64>,
+    pub(crate) granger_lags: Option<usize>,
+    pub(crate) reverse_granger_f: Option<f64>,
+    pub(crate) reverse_granger_p: Option<f64>,
+    pub(crate) n_periods: usize,
+    pub(crate) needs_more_periods: Option<usize>,
+    pub(crate) seasonally_adjusted: bool,
     /// Correlation at the best lag in the latest 24 months, and before them.
-    pub recent_r: Option<f64>,
-    pub earlier_r: Option<f64>,
+    pub(crate) recent_r: Option<f64>,
+    pub(crate) earlier_r: Option<f64>,
     /// Cross-correlation by lag, metric leading: `[lag, r]` pairs.
-    pub by_lag: Vec<(usize, f64)>,
+    pub(crate) by_lag: Vec<(usize, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChurnOut {
-    pub verdict: Verdict,
+pub(crate) struct ChurnOut {
+    pub(crate) verdict: Verdict,
     /// The churn test's part of the candidate's explanation.
-    pub explanation: String,
-    pub divergence_rate: Option<f64>,
-    pub divergence_p: Option<f64>,
-    pub churn_periods: usize,
-    pub rose_in: usize,
-    pub churn_corr: Option<f64>,
-    pub churner_weight: Option<f64>,
+    pub(crate) explanation: String,
+    pub(crate) divergence_rate: Option<f64>,
+    pub(crate) divergence_p: Option<f64>,
+    pub(crate) churn_periods: usize,
+    pub(crate) rose_in: usize,
+    pub(crate) churn_corr: Option<f64>,
+    pub(crate) churner_weight: Option<f64>,
     /// 95% bootstrap interval over customers.
-    pub churner_weight_ci: Option<[f64; 2]>,
-    pub churner_weight_note: Option<String>,
-    pub residual: Option<f64>,
-    pub monotone: bool,
+    pub(crate) churner_weight_ci: Option<[f64; 2]>,
+    pub(crate) churner_weight_note: Option<String>,
+    pub(crate) residual: Option<f64>,
+    pub(crate) monotone: bool,
     /// Share of the metric from the top 1% of accounts (with at least 100 contributing).
-    pub top1_share: Option<f64>,
+    pub(crate) top1_share: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Point {
-    pub period: String,
-    pub value: f64,
+pub(crate) struct Point {
+    pub(crate) period: String,
+    pub(crate) value: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CandidateOut {
-    pub name: String,
-    pub kind: KindName,
-    pub description: String,
-    pub rank: Option<usize>,
-    pub score: Option<f64>,
-    pub verdict: Verdict,
-    pub labels: Vec<Label>,
-    pub explanation: String,
-    pub actionability: Option<f64>,
-    pub lead: Option<LeadOut>,
-    pub churn: Option<ChurnOut>,
-    pub series: Vec<Point>,
+pub(crate) struct CandidateOut {
+    pub(crate) name: String,
+    pub(crate) kind: KindName,
+    pub(crate) description: String,
+    pub(crate) rank: Option<usize>,
+    pub(crate) score: Option<f64>,
+    pub(crate) verdict: Verdict,
+    pub(crate) labels: Vec<Label>,
+    pub(crate) explanation: String,
+    pub(crate) actionability: Option<f64>,
+    pub(crate) lead: Option<LeadOut>,
+    pub(crate) churn: Option<ChurnOut>,
+    pub(crate) series: Vec<Point>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Evaluation {
-    pub schema_version: u32,
-    pub tool: Tool,
-    pub settings: SettingsOut,
-    pub data: DataOut,
-    pub recommended: Option<String>,
-    pub recommendation: String,
-    pub north_star: Option<String>,
-    pub candidates: Vec<CandidateOut>,
+pub(crate) struct Evaluation {
+    pub(crate) schema_version: u32,
+    pub(crate) tool: Tool,
+    pub(crate) settings: SettingsOut,
+    pub(crate) data: DataOut,
+    pub(crate) recommended: Option<String>,
+    pub(crate) recommendation: String,
+    pub(crate) north_star: Option<String>,
+    pub(crate) candidates: Vec<CandidateOut>,
 }
 
 impl Evaluation {
-    pub fn candidate(&self, name: &str) -> Option<&CandidateOut> {
+    pub(crate) fn candidate(&self, name: &str) -> Option<&CandidateOut> {
         self.candidates.iter().find(|c| c.name == name)
     }
 
     /// Candidates in rank order, without the revenue reference row.
-    pub fn ranked(&self) -> impl Iterator<Item = &CandidateOut> {
+    pub(crate) fn ranked(&self) -> impl Iterator<Item = &CandidateOut> {
         self.candidates.iter().filter(|c| c.rank.is_some())
     }
 
     /// The revenue reference row: revenue per period, the series every candidate is tested
     /// against.
-    pub fn revenue(&self) -> Option<&CandidateOut> {
+    pub(crate) fn revenue(&self) -> Option<&CandidateOut> {
         self.candidates.iter().find(|c| c.kind == KindName::Revenue)
     }
 
     /// Read a saved `nsm evaluate --format json` back into the model it was written from.
     ///
     /// `role` names the file in messages ("baseline", "--compare").
-    pub fn read_saved(text: &str, role: &str, source: &str) -> Result<Evaluation, InputError> {
+    pub(crate) fn read_saved(
+        text: &str,
+        role: &str,
+        source: &str,
+    ) -> Result<Evaluation, InputError> {
         let not_json = |e: serde_json::Error| {
             InputError::at(
                 &format!("{role} {source}"),

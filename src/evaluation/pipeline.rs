@@ -29,23 +29,23 @@ use crate::stats::churn::{
 use crate::stats::lead::{lead_test, LeadOutcome, LeadSettings, Seasons, RECENT_MONTHS};
 use crate::stats::score::{self, Label, Verdict};
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// Analysis settings shared by every command.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
-    pub period: PeriodKind,
+pub(crate) struct Settings {
+    pub(crate) period: PeriodKind,
     /// Lag range in months, inclusive.
-    pub lag_min_months: u32,
-    pub lag_max_months: u32,
+    pub(crate) lag_min_months: u32,
+    pub(crate) lag_max_months: u32,
     /// The lag range was asked for (`--lags`): it must fit the data, or the run stops.
-    pub lags_given: bool,
-    pub alpha: f64,
-    pub seed: u64,
-    pub surrogates: usize,
-    pub as_of: Option<i32>,
+    pub(crate) lags_given: bool,
+    pub(crate) alpha: f64,
+    pub(crate) seed: u64,
+    pub(crate) surrogates: usize,
+    pub(crate) as_of: Option<i32>,
     /// Seasonal adjustment of the lead test when the data hold three full years.
-    pub seasonal: bool,
+    pub(crate) seasonal: bool,
 }
 
 impl Default for Settings {
@@ -65,26 +65,26 @@ impl Default for Settings {
 }
 
 /// Where revenue comes from: a file, or rows already in memory (the demo).
-pub enum RevenueSource {
+pub(crate) enum RevenueSource {
     File(PathBuf),
     Memory(Revenue),
 }
 
 /// Files written by the queries of `nsm sql`.
-pub struct SeriesFiles {
-    pub series: PathBuf,
-    pub customers: Option<PathBuf>,
+pub(crate) struct SeriesFiles {
+    pub(crate) series: PathBuf,
+    pub(crate) customers: Option<PathBuf>,
 }
 
 /// What to read.
-pub struct Inputs {
-    pub events: EventSource,
+pub(crate) struct Inputs {
+    pub(crate) events: EventSource,
     /// Pre-aggregated series (and per-account parts) instead of events.
-    pub series: Option<SeriesFiles>,
-    pub revenue: RevenueSource,
-    pub config: Option<Config>,
-    pub delimiter: u8,
-    pub skip_bad_rows: bool,
+    pub(crate) series: Option<SeriesFiles>,
+    pub(crate) revenue: RevenueSource,
+    pub(crate) config: Option<Config>,
+    pub(crate) delimiter: u8,
+    pub(crate) skip_bad_rows: bool,
 }
 
 /// Statistics are rounded for output so that files stay readable; the verdicts are decided on
@@ -152,7 +152,11 @@ fn stable_hash(text: &str) -> u64 {
 }
 
 /// Load everything and evaluate.
-pub fn evaluate(inputs: Inputs, settings: &Settings, progress: &Progress) -> Result<Evaluation> {
+pub(crate) fn evaluate(
+    inputs: Inputs,
+    settings: &Settings,
+    progress: &Progress,
+) -> Result<Evaluation> {
     let config = inputs.config.unwrap_or_default();
     let event_options = EventOptions {
         columns: config.columns.clone(),
@@ -266,7 +270,7 @@ fn check_lags_fit(settings: &Settings, dataset: &Dataset) -> Result<()> {
 }
 
 /// Run both tests on every candidate and assemble the report.
-pub fn score_all(
+pub(crate) fn score_all(
     activity: &Activity,
     revenue_rows: u64,
     dataset: &Dataset,

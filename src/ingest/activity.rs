@@ -14,13 +14,13 @@ use crate::period::{self, PeriodKind};
 
 /// Value sums are kept in integer millionths so that they do not depend on summation order
 /// (and so on thread scheduling): same input, same bytes.
-pub const VALUE_SCALE: f64 = 1e6;
+pub(crate) const VALUE_SCALE: f64 = 1e6;
 
 /// Marks an event without a value in [`Events::value`].
-pub const NO_VALUE: i64 = i64::MIN;
+pub(crate) const NO_VALUE: i64 = i64::MIN;
 
 /// A fixed hasher: the same input gives the same codes and fingerprints on every run.
-pub fn hasher() -> FixedState {
+pub(crate) fn hasher() -> FixedState {
     FixedState::with_seed(0x6e73_6d5f_6964_7321)
 }
 
@@ -30,7 +30,7 @@ pub fn hasher() -> FixedState {
 /// The table is open addressing with linear probing, at most half full, so that a caller can
 /// prefetch the slot of a lookup it will make soon ([`Names::prefetch`]): with ids drawn at
 /// random from hundreds of thousands, each lookup otherwise waits for memory.
-pub struct Names<P = ()> {
+pub(crate) struct Names<P = ()> {
     text: String,
     ends: Vec<usize>,
     slots: Vec<Slot<P>>,
@@ -59,11 +59,11 @@ struct Slot<P> {
 
 const EMPTY: u32 = u32::MAX;
 
-pub const HEAD_BYTES: usize = 8;
+pub(crate) const HEAD_BYTES: usize = 8;
 
 /// The first 8 bytes of a text, zero-padded: with the length, the whole of a short id.
 #[inline]
-pub fn head(name: &str) -> u64 {
+pub(crate) fn head(name: &str) -> u64 {
     let bytes = name.as_bytes();
     if bytes.len() >= HEAD_BYTES {
         u64::from_le_bytes(bytes[..HEAD_BYTES].try_into().expect("8 bytes"))
@@ -88,25 +88,25 @@ fn home(hash: u64, slots: usize) -> usize {
 }
 
 impl<P: Default + Copy> Names<P> {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.ends.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }
 
-    pub fn get(&self, code: u32) -> &str {
+    pub(crate) fn get(&self, code: u32) -> &str {
         text_of(&self.text, &self.ends, code)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> + '_ {
         (0..self.len() as u32).map(|c| self.get(c))
     }
 
     /// Ask the processor to bring the first slot `hash` probes into cache.
     #[inline]
-    pub fn prefetch(&self, hash: u64) {
+    pub(crate) fn prefetch(&self, hash: u64) {
         if self.slots.is_empty() {
             return;
         }
@@ -123,7 +123,7 @@ impl<P: Default + Copy> Names<P> {
 
     /// The code of `name`, adding it when new; `None` past `limit` distinct names.
     #[inline]
-    pub fn code(&mut self, name: &str, limit: usize) -> Option<u32> {
+    pub(crate) fn code(&mut self, name: &str, limit: usize) -> Option<u32> {
         let hash = hasher().hash_one(name);
         self.code_and_payload(name, hash, limit)
             .map(|(code, _)| code)
@@ -132,7 +132,7 @@ impl<P: Default + Copy> Names<P> {
     /// The code of `name` (whose [`hasher`] hash is `hash`) and its payload (the default for a
     /// new name).
     #[inline]
-    pub fn code_and_payload(
+    pub(crate) fn code_and_payload(
         &mut self,
         name: &str,
         hash: u64,
@@ -199,7 +199,7 @@ impl<P: Default + Copy> Names<P> {
     }
 
     /// Each code's rank in the byte order of the texts.
-    pub fn ranks(&self) -> Vec<u32> {
+    pub(crate) fn ranks(&self) -> Vec<u32> {
         let mut order: Vec<u32> = (0..self.len() as u32).collect();
         order.sort_unstable_by(|a, b| self.get(*a).cmp(self.get(*b)));
         let mut ranks = vec![0; self.len()];
@@ -222,66 +222,65 @@ impl FromIterator<String> for Names {
 
 /// One row per event, in the order read.
 #[derive(Default)]
-pub struct Events {
+pub(crate) struct Events {
     /// Days since 1970-01-01 (UTC).
-    pub day: Vec<i32>,
+    pub(crate) day: Vec<i32>,
     /// Index into [`Activity::members`].
-    pub member: Vec<u32>,
+    pub(crate) member: Vec<u32>,
     /// Code in [`Activity::event_names`].
-    pub event: Vec<u16>,
+    pub(crate) event: Vec<u16>,
     /// Value in whole millionths, [`NO_VALUE`] when empty; empty when no file has values.
-    pub value: Vec<i64>,
+    pub(crate) value: Vec<i64>,
 }
 
 impl Events {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.day.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.day.is_empty()
     }
 
-    pub fn value(&self, i: usize) -> Option<i64> {
+    pub(crate) fn value(&self, i: usize) -> Option<i64> {
         self.value.get(i).copied().filter(|v| *v != NO_VALUE)
     }
 }
 
 /// A user within an account: most users have one; a user seen in two accounts is two members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Member {
-    pub user: u32,
-    pub account: u32,
+pub(crate) struct Member {
+    pub(crate) user: u32,
+    pub(crate) account: u32,
 }
 
 /// Every event read, with the ids they name.
 pub struct Activity {
-    pub events: Events,
+    pub(crate) events: Events,
     /// Distinct users.
-    pub users: usize,
-    pub accounts: Names,
-    pub event_names: Names,
-    pub members: Vec<Member>,
-    pub events_rows: u64,
-    pub first_day: i32,
-    pub last_day: i32,
-    pub has_account: bool,
-    pub has_value: bool,
-    pub skipped_rows: u64,
-    pub skipped_examples: Vec<BadRow>,
+    pub(crate) users: usize,
+    pub(crate) accounts: Names,
+    pub(crate) event_names: Names,
+    pub(crate) members: Vec<Member>,
+    pub(crate) events_rows: u64,
+    pub(crate) first_day: i32,
+    pub(crate) last_day: i32,
+    pub(crate) has_account: bool,
+    pub(crate) skipped_rows: u64,
+    pub(crate) skipped_examples: Vec<BadRow>,
     /// Rows identical to an earlier row in every column read; kept and counted.
-    pub duplicate_rows: u64,
+    pub(crate) duplicate_rows: u64,
 }
 
 /// Per-day lookups of the week and the period, over the days of the events.
-pub struct Calendar {
+pub(crate) struct Calendar {
     first_day: i32,
     week: Vec<i32>,
     month: Vec<i32>,
 }
 
 impl Calendar {
-    pub fn new(first_day: i32, last_day: i32) -> Calendar {
+    pub(crate) fn new(first_day: i32, last_day: i32) -> Calendar {
         let days = first_day..=last_day.max(first_day);
         Calendar {
             first_day,
@@ -290,11 +289,11 @@ impl Calendar {
         }
     }
 
-    pub fn week(&self, day: i32) -> i32 {
+    pub(crate) fn week(&self, day: i32) -> i32 {
         self.week[(day - self.first_day) as usize]
     }
 
-    pub fn period(&self, kind: PeriodKind, day: i32) -> i32 {
+    pub(crate) fn period(&self, kind: PeriodKind, day: i32) -> i32 {
         let i = (day - self.first_day) as usize;
         match kind {
             PeriodKind::Month => self.month[i],
@@ -305,7 +304,12 @@ impl Calendar {
 
 impl Activity {
     /// No events, only the accounts named by pre-aggregated per-account parts.
-    pub fn accounts_only(accounts: Names, events_rows: u64, first_day: i32, last_day: i32) -> Self {
+    pub(crate) fn accounts_only(
+        accounts: Names,
+        events_rows: u64,
+        first_day: i32,
+        last_day: i32,
+    ) -> Self {
         Activity {
             events: Events::default(),
             users: 0,
@@ -316,19 +320,18 @@ impl Activity {
             first_day,
             last_day,
             has_account: true,
-            has_value: true,
             skipped_rows: 0,
             skipped_examples: Vec::new(),
             duplicate_rows: 0,
         }
     }
 
-    pub fn calendar(&self) -> Calendar {
+    pub(crate) fn calendar(&self) -> Calendar {
         Calendar::new(self.first_day, self.last_day)
     }
 
     /// Per event code: the number of events and whether any carries a non-zero value.
-    pub fn event_totals(&self) -> Vec<(u64, bool)> {
+    pub(crate) fn event_totals(&self) -> Vec<(u64, bool)> {
         let mut out = vec![(0u64, false); self.event_names.len()];
         for (i, code) in self.events.event.iter().enumerate() {
             let slot = &mut out[*code as usize];
@@ -339,7 +342,7 @@ impl Activity {
     }
 
     /// The number of `event` events of each (ISO week, user or account) that has any.
-    pub fn weekly_counts(&self, event: u32, by_account: bool) -> Vec<u64> {
+    pub(crate) fn weekly_counts(&self, event: u32, by_account: bool) -> Vec<u64> {
         let calendar = self.calendar();
         let mut counts: HashMap<(i32, u32), u64, FixedState> = HashMap::with_hasher(hasher());
         for i in 0..self.events.len() {
@@ -360,7 +363,7 @@ impl Activity {
     }
 
     /// For each account, the periods in which it has any event.
-    pub fn active_periods(&self, kind: PeriodKind) -> BTreeMap<String, BTreeSet<i32>> {
+    pub(crate) fn active_periods(&self, kind: PeriodKind) -> BTreeMap<String, BTreeSet<i32>> {
         let calendar = self.calendar();
         let mut seen: HashSet<(u32, i32), FixedState> = HashSet::with_hasher(hasher());
         for (day, member) in self.events.day.iter().zip(&self.events.member) {

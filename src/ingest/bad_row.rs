@@ -6,16 +6,16 @@ use crate::error::InputError;
 
 /// A row that could not be read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BadRow {
-    pub file: String,
-    pub line: Option<u64>,
-    pub column: String,
-    pub value: String,
-    pub reason: String,
+pub(crate) struct BadRow {
+    pub(crate) file: String,
+    pub(crate) line: Option<u64>,
+    pub(crate) column: String,
+    pub(crate) value: String,
+    pub(crate) reason: String,
 }
 
 impl BadRow {
-    pub fn to_error(&self) -> InputError {
+    pub(crate) fn to_error(&self) -> InputError {
         InputError::at(
             &self.file,
             self.line,

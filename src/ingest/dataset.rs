@@ -12,11 +12,11 @@ use crate::ingest::revenue::{Revenue, RevenueShape, Start};
 use crate::period::{self, PeriodKind};
 
 /// A paying customer in its last `CHURN_HORIZON` periods before churning is a "churner".
-pub const CHURN_HORIZON: usize = 3;
+pub(crate) const CHURN_HORIZON: usize = 3;
 
-/// A customer's state in one period. Codes are stable: they travel through the polars plan.
+/// A customer's state in one period; the code indexes the per-status parts of a candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Status {
+pub(crate) enum Status {
     /// Never paid up to this period (free users, prospects).
     NonCustomer = 0,
     /// Paying, and not churning within the horizon (or not yet known).
@@ -27,10 +27,10 @@ pub enum Status {
     Churned = 3,
 }
 
-pub const STATUS_COUNT: usize = 4;
+pub(crate) const STATUS_COUNT: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChurnSource {
+pub(crate) enum ChurnSource {
     /// Exact: per-customer revenue.
     Revenue,
     /// Fallback: an account active in one period and silent in the next.
@@ -38,7 +38,7 @@ pub enum ChurnSource {
 }
 
 impl ChurnSource {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ChurnSource::Revenue => "revenue",
             ChurnSource::Activity => "activity",
@@ -48,18 +48,18 @@ impl ChurnSource {
 
 /// Customer counts per analysed period.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct CustomerCounts {
-    pub paying: Vec<f64>,
-    pub churned: Vec<f64>,
-    pub new: Vec<f64>,
-    pub reactivated: Vec<f64>,
+pub(crate) struct CustomerCounts {
+    pub(crate) paying: Vec<f64>,
+    pub(crate) churned: Vec<f64>,
+    pub(crate) new: Vec<f64>,
+    pub(crate) reactivated: Vec<f64>,
     /// Paying customers that churn within the next `CHURN_HORIZON` periods.
-    pub pre_churn: Vec<f64>,
+    pub(crate) pre_churn: Vec<f64>,
 }
 
 impl CustomerCounts {
     /// churned(t) / paying(t-1); `None` where nobody was paying before.
-    pub fn churn_rate(&self) -> Vec<Option<f64>> {
+    pub(crate) fn churn_rate(&self) -> Vec<Option<f64>> {
         (0..self.paying.len())
             .map(|t| {
                 (t > 0 && self.paying[t - 1] > 0.0).then(|| self.churned[t] / self.paying[t - 1])
@@ -70,41 +70,37 @@ impl CustomerCounts {
 
 /// Every customer's status over the analysed periods.
 #[derive(Debug, Clone)]
-pub struct CustomerPanel {
-    pub source: ChurnSource,
+pub(crate) struct CustomerPanel {
+    pub(crate) source: ChurnSource,
     /// customer id -> status per analysed period.
-    pub statuses: BTreeMap<String, Vec<Status>>,
-    pub counts: CustomerCounts,
+    pub(crate) statuses: BTreeMap<String, Vec<Status>>,
+    pub(crate) counts: CustomerCounts,
 }
 
-pub struct Dataset {
-    pub kind: PeriodKind,
+pub(crate) struct Dataset {
+    pub(crate) kind: PeriodKind,
     /// First and last analysed period (inclusive).
-    pub first: i32,
-    pub last: i32,
-    pub revenue: Vec<f64>,
-    pub panel: CustomerPanel,
-    pub notes: Vec<String>,
+    pub(crate) first: i32,
+    pub(crate) last: i32,
+    pub(crate) revenue: Vec<f64>,
+    pub(crate) panel: CustomerPanel,
+    pub(crate) notes: Vec<String>,
 }
 
 impl Dataset {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         (self.last - self.first + 1) as usize
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.last < self.first
-    }
-
-    pub fn periods(&self) -> impl Iterator<Item = i32> {
+    pub(crate) fn periods(&self) -> impl Iterator<Item = i32> {
         self.first..=self.last
     }
 
-    pub fn labels(&self) -> Vec<String> {
+    pub(crate) fn labels(&self) -> Vec<String> {
         self.periods().map(|p| self.kind.label(p)).collect()
     }
 
-    pub fn index_of(&self, period: i32) -> Option<usize> {
+    pub(crate) fn index_of(&self, period: i32) -> Option<usize> {
         (self.first..=self.last)
             .contains(&period)
             .then(|| (period - self.first) as usize)
@@ -112,7 +108,7 @@ impl Dataset {
 }
 
 /// Decide the analysed periods and build revenue and customer statuses.
-pub fn build(
+pub(crate) fn build(
     kind: PeriodKind,
     activity: &Activity,
     revenue: &Revenue,

@@ -6,9 +6,9 @@
 //! ingest → candidates → stats → evaluation → render → cmd.
 
 pub mod activity;
-pub mod bad_row;
+pub(crate) mod bad_row;
 pub mod columns;
-pub mod dataset;
+pub(crate) mod dataset;
 pub mod events;
 pub mod revenue;
 pub mod source;

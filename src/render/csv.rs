@@ -3,7 +3,7 @@ use anyhow::Result;
 use super::{labels, Render};
 use crate::evaluation::Evaluation;
 
-pub struct Csv;
+pub(crate) struct Csv;
 
 const HEADER: [&str; 21] = [
     "rank",

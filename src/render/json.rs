@@ -3,7 +3,7 @@ use anyhow::Result;
 use super::Render;
 use crate::evaluation::Evaluation;
 
-pub struct Json;
+pub(crate) struct Json;
 
 impl Render<Evaluation> for Json {
     fn render(&self, evaluation: &Evaluation) -> Result<String> {

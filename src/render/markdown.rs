@@ -3,10 +3,10 @@ use anyhow::Result;
 use super::{ranking_cells, Render, RANKING_COLUMNS, RANKING_NUMERIC};
 use crate::evaluation::Evaluation;
 
-pub struct Markdown;
+pub(crate) struct Markdown;
 
 /// Escape the characters that would break a table cell.
-pub fn cell(text: &str) -> String {
+pub(crate) fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
@@ -45,7 +45,7 @@ impl Render<Evaluation> for Markdown {
 }
 
 /// The ranking as a Markdown table, one row per candidate.
-pub fn ranking_table(evaluation: &Evaluation) -> String {
+pub(crate) fn ranking_table(evaluation: &Evaluation) -> String {
     let mut out = format!("| {} |\n|", RANKING_COLUMNS.join(" | "));
     for i in 0..RANKING_COLUMNS.len() {
         out.push_str(if RANKING_NUMERIC.contains(&i) {

@@ -2,61 +2,39 @@
 //! evaluation's formats are here ([`table`], [`json`], [`csv`], [`markdown`]); the gate's
 //! under [`gate`], the review document's under [`report`].
 
-pub mod csv;
-pub mod gate;
-pub mod json;
-pub mod markdown;
-pub mod report;
-pub mod table;
+pub(crate) mod csv;
+pub(crate) mod format;
+pub(crate) mod gate;
+pub(crate) mod json;
+pub(crate) mod markdown;
+pub(crate) mod report;
+pub(crate) mod table;
 
 use anyhow::Result;
 
-use crate::evaluation::Evaluation;
-
 /// Turns a result (an evaluation, a gate report, a review) into the text of one output format.
-pub trait Render<T: ?Sized> {
+pub(crate) trait Render<T: ?Sized> {
     fn render(&self, value: &T) -> Result<String>;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// A table for the terminal, with the explanations below it.
-    Table,
-    /// The full result, schema_version 1 (see the README).
-    Json,
-    /// One row per candidate.
-    Csv,
-    /// A table and explanations for a pull request or wiki page.
-    Markdown,
-}
-
-pub fn renderer(format: Format) -> Box<dyn Render<Evaluation>> {
-    match format {
-        Format::Table => Box::new(table::Table),
-        Format::Json => Box::new(json::Json),
-        Format::Csv => Box::new(csv::Csv),
-        Format::Markdown => Box::new(markdown::Markdown),
-    }
-}
-
 /// Fixed formatting shared by the text formats: `-` for a missing figure.
-pub fn fixed(value: Option<f64>, decimals: usize) -> String {
+pub(crate) fn fixed(value: Option<f64>, decimals: usize) -> String {
     value.map_or_else(|| "-".to_string(), |v| format!("{v:.decimals$}"))
 }
 
-pub fn p_value(value: Option<f64>) -> String {
+pub(crate) fn p_value(value: Option<f64>) -> String {
     match value {
         Some(p) if p < 0.001 => "<0.001".to_string(),
         other => fixed(other, 3),
     }
 }
 
-pub fn labels(names: &[crate::stats::score::Label]) -> String {
+pub(crate) fn labels(names: &[crate::stats::score::Label]) -> String {
     names.iter().map(|l| l.name()).collect::<Vec<_>>().join(",")
 }
 
 /// The ranking columns every text format shows, in order; a missing figure is `-`.
-pub const RANKING_COLUMNS: [&str; 10] = [
+pub(crate) const RANKING_COLUMNS: [&str; 10] = [
     "#",
     "candidate",
     "score",
@@ -70,10 +48,10 @@ pub const RANKING_COLUMNS: [&str; 10] = [
 ];
 
 /// Which of [`RANKING_COLUMNS`] hold numbers (right-aligned).
-pub const RANKING_NUMERIC: [usize; 7] = [0, 2, 4, 5, 6, 7, 8];
+pub(crate) const RANKING_NUMERIC: [usize; 7] = [0, 2, 4, 5, 6, 7, 8];
 
 /// One ranked candidate's cells under [`RANKING_COLUMNS`], as plain text.
-pub fn ranking_cells(c: &crate::evaluation::CandidateOut) -> [String; 10] {
+pub(crate) fn ranking_cells(c: &crate::evaluation::CandidateOut) -> [String; 10] {
     let lead = c.lead.as_ref();
     let churn = c.churn.as_ref();
     [
@@ -92,7 +70,7 @@ pub fn ranking_cells(c: &crate::evaluation::CandidateOut) -> [String; 10] {
 }
 
 /// "rose in / churn periods", or `-` when there were none.
-pub fn rose_cell(churn: Option<&crate::evaluation::ChurnOut>) -> String {
+pub(crate) fn rose_cell(churn: Option<&crate::evaluation::ChurnOut>) -> String {
     churn.filter(|ch| ch.churn_periods > 0).map_or_else(
         || "-".to_string(),
         |ch| format!("{}/{}", ch.rose_in, ch.churn_periods),
@@ -100,7 +78,7 @@ pub fn rose_cell(churn: Option<&crate::evaluation::ChurnOut>) -> String {
 }
 
 /// Escape text for XML attributes and content.
-pub fn xml_escape(text: &str) -> String {
+pub(crate) fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for ch in text.chars() {
         match ch {

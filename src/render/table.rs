@@ -4,10 +4,10 @@ use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement};
 use super::{ranking_cells, Render, RANKING_COLUMNS, RANKING_NUMERIC};
 use crate::evaluation::Evaluation;
 
-pub struct Table;
+pub(crate) struct Table;
 
 /// Terminal width the table is laid out for.
-pub const WIDTH: u16 = 100;
+pub(crate) const WIDTH: u16 = 100;
 
 /// Rules above and below the table and under the header; no vertical lines, no row lines
 /// (comfy-table's 19 style positions).

@@ -3,16 +3,16 @@
 
 /// Result of an OLS fit.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Ols {
-    pub coefficients: Vec<f64>,
+pub(crate) struct Ols {
+    pub(crate) coefficients: Vec<f64>,
     /// Residual sum of squares.
-    pub rss: f64,
-    pub residuals: Vec<f64>,
+    pub(crate) rss: f64,
+    pub(crate) residuals: Vec<f64>,
 }
 
 /// Least squares `y ≈ X b` where `rows[i]` is row i of X. `None` when X is rank deficient
 /// or has more columns than rows.
-pub fn ols(rows: &[Vec<f64>], y: &[f64]) -> Option<Ols> {
+pub(crate) fn ols(rows: &[Vec<f64>], y: &[f64]) -> Option<Ols> {
     let n = rows.len();
     let k = rows.first().map_or(0, Vec::len);
     if n == 0 || k == 0 || n < k || y.len() != n {
@@ -37,9 +37,9 @@ pub fn ols(rows: &[Vec<f64>], y: &[f64]) -> Option<Ols> {
 /// Householder QR least squares with buffers kept between fits (the AR order search runs
 /// thousands of small fits per lead test).
 #[derive(Default)]
-pub struct Qr {
+pub(crate) struct Qr {
     /// X, column-major: `a[j * n + i]` is row i of column j. Fill it, then call `solve`.
-    pub a: Vec<f64>,
+    pub(crate) a: Vec<f64>,
     qty: Vec<f64>,
     v: Vec<f64>,
     b: Vec<f64>,
@@ -48,7 +48,7 @@ pub struct Qr {
 impl Qr {
     /// Coefficients of `y ≈ X b` for the `n × k` matrix in `a` (overwritten); `None` when X is
     /// rank deficient or `n < k`.
-    pub fn solve(&mut self, n: usize, k: usize, y: &[f64]) -> Option<&[f64]> {
+    pub(crate) fn solve(&mut self, n: usize, k: usize, y: &[f64]) -> Option<&[f64]> {
         let fitted = self.factor(n, k, y).len();
         (fitted == k).then(|| self.coefficients(n, k))
     }
@@ -58,7 +58,7 @@ impl Qr {
     /// sum of squares of `y` on those columns (the sum of squares of `Q'y` below row `j`):
     /// one factorisation fits every nested model. Stops at the first column that makes the
     /// block rank deficient.
-    pub fn factor(&mut self, n: usize, k: usize, y: &[f64]) -> Vec<f64> {
+    pub(crate) fn factor(&mut self, n: usize, k: usize, y: &[f64]) -> Vec<f64> {
         let mut rss = Vec::with_capacity(k);
         if n == 0 || k == 0 || n < k || y.len() != n || self.a.len() != n * k {
             return rss;
@@ -103,7 +103,7 @@ impl Qr {
     /// Coefficients of the model on the first `k` columns, after [`Qr::factor`] reached them:
     /// back substitution on the upper triangle `R b = Q'y` (later reflections leave both the
     /// leading block of R and the first `k` entries of `Q'y` unchanged).
-    pub fn coefficients(&mut self, n: usize, k: usize) -> &[f64] {
+    pub(crate) fn coefficients(&mut self, n: usize, k: usize) -> &[f64] {
         self.b.clear();
         self.b.resize(k, 0.0);
         let (a, qty, b) = (&self.a, &self.qty, &mut self.b);

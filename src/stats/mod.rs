@@ -1,8 +1,8 @@
 //! Statistics: pure functions over slices. No I/O, no printing. Each routine names its formula
 //! and the reference implementation it must agree with.
 
-pub mod churn;
+pub(crate) mod churn;
 pub mod lead;
-pub mod linalg;
+pub(crate) mod linalg;
 pub mod score;
 pub mod series;

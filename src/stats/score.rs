@@ -114,7 +114,7 @@ pub fn lead_verdict(lead: &LeadOutcome, settings: &LeadSettings) -> (Verdict, Ve
 }
 
 /// The churn verdict and its labels.
-pub fn churn_verdict(churn: &ChurnOutcome, alpha: f64) -> (Verdict, Vec<Label>) {
+pub(crate) fn churn_verdict(churn: &ChurnOutcome, alpha: f64) -> (Verdict, Vec<Label>) {
     // Only months in which paying customers really fell can show a metric rising while
     // customers leave; the churn-above-median fallback is reported, not judged, because in a
     // growing company most metrics rise in most months whatever churn does.
@@ -173,7 +173,7 @@ fn churn_component(verdict: Verdict, churn: &ChurnOutcome) -> f64 {
 }
 
 /// Score in [0, 100], one decimal.
-pub fn score(
+pub(crate) fn score(
     lead_verdict: Verdict,
     lead_labels: &[Label],
     lead: &LeadOutcome,
@@ -190,7 +190,7 @@ pub fn score(
 /// Everything decided about one candidate from its two test outcomes: the verdicts, the
 /// labels (every label rule lives here), the score and the explanation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Judgement {
+pub(crate) struct Judgement {
     pub lead: Verdict,
     pub churn: Verdict,
     pub labels: Vec<Label>,
@@ -216,7 +216,7 @@ impl Judgement {
 }
 
 /// Judge one candidate: `values` is its series, `unit` the period's name ("month").
-pub fn judge(
+pub(crate) fn judge(
     lead: &LeadOutcome,
     churn: &ChurnOutcome,
     values: &[f64],
@@ -334,7 +334,7 @@ pub fn explain_lead(verdict: Verdict, labels: &[Label], lead: &LeadOutcome, unit
 }
 
 /// One sentence on the churn test.
-pub fn explain_churn(churn: &ChurnOutcome, unit: &str) -> String {
+pub(crate) fn explain_churn(churn: &ChurnOutcome, unit: &str) -> String {
     if churn.structural_monotone {
         return "it can never fall (it counts everyone ever seen), so it rises while customers churn".into();
     }

@@ -4,8 +4,8 @@
 use anyhow::Result;
 use polars::prelude::*;
 
+use super::options::EventOptions;
 use super::plan::{col_names as c, normalize, FilePlan, TimestampKind, BAD, DAY, RAW_TS};
-use super::EventOptions;
 use crate::error::InputError;
 use crate::ingest::bad_row::BadRow;
 use crate::ingest::columns::EventColumns;

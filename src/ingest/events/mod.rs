@@ -5,6 +5,7 @@
 //! when the pass has found some ([`bad_rows`]).
 
 mod bad_rows;
+mod options;
 mod plan;
 mod store;
 
@@ -14,31 +15,14 @@ use anyhow::Result;
 use polars::prelude::*;
 
 use bad_rows::{explain_scan_failure, locate_bad_rows};
+pub use options::{EventOptions, EventSource};
 use plan::{file_plans, one_plan, FilePlan, TimestampKind};
 use store::Loader;
 
 use super::activity::Activity;
-use super::columns::EventColumns;
-use super::source::InputFile;
 use super::timestamp::TimestampFamily;
 use crate::error::InputError;
 use crate::progress::{Counter, Progress};
-
-/// Where events come from: files, or an in-memory frame with the default column names and
-/// string values (the demo), which goes through exactly the same parsing as a CSV file.
-pub enum EventSource {
-    Files(Vec<InputFile>),
-    Frame { name: String, frame: DataFrame },
-}
-
-#[derive(Debug, Clone)]
-pub struct EventOptions {
-    pub columns: EventColumns,
-    pub delimiter: u8,
-    /// Ignore events after this UTC day.
-    pub as_of: Option<i32>,
-    pub skip_bad_rows: bool,
-}
 
 /// Read all events into memory in one pass (two when a file read with a fixed timestamp
 /// format has rows that need the general parser).
@@ -66,7 +50,7 @@ pub fn load_activity(
         drop(loaded);
         loaded = read_batches(&plans, options, has_value, counter())?;
     }
-    finish(loaded, &plans, options, has_account, has_value)
+    finish(loaded, &plans, options, has_account)
 }
 
 /// Run the plan, storing each batch as it arrives.
@@ -113,7 +97,6 @@ fn finish(
     plans: &[FilePlan],
     options: &EventOptions,
     has_account: bool,
-    has_value: bool,
 ) -> Result<Activity> {
     let bad_rows = loaded.bad_rows;
     let (loaded, users) = loaded
@@ -160,7 +143,6 @@ fn finish(
         first_day: loaded.first_day,
         last_day: loaded.last_day,
         has_account,
-        has_value,
         skipped_rows: bad_rows,
         skipped_examples,
         duplicate_rows,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use polars::prelude::*;
 
-use super::{EventOptions, EventSource};
+use super::options::{EventOptions, EventSource};
 use crate::error::InputError;
 use crate::ingest::columns::EventColumns;
 use crate::ingest::source::{

@@ -5,8 +5,8 @@ use std::hash::BuildHasher;
 
 use polars::prelude::*;
 
+use super::options::EventOptions;
 use super::plan::{col_names as c, FilePlan, BAD, DAY, PARSED_VALUE, RAW_TS, RAW_VALUE};
-use super::EventOptions;
 use crate::error::InputError;
 use crate::ingest::activity::{
     hasher, head, Events, Member, Names, HEAD_BYTES, NO_VALUE, VALUE_SCALE,

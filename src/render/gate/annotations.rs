@@ -7,7 +7,7 @@ use crate::render::Render;
 
 /// GitHub Actions workflow commands for the failed checks (`::error title=...::message`).
 /// Data escapes `%`, CR and LF; a property also `:` and `,` (GitHub's toolkit rules).
-pub struct Annotations;
+pub(crate) struct Annotations;
 
 impl Render<GateReport> for Annotations {
     fn render(&self, report: &GateReport) -> Result<String> {

@@ -5,7 +5,7 @@ use anyhow::Result;
 use crate::gate::GateReport;
 use crate::render::Render;
 
-pub struct Json;
+pub(crate) struct Json;
 
 impl Render<GateReport> for Json {
     fn render(&self, report: &GateReport) -> Result<String> {

@@ -6,7 +6,7 @@ use crate::gate::GateReport;
 use crate::render::{xml_escape, Render};
 
 /// A JUnit XML report: one test case per check.
-pub struct Junit;
+pub(crate) struct Junit;
 
 impl Render<GateReport> for Junit {
     fn render(&self, report: &GateReport) -> Result<String> {

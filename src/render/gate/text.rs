@@ -5,7 +5,7 @@ use anyhow::Result;
 use crate::gate::GateReport;
 use crate::render::Render;
 
-pub struct Text;
+pub(crate) struct Text;
 
 impl Render<GateReport> for Text {
     fn render(&self, report: &GateReport) -> Result<String> {

@@ -135,7 +135,7 @@ fn candidate_html(evaluation: &Evaluation, candidate: &CandidateOut) -> String {
     out
 }
 
-pub struct Html;
+pub(crate) struct Html;
 
 impl Render<Review<'_>> for Html {
     fn render(&self, review: &Review<'_>) -> Result<String> {

@@ -34,7 +34,7 @@ fn sparkline(values: &[Option<f64>]) -> String {
         .collect()
 }
 
-pub struct Markdown;
+pub(crate) struct Markdown;
 
 impl Render<Review<'_>> for Markdown {
     fn render(&self, review: &Review<'_>) -> Result<String> {

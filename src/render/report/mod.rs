@@ -3,55 +3,40 @@
 //! [`Render`]: Markdown for a wiki or pull request ([`markdown`]), and one self-contained HTML
 //! file with inline SVG charts and CSS ([`html`], [`svg`]).
 
-pub mod html;
-pub mod markdown;
-pub mod svg;
+pub(crate) mod format;
+pub(crate) mod html;
+pub(crate) mod markdown;
+pub(crate) mod svg;
 
 use crate::evaluation::{CandidateOut, Evaluation};
-use crate::render::{fixed, Render};
+use crate::render::fixed;
 use crate::stats::score::Verdict;
-
-/// Format of `nsm report`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
-    /// Markdown for a wiki page or pull request (charts as text sparklines).
-    Markdown,
-    /// One self-contained HTML file with inline SVG charts, printable.
-    Html,
-}
 
 /// What a review document shows: the evaluation, what changed since a saved one, and how many
 /// candidates besides the declared star get charts.
-pub struct Review<'a> {
-    pub evaluation: &'a Evaluation,
-    pub comparison: Option<Comparison>,
-    pub top: usize,
-}
-
-pub fn renderer(format: ReportFormat) -> Box<dyn for<'a> Render<Review<'a>>> {
-    match format {
-        ReportFormat::Markdown => Box::new(markdown::Markdown),
-        ReportFormat::Html => Box::new(html::Html),
-    }
+pub(crate) struct Review<'a> {
+    pub(crate) evaluation: &'a Evaluation,
+    pub(crate) comparison: Option<Comparison>,
+    pub(crate) top: usize,
 }
 
 /// One candidate then and now; `None` where it was or is not evaluated.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Change {
-    pub name: String,
-    pub rank: (Option<usize>, Option<usize>),
-    pub score: (Option<f64>, Option<f64>),
-    pub verdict: (Option<Verdict>, Option<Verdict>),
-    pub lead: (Option<Verdict>, Option<Verdict>),
-    pub churn: (Option<Verdict>, Option<Verdict>),
+pub(crate) struct Change {
+    pub(crate) name: String,
+    pub(crate) rank: (Option<usize>, Option<usize>),
+    pub(crate) score: (Option<f64>, Option<f64>),
+    pub(crate) verdict: (Option<Verdict>, Option<Verdict>),
+    pub(crate) lead: (Option<Verdict>, Option<Verdict>),
+    pub(crate) churn: (Option<Verdict>, Option<Verdict>),
 }
 
 impl Change {
-    pub fn is_new(&self) -> bool {
+    pub(crate) fn is_new(&self) -> bool {
         self.rank.0.is_none() && self.verdict.0.is_none()
     }
 
-    pub fn is_gone(&self) -> bool {
+    pub(crate) fn is_gone(&self) -> bool {
         self.rank.1.is_none() && self.verdict.1.is_none()
     }
 
@@ -62,17 +47,17 @@ impl Change {
 
 /// What changed since a saved evaluation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Comparison {
-    pub source: String,
-    pub previous_first: String,
-    pub previous_last: String,
-    pub previous_recommended: Option<String>,
+pub(crate) struct Comparison {
+    pub(crate) source: String,
+    pub(crate) previous_first: String,
+    pub(crate) previous_last: String,
+    pub(crate) previous_recommended: Option<String>,
     /// Current candidates in rank order, then the ones no longer evaluated.
-    pub changes: Vec<Change>,
+    pub(crate) changes: Vec<Change>,
 }
 
 /// Each candidate then and now, matched by name.
-pub fn compare(now: &Evaluation, before: &Evaluation, source: &str) -> Comparison {
+pub(crate) fn compare(now: &Evaluation, before: &Evaluation, source: &str) -> Comparison {
     let change = |name: &str, old: Option<&CandidateOut>, new: Option<&CandidateOut>| Change {
         name: name.to_string(),
         rank: (old.and_then(|o| o.rank), new.and_then(|c| c.rank)),
@@ -117,7 +102,7 @@ pub fn compare(now: &Evaluation, before: &Evaluation, source: &str) -> Compariso
 }
 
 /// The declared star first, then the `top` best-ranked other candidates.
-pub fn featured(evaluation: &Evaluation, top: usize) -> Vec<&CandidateOut> {
+pub(crate) fn featured(evaluation: &Evaluation, top: usize) -> Vec<&CandidateOut> {
     let mut out: Vec<&CandidateOut> = evaluation
         .north_star
         .as_deref()

@@ -15,17 +15,17 @@ const TOP: f64 = 34.0;
 const BOTTOM: f64 = 46.0;
 
 /// One line of a line chart; `None` values leave a gap.
-pub struct Line<'a> {
-    pub name: &'a str,
-    pub values: &'a [Option<f64>],
-    pub color: &'a str,
-    pub dashed: bool,
+pub(crate) struct Line<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) values: &'a [Option<f64>],
+    pub(crate) color: &'a str,
+    pub(crate) dashed: bool,
 }
 
 /// A horizontal reference line.
-pub struct Rule<'a> {
-    pub value: f64,
-    pub label: &'a str,
+pub(crate) struct Rule<'a> {
+    pub(crate) value: f64,
+    pub(crate) label: &'a str,
 }
 
 /// "Nice" tick values covering `[lo, hi]`: steps of 1, 2 or 5 times a power of ten.
@@ -211,7 +211,7 @@ fn extent(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
 }
 
 /// Lines over the same periods.
-pub fn line_chart(title: &str, periods: &[String], lines: &[Line], y_label: &str) -> String {
+pub(crate) fn line_chart(title: &str, periods: &[String], lines: &[Line], y_label: &str) -> String {
     let (lo, hi) = extent(
         lines
             .iter()
@@ -256,7 +256,7 @@ pub fn line_chart(title: &str, periods: &[String], lines: &[Line], y_label: &str
 
 /// Bars from zero, one per category, with an optional reference line; `highlight` is drawn
 /// darker.
-pub fn bar_chart(
+pub(crate) fn bar_chart(
     title: &str,
     categories: &[String],
     values: &[f64],
@@ -298,7 +298,12 @@ pub fn bar_chart(
 }
 
 /// Points `(x, y)` with their labels as tooltips.
-pub fn scatter(title: &str, points: &[(f64, f64, String)], x_title: &str, y_label: &str) -> String {
+pub(crate) fn scatter(
+    title: &str,
+    points: &[(f64, f64, String)],
+    x_title: &str,
+    y_label: &str,
+) -> String {
     let (y_lo, y_hi) = extent(points.iter().map(|p| p.1)).unwrap_or((0.0, 1.0));
     let (x_lo, x_hi) = extent(points.iter().map(|p| p.0)).unwrap_or((0.0, 1.0));
     let mut frame = Frame::new(title, y_lo, y_hi, y_label);
