@@ -99,7 +99,7 @@ pub struct AnalysisArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Surrogate series pairs for the lead test's p-value.
-    #[arg(long, value_name = "N", default_value_t = 999, value_parser = clap::value_parser!(u32).range(19..=100_000))]
+    #[arg(long, value_name = "N", default_value_t = 9999, value_parser = clap::value_parser!(u32).range(19..=100_000))]
     pub surrogates: u32,
     /// Remove a fixed monthly (or weekly) pattern before the lead test; needs three full years.
     /// Off by default: the surrogate null already keeps each series' seasonality.

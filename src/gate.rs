@@ -33,9 +33,14 @@ pub(crate) struct GateReport {
     pub(crate) checks: Vec<Check>,
 }
 
+/// The star's verdict on each test: the lead judged alone (a pre-specified hypothesis; saved
+/// evaluations from before that figure existed fall back to the ranking's verdict).
 fn verdict_of(candidate: &CandidateOut, lead: bool) -> Option<Verdict> {
     if lead {
-        candidate.lead.as_ref().map(|l| l.verdict)
+        candidate
+            .lead
+            .as_ref()
+            .map(|l| l.verdict_alone.unwrap_or(l.verdict))
     } else {
         candidate.churn.as_ref().map(|c| c.verdict)
     }
@@ -60,9 +65,24 @@ pub(crate) fn run_gate(
     for (name, lead) in [("lead test", true), ("churn test", false)] {
         let verdict = verdict_of(current, lead);
         let detail = if lead {
-            current.lead.as_ref().map(|l| l.explanation.as_str())
+            current.lead.as_ref().map(|l| {
+                let p = l
+                    .p_alone
+                    .map(|p| {
+                        if p < 0.001 {
+                            "p < 0.001".to_string()
+                        } else {
+                            format!("p = {p:.3}")
+                        }
+                    })
+                    .unwrap_or_else(|| "no p-value".to_string());
+                format!(
+                    "judged on its own {p} (the declared star is one pre-specified hypothesis; the ranking adjusts for every candidate): {}",
+                    l.explanation
+                )
+            })
         } else {
-            current.churn.as_ref().map(|c| c.explanation.as_str())
+            current.churn.as_ref().map(|c| c.explanation.clone())
         };
         let message = format!(
             "{star}: {name} {}: {}",
@@ -71,7 +91,7 @@ pub(crate) fn run_gate(
             } else {
                 v.name()
             }),
-            detail.unwrap_or("")
+            detail.unwrap_or_default()
         );
         checks.push(Check {
             name: name.to_string(),

@@ -27,6 +27,78 @@ pub(crate) struct CandidateSeries {
     pub(crate) per_account: Option<Vec<AccountParts>>,
 }
 
+/// One candidate's value for each paying customer in each analysed period, row by row:
+/// `values[c * periods + t]`, customers in the order of the per-customer revenue
+/// (`Dataset::customer_revenue`), weeks rolled up into periods as the candidate's series are.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CustomerValues {
+    pub(crate) periods: usize,
+    pub(crate) values: Vec<f64>,
+}
+
+/// Where each account's rows go in [`CustomerValues`]: the customer of each account code, and
+/// for week windows the period, the share of the period's value and whether it is the last
+/// week, of every week key.
+struct CustomerSlots {
+    customer_of: Vec<Option<u32>>,
+    customers: usize,
+    weeks: BTreeMap<i32, (usize, f64, bool)>,
+}
+
+impl CustomerSlots {
+    fn new(dataset: &Dataset, accounts: &Names, weeks: &[Vec<i32>]) -> Option<CustomerSlots> {
+        let revenue = dataset.customer_revenue.as_ref()?;
+        let index: BTreeMap<&str, u32> = revenue
+            .amounts
+            .keys()
+            .enumerate()
+            .map(|(i, name)| (name.as_str(), i as u32))
+            .collect();
+        let customer_of = accounts
+            .iter()
+            .map(|name| index.get(name).copied())
+            .collect();
+        let mut by_week = BTreeMap::new();
+        for (i, ws) in weeks.iter().enumerate() {
+            for (k, w) in ws.iter().enumerate() {
+                by_week.insert(*w, (i, 1.0 / ws.len().max(1) as f64, k + 1 == ws.len()));
+            }
+        }
+        Some(CustomerSlots {
+            customer_of,
+            customers: index.len(),
+            weeks: by_week,
+        })
+    }
+
+    /// Add one `(key, account, value)` row to `values` under the candidate's window and rollup.
+    fn add(
+        &self,
+        values: &mut [f64],
+        periods: usize,
+        (window, rollup): (Window, Rollup),
+        dataset: &Dataset,
+        (key, account, value): (i32, u32, f64),
+    ) {
+        let Some(customer) = self.customer_of.get(account as usize).copied().flatten() else {
+            return;
+        };
+        let (index, share) = match window {
+            Window::Period => match dataset.index_of(key) {
+                Some(i) => (i, 1.0),
+                None => return,
+            },
+            Window::Week => match (self.weeks.get(&key), rollup) {
+                (Some(&(i, _, _)), Rollup::Sum) => (i, 1.0),
+                (Some(&(i, share, _)), Rollup::Mean) => (i, share),
+                (Some(&(i, _, true)), Rollup::Last) => (i, 1.0),
+                _ => return,
+            },
+        };
+        values[customer as usize * periods + index] += value * share;
+    }
+}
+
 /// One account's part of a candidate.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct AccountParts {
@@ -57,6 +129,7 @@ struct Split {
     accounts: Vec<(u32, [[f64; 2]; STATUS_COUNT])>,
     /// account -> `(first period, count)` rows, for cumulative counts.
     firsts: BTreeMap<String, Vec<(i32, f64)>>,
+    by_customer: Option<CustomerValues>,
 }
 
 /// Sums by key over a dense range of keys.
@@ -92,11 +165,18 @@ impl ByKey {
 /// millionths), so the sums do not depend on the order of the rows.
 fn split(
     collected: &Collected,
-    cumulative: bool,
+    kind: &Kind,
     dataset: &Dataset,
     accounts: &Names,
     statuses: &[Option<&Vec<Status>>],
+    customers: Option<&CustomerSlots>,
 ) -> Split {
+    let cumulative = matches!(kind, Kind::CumulativeEntities { .. });
+    let n = dataset.len();
+    // New entities have no per-customer outcome to follow; running counts are built later.
+    let mut by_customer = customers
+        .filter(|_| !cumulative && !matches!(kind, Kind::NewEntities { .. }))
+        .map(|slots| (slots, vec![0.0; slots.customers * n]));
     let censored_from = dataset.last - CHURN_HORIZON as i32 + 1;
     let keys = collected
         .rows
@@ -128,6 +208,9 @@ fn split(
             total.add(key, value);
         }
         by_status[status as usize].add(key, value);
+        if let Some((slots, values)) = &mut by_customer {
+            slots.add(values, n, kind.window(), dataset, (key, account, value));
+        }
         if index.is_some() {
             if per_account.len() <= account as usize {
                 per_account.resize(account as usize + 1, None);
@@ -148,6 +231,7 @@ fn split(
             .filter_map(|(code, parts)| Some((code as u32, parts?)))
             .collect(),
         firsts,
+        by_customer: by_customer.map(|(_, values)| CustomerValues { periods: n, values }),
     }
 }
 
@@ -188,41 +272,81 @@ fn roll_up(by_week: &BTreeMap<i32, f64>, weeks: &[Vec<i32>], rollup: Rollup) -> 
 /// Dense per-period series from each candidate's parts (`parts(i)` for candidate `i`, `None`
 /// for ratios), rolling weeks up and computing ratios and cumulative counts. `value_scale` is
 /// the unit value sums arrive in (millionths from the stored events).
-pub(crate) fn assemble(
+///
+/// With per-customer revenue, each candidate's [`CustomerValues`] go to `per_customer(i, ..)`
+/// as soon as they are built, and only what it returns is kept: the values of every candidate
+/// would not fit in memory together at scale.
+pub(crate) fn assemble<T: Send>(
     candidates: &[Candidate],
     dataset: &Dataset,
     value_scale: f64,
     accounts: &Names,
     parts: impl Fn(usize) -> Result<Option<Collected>> + Sync,
-) -> Result<Vec<CandidateSeries>> {
+    per_customer: &(dyn Fn(usize, &CustomerValues) -> T + Sync),
+) -> Result<Vec<(CandidateSeries, Option<T>)>> {
     let n = dataset.len();
     let weeks = weeks_of_periods(dataset);
     let statuses: Vec<Option<&Vec<Status>>> = accounts
         .iter()
         .map(|name| dataset.panel.statuses.get(name))
         .collect();
+    let slots = CustomerSlots::new(dataset, accounts, &weeks);
     // Candidates are independent: each one's parts are computed and split in parallel with
     // the others (and dropped once split), the results kept in a fixed order.
-    let direct: Vec<Option<CandidateSeries>> = candidates
+    let direct: Vec<Option<(CandidateSeries, Option<T>)>> = candidates
         .par_iter()
         .enumerate()
         .map(|(i, candidate)| {
             Ok(parts(i)?.map(|collected| {
-                let split = split(
+                let mut split = split(
                     &collected,
-                    matches!(candidate.kind, Kind::CumulativeEntities { .. }),
+                    &candidate.kind,
                     dataset,
                     accounts,
                     &statuses,
+                    slots.as_ref(),
                 );
                 drop(collected);
-                direct_series(candidate, split, accounts, dataset, &weeks, value_scale)
+                let scale = if matches!(candidate.kind, Kind::ValueSum { .. }) {
+                    value_scale
+                } else {
+                    1.0
+                };
+                let customers = split.by_customer.take().or_else(|| {
+                    matches!(candidate.kind, Kind::CumulativeEntities { .. })
+                        .then(|| {
+                            slots
+                                .as_ref()
+                                .map(|s| running_by_customer(&split.firsts, s, dataset))
+                        })
+                        .flatten()
+                });
+                let kept = customers.map(|mut values| {
+                    if scale != 1.0 {
+                        values.values.iter_mut().for_each(|v| *v /= scale);
+                    }
+                    per_customer(i, &values)
+                });
+                let series =
+                    direct_series(candidate, split, accounts, dataset, &weeks, value_scale);
+                (series, kept)
             }))
         })
         .collect::<Result<_>>()?;
-    let mut out = direct;
-    for series in out.iter().flatten() {
-        debug_assert_eq!(series.values.len(), n);
+    let mut out: Vec<Option<CandidateSeries>> = Vec::with_capacity(direct.len());
+    let mut kept: Vec<Option<T>> = Vec::with_capacity(direct.len());
+    for entry in direct {
+        match entry {
+            Some((series, k)) => {
+                debug_assert_eq!(series.values.len(), n);
+                out.push(Some(series));
+                kept.push(k);
+            }
+            None => {
+                out.push(None);
+                kept.push(None);
+            }
+        }
     }
 
     // Ratios last, in dependency order (the config rejects cycles).
@@ -269,7 +393,40 @@ pub(crate) fn assemble(
     Ok(out
         .into_iter()
         .map(|s| s.expect("every candidate computed"))
+        .zip(kept)
         .collect())
+}
+
+/// Each customer's running count of entities ever seen, over the analysed periods.
+fn running_by_customer(
+    firsts: &BTreeMap<String, Vec<(i32, f64)>>,
+    slots: &CustomerSlots,
+    dataset: &Dataset,
+) -> CustomerValues {
+    let n = dataset.len();
+    let mut values = vec![0.0; slots.customers * n];
+    let index: BTreeMap<&str, usize> = dataset
+        .customer_revenue
+        .iter()
+        .flat_map(|r| r.amounts.keys())
+        .enumerate()
+        .map(|(i, name)| (name.as_str(), i))
+        .collect();
+    for (account, rows) in firsts {
+        let Some(&customer) = index.get(account.as_str()) else {
+            continue;
+        };
+        for (first, count) in rows {
+            if *first > dataset.last {
+                continue;
+            }
+            let from = (*first - dataset.first).max(0) as usize;
+            for slot in &mut values[customer * n + from..(customer + 1) * n] {
+                *slot += count;
+            }
+        }
+    }
+    CustomerValues { periods: n, values }
 }
 
 /// A candidate computed from its own frames (everything but ratios).

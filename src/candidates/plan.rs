@@ -7,7 +7,7 @@
 
 use anyhow::Result;
 
-use super::assemble::{assemble, CandidateSeries, Collected};
+use super::assemble::{assemble, CandidateSeries, Collected, CustomerValues};
 use super::grid::{Bits, Sums};
 use super::{Candidate, Entity, Kind, Threshold, Window};
 use crate::ingest::activity::{Activity, Calendar, Member, VALUE_SCALE};
@@ -268,24 +268,33 @@ fn collect(
 }
 
 /// Compute every candidate's series over the dataset's periods: one pass over the stored
-/// events per candidate, the candidates in parallel.
-pub(crate) fn compute_series(
+/// events per candidate, the candidates in parallel. Each candidate's per-customer values go
+/// to `per_customer` (see [`assemble`]).
+pub(crate) fn compute_series<T: Send>(
     activity: &Activity,
     candidates: &[Candidate],
     dataset: &Dataset,
     progress: &Progress,
-) -> Result<Vec<CandidateSeries>> {
+    per_customer: &(dyn Fn(usize, &CustomerValues) -> T + Sync),
+) -> Result<Vec<(CandidateSeries, Option<T>)>> {
     let calendar = activity.calendar();
     let counter = progress.counter(
         "computing candidates",
         "candidates",
         Some(candidates.len() as u64),
     );
-    let series = assemble(candidates, dataset, VALUE_SCALE, &activity.accounts, |i| {
-        let parts = collect(activity, &calendar, &candidates[i], dataset.kind);
-        counter.add(1);
-        Ok(parts)
-    });
+    let series = assemble(
+        candidates,
+        dataset,
+        VALUE_SCALE,
+        &activity.accounts,
+        |i| {
+            let parts = collect(activity, &calendar, &candidates[i], dataset.kind);
+            counter.add(1);
+            Ok(parts)
+        },
+        per_customer,
+    );
     drop(counter);
     progress.stage("series and per-account parts computed");
     series

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::assemble::{assemble, CandidateSeries, Collected};
+use super::assemble::{assemble, CandidateSeries, Collected, CustomerValues};
 use super::config::Config;
 use super::{Kind, Window};
 use crate::error::InputError;
@@ -340,26 +340,35 @@ impl Preaggregated {
     /// Every candidate's series over the dataset's periods: the exact totals of the series file
     /// (distinct users are not a sum over accounts), with the per-account parts of the
     /// customers file where one was given.
-    pub(crate) fn series(
+    pub(crate) fn series<T: Send>(
         &self,
         config: &Config,
         dataset: &Dataset,
-    ) -> Result<Vec<CandidateSeries>> {
+        per_customer: &(dyn Fn(usize, &CustomerValues) -> T + Sync),
+    ) -> Result<Vec<(CandidateSeries, Option<T>)>> {
         let candidates = &config.candidates;
         let mut series = match &self.parts {
-            Some(parts) => assemble(candidates, dataset, 1.0, &self.activity.accounts, |i| {
-                Ok(parts[i].clone())
-            })?,
+            Some(parts) => assemble(
+                candidates,
+                dataset,
+                1.0,
+                &self.activity.accounts,
+                |i| Ok(parts[i].clone()),
+                per_customer,
+            )?,
             None => candidates
                 .iter()
-                .map(|_| CandidateSeries {
-                    values: Vec::new(),
-                    by_status: None,
-                    per_account: None,
+                .map(|_| {
+                    let series = CandidateSeries {
+                        values: Vec::new(),
+                        by_status: None,
+                        per_account: None,
+                    };
+                    (series, None)
                 })
                 .collect(),
         };
-        for (s, candidate) in series.iter_mut().zip(candidates) {
+        for ((s, _), candidate) in series.iter_mut().zip(candidates) {
             s.values = self.values(&candidate.name, dataset.periods());
         }
         Ok(series)

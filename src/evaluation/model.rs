@@ -63,14 +63,32 @@ pub(crate) struct DataOut {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct LeadOut {
+    /// On the family-wise adjusted p: the verdict the ranking and the recommendation use.
     pub(crate) verdict: Verdict,
+    /// On this candidate's own p, as one pre-specified hypothesis (`nsm check`'s star).
+    #[serde(default)]
+    pub(crate) verdict_alone: Option<Verdict>,
     /// The lead test's part of the candidate's explanation.
     pub(crate) explanation: String,
     pub(crate) best_lag: Option<usize>,
     pub(crate) r: Option<f64>,
     pub(crate) p_value: Option<f64>,
-    /// The correlation the best lag must exceed for `p <= alpha` under the surrogate null.
+    /// `p_value` adjusted over every test of the run (Westfall–Young step-down minP).
+    #[serde(default)]
+    pub(crate) p_adjusted: Option<f64>,
+    /// How many candidates the adjustment is over.
+    #[serde(default)]
+    pub(crate) family_size: Option<usize>,
+    /// The candidate's own tests (this line and its account line) adjusted among themselves:
+    /// what `verdict_alone` rests on.
+    #[serde(default)]
+    pub(crate) p_alone: Option<f64>,
+    /// The correlation the best lag must exceed for `p_adjusted <= alpha` (the family-wise
+    /// band, at the best lag).
     pub(crate) null_r: Option<f64>,
+    /// The best lag's r less the median best-of-range r of unrelated series.
+    #[serde(default)]
+    pub(crate) excess_r: Option<f64>,
     pub(crate) reverse_best_lag: Option<usize>,
     pub(crate) reverse_r: Option<f64>,
     pub(crate) reverse_p_value: Option<f64>,
@@ -97,8 +115,16 @@ pub(crate) struct ChurnOut {
     pub(crate) explanation: String,
     pub(crate) divergence_rate: Option<f64>,
     pub(crate) divergence_p: Option<f64>,
+    /// `churn_spiked`, or `churn_above_median` with too few such periods.
+    #[serde(default)]
+    pub(crate) divergence_basis: Option<String>,
     pub(crate) churn_periods: usize,
     pub(crate) rose_in: usize,
+    /// The other periods, and those in which the metric rose (the divergence's baseline).
+    #[serde(default)]
+    pub(crate) other_periods: Option<usize>,
+    #[serde(default)]
+    pub(crate) rose_in_other: Option<usize>,
     pub(crate) churn_corr: Option<f64>,
     pub(crate) churner_weight: Option<f64>,
     /// 95% bootstrap interval over customers.
@@ -108,6 +134,54 @@ pub(crate) struct ChurnOut {
     pub(crate) monotone: bool,
     /// Share of the metric from the top 1% of accounts (with at least 100 contributing).
     pub(crate) top1_share: Option<f64>,
+}
+
+/// The account-level lead test of one candidate (README "How to read the verdicts").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct AccountsOut {
+    pub(crate) verdict: Verdict,
+    /// Why there is no test, when there is none.
+    pub(crate) note: Option<String>,
+    /// The horizon of the plain-words effect, in periods.
+    pub(crate) horizon: Option<usize>,
+    /// Share of landmarks still paying `horizon` periods later: top and bottom quarter.
+    pub(crate) retention_top: Option<f64>,
+    pub(crate) retention_bottom: Option<f64>,
+    pub(crate) retention_ratio: Option<f64>,
+    pub(crate) retention_ratio_ci: Option<[f64; 2]>,
+    /// Net revenue retention over the horizon: revenue then over revenue now, churned ones at 0.
+    pub(crate) nrr_top: Option<f64>,
+    pub(crate) nrr_bottom: Option<f64>,
+    pub(crate) nrr_top_ci: Option<[f64; 2]>,
+    pub(crate) nrr_bottom_ci: Option<[f64; 2]>,
+    /// `quarters`, or `extremes` when ties leave a quarter empty (most and least of it).
+    pub(crate) groups: Option<String>,
+    /// Robust score statistics pooled over horizons, raw one-sided and adjusted p-values.
+    pub(crate) retention_z: Option<f64>,
+    pub(crate) retention_p: Option<f64>,
+    pub(crate) retention_p_adjusted: Option<f64>,
+    pub(crate) expansion_z: Option<f64>,
+    pub(crate) expansion_p: Option<f64>,
+    pub(crate) expansion_p_adjusted: Option<f64>,
+    /// The smaller of the two adjusted p-values.
+    pub(crate) p_adjusted: Option<f64>,
+    pub(crate) n_accounts: usize,
+    pub(crate) n_account_periods: usize,
+    pub(crate) by_horizon: Vec<AccountHorizonOut>,
+}
+
+/// One outcome at one horizon: its score statistic and, at the display horizon, the metric's
+/// coefficient per standard deviation of its within-period score with its cluster-robust error
+/// (the logit's for retention, the OLS one for the log revenue change).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct AccountHorizonOut {
+    pub(crate) outcome: String,
+    pub(crate) horizon: usize,
+    pub(crate) z: f64,
+    pub(crate) coefficient: Option<f64>,
+    pub(crate) standard_error: Option<f64>,
+    pub(crate) landmarks: usize,
+    pub(crate) accounts: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,6 +203,9 @@ pub(crate) struct CandidateOut {
     pub(crate) actionability: Option<f64>,
     pub(crate) lead: Option<LeadOut>,
     pub(crate) churn: Option<ChurnOut>,
+    /// The lead test from every account.
+    #[serde(default)]
+    pub(crate) accounts: Option<AccountsOut>,
     pub(crate) series: Vec<Point>,
 }
 

@@ -22,11 +22,13 @@ use crate::ingest::revenue::{load_revenue, Revenue};
 use crate::ingest::source::{self};
 use crate::period::{self, PeriodKind};
 use crate::progress::Progress;
+use crate::stats::accounts;
 use crate::stats::churn::{
-    churn_test, churner_weight_interval, top_share, ChurnOutcome, CustomerShare,
+    churn_test, churner_weight_interval, top_share, ChurnOutcome, ChurnPeriods, CustomerShare,
     BOOTSTRAP_RESAMPLES,
 };
-use crate::stats::lead::{lead_test, LeadOutcome, LeadSettings, Seasons, RECENT_MONTHS};
+use crate::stats::evidence::{test_all, AccountOutcome};
+use crate::stats::lead::{LeadOutcome, LeadSettings, Seasons, RECENT_MONTHS};
 use crate::stats::score::{self, Label, Verdict};
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
@@ -57,7 +59,7 @@ impl Default for Settings {
             lags_given: false,
             alpha: 0.05,
             seed: 0,
-            surrogates: 999,
+            surrogates: 9999,
             as_of: None,
             seasonal: false,
         }
@@ -187,14 +189,19 @@ pub(crate) fn evaluate(
         config.candidates.clone()
     };
     progress.stage(&format!("computing {} candidates", candidates.len()));
-    let series = compute_series(&activity, &candidates, &dataset, progress)?;
+    let panel = account_panel(&dataset, settings);
+    let series = compute_series(&activity, &candidates, &dataset, progress, &|_, values| {
+        panel
+            .as_ref()
+            .map(|panel| accounts::evidence(panel, &values.values))
+    })?;
     progress.stage(&format!("testing {} candidates", candidates.len()));
     let evaluation = score_all(
         &activity,
         revenue.rows,
         &dataset,
         &candidates,
-        &series,
+        flatten_evidence(series),
         config.north_star.clone(),
         settings,
     );
@@ -234,16 +241,64 @@ fn evaluate_series(
     let dataset = dataset::build(settings.period, &pre.activity, revenue, settings.as_of)?;
     check_lags_fit(settings, &dataset)?;
     let candidates = &config.candidates;
-    let series = pre.series(config, &dataset)?;
+    let panel = account_panel(&dataset, settings);
+    let series = pre.series(config, &dataset, &|_, values| {
+        panel
+            .as_ref()
+            .map(|panel| accounts::evidence(panel, &values.values))
+    })?;
     Ok(score_all(
         &pre.activity,
         revenue.rows,
         &dataset,
         candidates,
-        &series,
+        flatten_evidence(series),
         config.north_star.clone(),
         settings,
     ))
+}
+
+/// The months the account line follows landmarks for, within the lag range.
+pub(crate) const ACCOUNT_HORIZON_MONTHS: [u32; 3] = [3, 6, 12];
+/// The horizon its plain-words effect is given at.
+pub(crate) const ACCOUNT_DISPLAY_MONTHS: u32 = 6;
+
+/// The customers' histories for the account line, with per-customer revenue; `None` without
+/// it, or when no horizon has enough landmarks.
+fn account_panel(dataset: &Dataset, settings: &Settings) -> Option<accounts::Panel> {
+    let revenue = dataset.customer_revenue.as_ref()?;
+    let histories: Vec<accounts::CustomerHistory> = revenue
+        .amounts
+        .iter()
+        .map(|(id, amounts)| {
+            let first_paid = revenue.first_paid.get(id).copied().unwrap_or(dataset.first);
+            accounts::CustomerHistory {
+                revenue: amounts,
+                first_paid: i64::from(first_paid) - i64::from(dataset.first),
+                left_censored: first_paid <= revenue.data_start,
+            }
+        })
+        .collect();
+    let kind = dataset.kind;
+    let mut months: Vec<u32> = ACCOUNT_HORIZON_MONTHS
+        .into_iter()
+        .filter(|m| (settings.lag_min_months..=settings.lag_max_months).contains(m))
+        .collect();
+    if months.is_empty() {
+        months.push(settings.lag_min_months);
+    }
+    let account_settings = accounts::AccountSettings {
+        horizons: months.iter().map(|m| kind.lag_from_months(*m)).collect(),
+        display: kind.lag_from_months(ACCOUNT_DISPLAY_MONTHS),
+    };
+    accounts::Panel::new(&histories, &account_settings)
+}
+
+/// Series with the account evidence of those that have one.
+fn flatten_evidence(
+    series: Vec<(CandidateSeries, Option<Option<accounts::Evidence>>)>,
+) -> Vec<(CandidateSeries, Option<accounts::Evidence>)> {
+    series.into_iter().map(|(s, e)| (s, e.flatten())).collect()
 }
 
 /// A lag range given with `--lags` whose longest lag leaves no pair of growth values to
@@ -275,10 +330,12 @@ pub(crate) fn score_all(
     revenue_rows: u64,
     dataset: &Dataset,
     candidates: &[Candidate],
-    series: &[CandidateSeries],
+    computed: Vec<(CandidateSeries, Option<accounts::Evidence>)>,
     north_star: Option<String>,
     settings: &Settings,
 ) -> Evaluation {
+    let (series, evidence): (Vec<CandidateSeries>, Vec<_>) = computed.into_iter().unzip();
+    let series = series.as_slice();
     let kind = dataset.kind;
     let lead_settings = LeadSettings {
         lag_min: kind.lag_from_months(settings.lag_min_months),
@@ -304,15 +361,17 @@ pub(crate) fn score_all(
             .collect()
     };
     let unit = kind.name();
+    let horizon = kind.lag_from_months(score::ACTIONABILITY_MONTHS as u32);
+    let metrics: Vec<&[f64]> = series.iter().map(|s| s.values.as_slice()).collect();
+    let leads = test_all(&metrics, &dataset.revenue, evidence, &lead_settings);
     // Candidates are independent and seeded by name: scoring them in parallel gives the same
     // bytes as one by one.
     let mut out: Vec<CandidateOut> = candidates
         .par_iter()
         .zip(series.par_iter())
-        .map(|(candidate, s)| {
-            let mut candidate_settings = lead_settings;
-            candidate_settings.seed = settings.seed ^ stable_hash(&candidate.name);
-            let lead = lead_test(&s.values, &dataset.revenue, &candidate_settings);
+        .zip(leads.into_par_iter())
+        .map(|((candidate, s), (lead, account))| {
+            let candidate_seed = settings.seed ^ stable_hash(&candidate.name);
             let mut churn = churn_test(
                 &s.values,
                 s.by_status.as_ref(),
@@ -330,10 +389,18 @@ pub(crate) fn score_all(
                 churn.churner_weight_interval = churner_weight_interval(
                     &customer_shares(per_account, dataset),
                     BOOTSTRAP_RESAMPLES,
-                    candidate_settings.seed ^ BOOTSTRAP_SEED,
+                    candidate_seed ^ BOOTSTRAP_SEED,
                 );
             }
-            let judgement = score::judge(&lead, &churn, &s.values, &lead_settings, unit);
+            let judgement = score::judge(
+                &lead,
+                account.as_ref(),
+                &churn,
+                &s.values,
+                &lead_settings,
+                unit,
+                horizon,
+            );
             CandidateOut {
                 name: candidate.name.clone(),
                 kind: candidate.kind.kind_name(),
@@ -343,12 +410,18 @@ pub(crate) fn score_all(
                 verdict: judgement.verdict(),
                 explanation: judgement.explanation(),
                 actionability: Some(round(judgement.actionability, 6)),
-                lead: Some(lead_out(judgement.lead, &lead, judgement.lead_explanation)),
+                lead: Some(lead_out(
+                    judgement.lead,
+                    judgement.lead_alone,
+                    &lead,
+                    judgement.lead_explanation,
+                )),
                 churn: Some(churn_out(
                     judgement.churn,
                     &churn,
                     judgement.churn_explanation,
                 )),
+                accounts: Some(accounts_out(account.as_ref(), candidate, settings)),
                 labels: judgement.labels,
                 series: points(&s.values),
             }
@@ -389,6 +462,7 @@ pub(crate) fn score_all(
         actionability: None,
         lead: None,
         churn: None,
+        accounts: None,
         series: points(&dataset.revenue),
     });
     let mut notes = dataset.notes.clone();
@@ -450,14 +524,24 @@ fn customers_out(dataset: &Dataset, labels: &[String]) -> Vec<CustomersOut> {
         .collect()
 }
 
-fn lead_out(verdict: Verdict, lead: &LeadOutcome, explanation: String) -> LeadOut {
+fn lead_out(
+    verdict: Verdict,
+    verdict_alone: Verdict,
+    lead: &LeadOutcome,
+    explanation: String,
+) -> LeadOut {
     LeadOut {
         verdict,
+        verdict_alone: Some(verdict_alone),
         explanation,
         best_lag: lead.best_lag,
         r: round_opt(lead.r),
         p_value: round_opt(lead.p_value),
+        p_adjusted: round_opt(lead.p_adjusted),
+        family_size: lead.family_size,
+        p_alone: round_opt(lead.p_alone),
         null_r: round_opt(lead.null_r),
+        excess_r: round_opt(lead.excess_r),
         reverse_best_lag: lead.reverse_best_lag,
         reverse_r: round_opt(lead.reverse_r),
         reverse_p_value: round_opt(lead.reverse_p_value),
@@ -487,8 +571,17 @@ fn churn_out(verdict: Verdict, churn: &ChurnOutcome, explanation: String) -> Chu
         explanation,
         divergence_rate: round_opt(churn.divergence_rate),
         divergence_p: round_opt(churn.divergence_p),
+        divergence_basis: Some(
+            match churn.basis {
+                ChurnPeriods::ChurnSpiked => "churn_spiked",
+                ChurnPeriods::ChurnAboveMedian => "churn_above_median",
+            }
+            .to_string(),
+        ),
         churn_periods: churn.churn_periods,
         rose_in: churn.rose_in,
+        other_periods: Some(churn.other_periods),
+        rose_in_other: Some(churn.rose_in_other),
         churn_corr: round_opt(churn.churn_corr),
         churner_weight: round_opt(churn.churner_weight),
         churner_weight_ci: churn
@@ -498,5 +591,82 @@ fn churn_out(verdict: Verdict, churn: &ChurnOutcome, explanation: String) -> Chu
         residual: round_opt(churn.residual),
         monotone: churn.monotone,
         top1_share: round_opt(churn.top_share),
+    }
+}
+
+/// The account line's JSON block: its figures, or why it has none.
+fn accounts_out(
+    account: Option<&AccountOutcome>,
+    candidate: &Candidate,
+    settings: &Settings,
+) -> AccountsOut {
+    let note = |why: &str| AccountsOut {
+        verdict: Verdict::Inconclusive,
+        note: Some(why.to_string()),
+        ..AccountsOut::default()
+    };
+    let Some(account) = account else {
+        return note(match candidate.kind {
+            crate::candidates::Kind::NewEntities { .. } => {
+                "an acquisition metric has no per-account outcome to follow: the aggregate line only"
+            }
+            crate::candidates::Kind::Ratio { .. } => "not computed for a ratio of two candidates",
+            _ => "needs per-customer revenue (date,customer_id,amount) and each account's part, and enough accounts and history",
+        });
+    };
+    if !account.has_test() {
+        return note(if account.evidence.accounts >= accounts::MIN_ACCOUNTS {
+            "it takes the same value for every paying account in a period, or too few churned: nothing to compare"
+        } else {
+            "too few accounts with a known outcome for a test"
+        });
+    }
+    let e = &account.evidence;
+    let effect = e.effect.as_ref();
+    let verdict = if account.opposite() {
+        Verdict::Fail
+    } else if account.p_adjusted().is_some_and(|p| p <= settings.alpha) {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    let pair = |ci: Option<(f64, f64)>| ci.map(|(a, b)| [round(a, 6), round(b, 6)]);
+    let mut by_horizon = Vec::new();
+    for (outcome, line) in [("retention", &e.retention), ("expansion", &e.expansion)] {
+        for f in &line.by_horizon {
+            by_horizon.push(AccountHorizonOut {
+                outcome: outcome.to_string(),
+                horizon: f.horizon,
+                z: round(f.z, 6),
+                coefficient: round_opt(f.coefficient),
+                standard_error: round_opt(f.standard_error),
+                landmarks: f.landmarks,
+                accounts: f.accounts,
+            });
+        }
+    }
+    AccountsOut {
+        verdict,
+        note: None,
+        horizon: effect.map(|f| f.horizon),
+        retention_top: round_opt(effect.map(|f| f.retention_top)),
+        retention_bottom: round_opt(effect.map(|f| f.retention_bottom)),
+        retention_ratio: round_opt(effect.and_then(|f| f.retention_ratio)),
+        retention_ratio_ci: pair(effect.and_then(|f| f.retention_ratio_ci)),
+        nrr_top: round_opt(effect.and_then(|f| f.nrr_top)),
+        nrr_bottom: round_opt(effect.and_then(|f| f.nrr_bottom)),
+        nrr_top_ci: pair(effect.and_then(|f| f.nrr_top_ci)),
+        nrr_bottom_ci: pair(effect.and_then(|f| f.nrr_bottom_ci)),
+        groups: effect.map(|f| if f.by_ties { "extremes" } else { "quarters" }.to_string()),
+        retention_z: round_opt(account.retention.map(|t| t.z)),
+        retention_p: round_opt(account.retention.map(|t| t.p_value)),
+        retention_p_adjusted: round_opt(account.retention.and_then(|t| t.p_adjusted)),
+        expansion_z: round_opt(account.expansion.map(|t| t.z)),
+        expansion_p: round_opt(account.expansion.map(|t| t.p_value)),
+        expansion_p_adjusted: round_opt(account.expansion.and_then(|t| t.p_adjusted)),
+        p_adjusted: round_opt(account.p_adjusted()),
+        n_accounts: e.accounts,
+        n_account_periods: e.account_periods,
+        by_horizon,
     }
 }

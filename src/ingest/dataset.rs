@@ -84,7 +84,20 @@ pub(crate) struct Dataset {
     pub(crate) last: i32,
     pub(crate) revenue: Vec<f64>,
     pub(crate) panel: CustomerPanel,
+    /// Each paying customer's revenue per analysed period, from per-customer revenue.
+    pub(crate) customer_revenue: Option<CustomerRevenue>,
     pub(crate) notes: Vec<String>,
+}
+
+/// Each customer's spread revenue over the analysed periods, and the first period it paid in
+/// the whole revenue file (its tenure's start; the first period of the file when it was
+/// already paying then).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CustomerRevenue {
+    pub(crate) amounts: BTreeMap<String, Vec<f64>>,
+    pub(crate) first_paid: BTreeMap<String, i32>,
+    /// The first period of the revenue file: a customer first paying then may have paid before.
+    pub(crate) data_start: i32,
 }
 
 impl Dataset {
@@ -195,8 +208,10 @@ pub(crate) fn build(
     let revenue_series: Vec<f64> = (first..=last)
         .map(|p| spread.total.get(&p).copied().unwrap_or(0.0))
         .collect();
+    let mut customer_revenue = None;
     let panel = match (&spread.per_customer, revenue.shape) {
         (Some(per_customer), RevenueShape::PerCustomer) => {
+            customer_revenue = Some(customer_amounts(per_customer, first, last));
             let panel = panel_from_amounts(per_customer, first, last, ChurnSource::Revenue);
             // Pre-aggregated series without per-account parts name no accounts to compare.
             let matched = if activity.accounts.is_empty() {
@@ -237,8 +252,39 @@ pub(crate) fn build(
         last,
         revenue: revenue_series,
         panel,
+        customer_revenue,
         notes,
     })
+}
+
+/// Paying = spread revenue above a cent's fraction in the period.
+const PAYING_ABOVE: f64 = 1e-9;
+
+fn customer_amounts(
+    per_customer: &BTreeMap<String, BTreeMap<i32, f64>>,
+    first: i32,
+    last: i32,
+) -> CustomerRevenue {
+    let mut out = CustomerRevenue {
+        data_start: i32::MAX,
+        ..CustomerRevenue::default()
+    };
+    for (id, amounts) in per_customer {
+        let Some(&first_paid) = amounts
+            .iter()
+            .find(|(_, a)| **a > PAYING_ABOVE)
+            .map(|(p, _)| p)
+        else {
+            continue;
+        };
+        out.data_start = out.data_start.min(first_paid);
+        out.first_paid.insert(id.clone(), first_paid);
+        let row = (first..=last)
+            .map(|p| amounts.get(&p).copied().unwrap_or(0.0))
+            .collect();
+        out.amounts.insert(id.clone(), row);
+    }
+    out
 }
 
 /// The share of revenue customers found among the event accounts.
@@ -327,14 +373,13 @@ fn panel_from_paying(
     }
 }
 
-/// Paying = spread revenue above a cent's fraction in the period.
+/// Statuses from the periods in which each customer's spread revenue is above zero.
 fn panel_from_amounts(
     per_customer: &BTreeMap<String, BTreeMap<i32, f64>>,
     first: i32,
     last: i32,
     source: ChurnSource,
 ) -> CustomerPanel {
-    const PAYING_ABOVE: f64 = 1e-9;
     let paying = per_customer
         .iter()
         .map(|(id, amounts)| {

@@ -1,9 +1,13 @@
 //! Churn divergence: can the metric rise while customers churn?
 //!
-//! - divergence: among "churn periods" (paying customers fell; when fewer than
-//!   `MIN_CHURN_PERIODS` such periods exist, periods with churn rate above its median), the
-//!   share in which the metric still rose, with a one-sided binomial test against a coin
-//!   (`P(X ≥ rises | n, 1/2)`), so two rises in three periods condemn nothing;
+//! - divergence: among "churn periods" — periods in which gross churn was unusually high (the
+//!   churn rate above its median by more than two robust standard deviations; gross, because
+//!   new customers can hide churn in the net paying count and a slow month of sales can fake
+//!   it) — the share in which the metric still rose, against its share of rises in the others,
+//!   by Fisher's exact test (one-sided: more rises in churn periods than in the others). A
+//!   growing metric rises in most periods whatever churn does, so the baseline is the metric's
+//!   own, not a coin's. With fewer than `MIN_CHURN_PERIODS` such periods, the periods with
+//!   churn above its median are compared with the rest the same way;
 //! - churn_corr: Pearson correlation of metric growth with the churn rate of the same period;
 //! - churner weight: the share of the metric (among paying customers) produced by customers in
 //!   their last `CHURN_HORIZON` periods before churning, divided by their share of paying
@@ -11,18 +15,20 @@
 //! - residual: the share of the metric still produced by customers after they churned;
 //! - monotone: never fell in the data, or cannot fall by construction (structural).
 
-use statrs::distribution::{Binomial, DiscreteCDF};
-
 use super::series::{growth, pearson};
 use crate::ingest::dataset::{CustomerCounts, Status, CHURN_HORIZON, STATUS_COUNT};
 
-/// Fewest periods of falling paying customers before the churn-rate median is used instead.
+/// Fewest churn periods before the churn-rate median is used instead.
 pub const MIN_CHURN_PERIODS: usize = 3;
+/// A period's gross churn rate is unusually high above its median by this many robust
+/// standard deviations.
+pub const CHURN_SPIKE_SD: f64 = 2.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChurnPeriods {
-    /// Periods where the number of paying customers fell.
-    PayingFell,
+    /// Periods where gross churn spiked: the churn rate above its median by more than
+    /// `CHURN_SPIKE_SD` robust standard deviations.
+    ChurnSpiked,
     /// Periods where the churn rate was above its median.
     ChurnAboveMedian,
 }
@@ -33,7 +39,11 @@ pub struct ChurnOutcome {
     /// Churn periods considered, and those in which the metric rose.
     pub churn_periods: usize,
     pub rose_in: usize,
+    /// The other periods (with a previous one), and those in which the metric rose.
+    pub other_periods: usize,
+    pub rose_in_other: usize,
     pub divergence_rate: Option<f64>,
+    /// Fisher's exact one-sided p-value: more rises in churn periods than in the others.
     pub divergence_p: Option<f64>,
     pub churn_corr: Option<f64>,
     pub churner_weight: Option<f64>,
@@ -48,53 +58,96 @@ pub struct ChurnOutcome {
     pub top_share: Option<f64>,
 }
 
-/// Share of rises among churn periods and its binomial p-value against 1/2.
-fn divergence(values: &[f64], counts: &CustomerCounts) -> (ChurnPeriods, usize, usize) {
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
     let n = values.len();
-    let fell: Vec<usize> = (1..n)
-        .filter(|&t| counts.paying[t] < counts.paying[t - 1])
-        .collect();
-    let (basis, periods) = if fell.len() >= MIN_CHURN_PERIODS {
-        (ChurnPeriods::PayingFell, fell)
+    Some(if n % 2 == 1 {
+        values[n / 2]
     } else {
-        let rates: Vec<(usize, f64)> = counts
-            .churn_rate()
-            .into_iter()
-            .enumerate()
-            .filter_map(|(t, r)| r.map(|r| (t, r)))
-            .collect();
-        let mut sorted: Vec<f64> = rates.iter().map(|(_, r)| *r).collect();
-        sorted.sort_by(f64::total_cmp);
-        let median = if sorted.is_empty() {
-            f64::INFINITY
-        } else if sorted.len() % 2 == 1 {
-            sorted[sorted.len() / 2]
-        } else {
-            (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) / 2.0
-        };
-        let above = rates
-            .iter()
-            .filter(|(_, r)| *r > median)
-            .map(|(t, _)| *t)
-            .collect();
-        (ChurnPeriods::ChurnAboveMedian, above)
-    };
-    let rose = periods
-        .iter()
-        .filter(|&&t| values[t] > values[t - 1])
-        .count();
-    (basis, periods.len(), rose)
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    })
 }
 
-/// `P(X ≥ k)` for `X ~ Binomial(n, 1/2)`.
-pub fn binomial_upper_tail(k: usize, n: usize) -> f64 {
-    if k == 0 {
+/// The churn periods (`true` at index t ≥ 1) and their basis.
+pub(crate) fn churn_periods(counts: &CustomerCounts) -> (ChurnPeriods, Vec<bool>) {
+    let n = counts.paying.len();
+    let rates = counts.churn_rate();
+    let mut known: Vec<f64> = rates.iter().flatten().copied().collect();
+    let mid = median(&mut known);
+    let mut deviations: Vec<f64> = rates
+        .iter()
+        .flatten()
+        .map(|r| (r - mid.unwrap_or(0.0)).abs())
+        .collect();
+    // A robust standard deviation: 1.4826 median absolute deviations, or, when more than half
+    // the rates are equal (the median deviation is 0), 1.2533 mean absolute deviations.
+    let mean_deviation = deviations.iter().sum::<f64>() / deviations.len().max(1) as f64;
+    let spread = median(&mut deviations).map(|mad| {
+        if mad > 0.0 {
+            1.4826 * mad
+        } else {
+            1.2533 * mean_deviation
+        }
+    });
+    let spike = |t: usize| match (rates[t], mid, spread) {
+        (Some(r), Some(m), Some(sd)) => sd > 0.0 && r > m + CHURN_SPIKE_SD * sd,
+        _ => false,
+    };
+    let elevated: Vec<bool> = (0..n).map(|t| t > 0 && spike(t)).collect();
+    if elevated.iter().filter(|e| **e).count() >= MIN_CHURN_PERIODS {
+        return (ChurnPeriods::ChurnSpiked, elevated);
+    }
+    let above = (0..n)
+        .map(|t| matches!((rates[t], mid), (Some(r), Some(m)) if r > m))
+        .collect();
+    (ChurnPeriods::ChurnAboveMedian, above)
+}
+
+/// Rises of the metric in churn periods and in the others: `(churn, rose, other, rose)`.
+fn divergence(values: &[f64], churn: &[bool]) -> (usize, usize, usize, usize) {
+    let (mut churn_n, mut churn_rose, mut other_n, mut other_rose) = (0, 0, 0, 0);
+    for t in 1..values.len().min(churn.len()) {
+        let rose = usize::from(values[t] > values[t - 1]);
+        if churn[t] {
+            churn_n += 1;
+            churn_rose += rose;
+        } else {
+            other_n += 1;
+            other_rose += rose;
+        }
+    }
+    (churn_n, churn_rose, other_n, other_rose)
+}
+
+/// The divergence test on bare counts of paying and churned customers per period: its
+/// one-sided p-value (for simulations; the run uses [`churn_test`]).
+pub fn divergence_p_of_counts(values: &[f64], paying: &[f64], churned: &[f64]) -> Option<f64> {
+    let counts = CustomerCounts {
+        paying: paying.to_vec(),
+        churned: churned.to_vec(),
+        ..CustomerCounts::default()
+    };
+    let (_, churn) = churn_periods(&counts);
+    let (churn_n, rose, other_n, rose_other) = divergence(values, &churn);
+    (churn_n > 0 && other_n > 0).then(|| fisher_greater(churn_n, rose, other_n, rose_other))
+}
+
+/// Fisher's exact test, one-sided: `P(X ≥ rose_churn)` for X hypergeometric, the rises spread
+/// at random over the churn and other periods (`scipy.stats.fisher_exact(table,
+/// alternative="greater")` on the 2×2 table).
+pub fn fisher_greater(churn: usize, rose_churn: usize, other: usize, rose_other: usize) -> f64 {
+    use statrs::distribution::{Discrete, Hypergeometric};
+    let population = (churn + other) as u64;
+    let rises = (rose_churn + rose_other) as u64;
+    let Ok(dist) = Hypergeometric::new(population, rises, churn as u64) else {
         return 1.0;
-    }
-    match Binomial::new(0.5, n as u64) {
-        Ok(dist) => 1.0 - dist.cdf(k as u64 - 1),
-        Err(_) => 1.0,
-    }
+    };
+    let top = rises.min(churn as u64);
+    let tail: f64 = (rose_churn as u64..=top).map(|x| dist.pmf(x)).sum();
+    tail.clamp(0.0, 1.0)
 }
 
 /// The churner weight over uncensored periods, or the reason it is undefined.
@@ -122,16 +175,18 @@ fn churner_weight(
 }
 
 /// Every churn figure of one candidate.
-pub fn churn_test(
+pub(crate) fn churn_test(
     values: &[f64],
     by_status: Option<&[Vec<f64>; STATUS_COUNT]>,
     why_no_parts: &str,
     counts: &CustomerCounts,
     structural_monotone: bool,
 ) -> ChurnOutcome {
-    let (basis, churn_periods, rose_in) = divergence(values, counts);
+    let (basis, churn) = churn_periods(counts);
+    let (churn_periods, rose_in, other_periods, rose_in_other) = divergence(values, &churn);
     let divergence_rate = (churn_periods > 0).then(|| rose_in as f64 / churn_periods as f64);
-    let divergence_p = (churn_periods > 0).then(|| binomial_upper_tail(rose_in, churn_periods));
+    let divergence_p = (churn_periods > 0 && other_periods > 0)
+        .then(|| fisher_greater(churn_periods, rose_in, other_periods, rose_in_other));
     let (metric_growth, _) = growth(values);
     let (pairs_growth, pairs_rate): (Vec<f64>, Vec<f64>) = counts
         .churn_rate()
@@ -157,6 +212,8 @@ pub fn churn_test(
         basis,
         churn_periods,
         rose_in,
+        other_periods,
+        rose_in_other,
         divergence_rate,
         divergence_p,
         churn_corr,
@@ -296,11 +353,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn binomial_tail_by_hand() {
-        // 5 or more of 6 fair coins: (6 + 1) / 64.
-        assert!((binomial_upper_tail(5, 6) - 7.0 / 64.0).abs() < 1e-12);
-        assert!((binomial_upper_tail(2, 3) - 0.5).abs() < 1e-12);
-        assert_eq!(binomial_upper_tail(0, 4), 1.0);
+    fn fisher_tail_by_hand() {
+        // 8 rises in 8 churn periods, 19 in 33 others: P(X = 8) = C(27, 8) / C(41, 8).
+        let exact = 2_220_075.0 / 95_548_245.0;
+        assert!((fisher_greater(8, 8, 33, 19) - exact).abs() < 1e-12);
+        // 2 of 3 against 1 of 3: P(X ≥ 2) with 3 rises in 6, 3 drawn = (9 + 1) / 20.
+        assert!((fisher_greater(3, 2, 3, 1) - 0.5).abs() < 1e-12);
+        assert!((fisher_greater(4, 0, 4, 4) - 1.0).abs() < 1e-12);
     }
 
     fn counts(paying: &[f64], churned: &[f64], pre: &[f64]) -> CustomerCounts {
@@ -314,24 +373,38 @@ mod tests {
     }
 
     #[test]
-    fn a_metric_rising_through_every_drop_diverges() {
-        let c = counts(
-            &[10.0, 9.0, 8.0, 7.0, 6.0, 5.0, 5.0],
-            &[0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0],
-            &[0.0; 7],
-        );
-        let rising = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
-        let out = churn_test(
-            &rising,
-            None,
-            "not defined for a ratio of two candidates",
-            &c,
-            false,
-        );
-        assert_eq!(out.basis, ChurnPeriods::PayingFell);
-        assert_eq!((out.churn_periods, out.rose_in), (5, 5));
-        assert_eq!(out.divergence_rate, Some(1.0));
-        assert!((out.divergence_p.unwrap() - 1.0 / 32.0).abs() < 1e-12);
+    fn a_metric_rising_in_every_churn_spike_diverges() {
+        // 100 paying customers throughout; 1 churns a period, except 20 in periods 3, 6, 8, 10
+        // (gross churn spikes, hidden from the net count by as many new customers).
+        let spikes = [3, 6, 8, 10];
+        let churned: Vec<f64> = (0..12)
+            .map(|t| match t {
+                0 => 0.0,
+                t if spikes.contains(&t) => 20.0,
+                _ => 1.0,
+            })
+            .collect();
+        let c = counts(&[100.0; 12], &churned, &[0.0; 12]);
+        let (basis, churn) = churn_periods(&c);
+        assert_eq!(basis, ChurnPeriods::ChurnSpiked);
+        let flagged: Vec<usize> = (0..12).filter(|t| churn[*t]).collect();
+        assert_eq!(flagged, spikes);
+        // Rises exactly in the spikes: P(X ≥ 4) with 4 rises in 11 periods, 4 drawn = 1/330.
+        let mut level = 10.0;
+        let values: Vec<f64> = (0..12)
+            .map(|t| {
+                level += if spikes.contains(&t) { 1.0 } else { -0.1 };
+                level
+            })
+            .collect();
+        let out = churn_test(&values, None, "", &c, false);
+        assert_eq!((out.churn_periods, out.rose_in), (4, 4));
+        assert_eq!((out.other_periods, out.rose_in_other), (7, 0));
+        assert!((out.divergence_p.unwrap() - 1.0 / 330.0).abs() < 1e-12);
+        // Rising in every period is no more often in churn periods than in the others.
+        let rising: Vec<f64> = (0..12).map(f64::from).collect();
+        let out = churn_test(&rising, None, "", &c, false);
+        assert!((out.divergence_p.unwrap() - 1.0).abs() < 1e-12);
         assert!(out.monotone && !out.structural_monotone);
     }
 

@@ -2,29 +2,38 @@
 //!
 //! 1. Both series become growth ([`growth`]); on request and with at least three full years,
 //!    a fixed seasonal pattern is removed from each ([`seasonal_adjust`]).
-//! 2. The metric's growth gets an AR(p) model (order by AIC); both growth series are filtered
-//!    with it (Box–Jenkins prewhitening), so the metric's own persistence cannot manufacture a
+//! 2. Each growth series is standardised ([`standardise`]): without its linear trend, its
+//!    steady change of volatility and its distribution (normal scores). Spiky, heavy-tailed
+//!    and calming growth then looks like the Gaussian, stationary series a Fourier null
+//!    describes, and one coincident spike cannot carry a correlation.
+//! 3. The metric's series gets an AR(p) model (order by AIC); both series are filtered with it
+//!    (Box–Jenkins prewhitening), so the metric's own persistence cannot manufacture a
 //!    cross-correlation.
-//! 3. `r(k)` = the cross-correlation of `statsmodels.tsa.stattools.ccf(e_revenue, e_metric)`
-//!    at lag k (revenue at t + k against the metric at t) for every lag k in the range; the
-//!    best lag maximises r.
-//! 4. Significance of the maximum over the whole range: the same statistic on `surrogates`
-//!    pairs of independent phase-randomised surrogates of the two growth series (each keeps its
-//!    own autocorrelation and seasonality, their relation is destroyed), each run through the
-//!    same prewhitening; `p = (1 + #{max* ≥ max}) / (1 + surrogates)`. Scanning many lags
-//!    therefore does not manufacture significance. Phase randomisation (Theiler et al. 1992)
-//!    rather than an AR-sieve bootstrap: it keeps each series' whole periodogram, seasonal
-//!    peaks included, without assuming an AR order is right.
-//! 5. The reverse direction (revenue leading the metric) is measured the same way with the
-//!    revenue's AR model. Granger F-tests (metric → revenue and back) are reported beside.
-//! 6. Stability: the correlation at the best lag over pairs ending in the latest
-//!    `RECENT_MONTHS` months against the earlier pairs; a lead that has faded is `outgrown`.
+//! 4. `r(k)` = the cross-correlation of `statsmodels.tsa.stattools.ccf(e_revenue, e_metric)`
+//!    at lag k (revenue at t + k against the metric at t), and its studentised form
+//!    `t(k) = r(k) · sqrt(n − k)` (r(k) rests on n − k pairs, so its null spread grows with
+//!    k; the raw r would make the maximum favour long lags). The best lag maximises `t(k)`.
+//! 5. Significance of the maximum over the whole range against `surrogates` phase-randomised
+//!    surrogates of revenue alone (Theiler et al. 1992), each standardised again and run
+//!    through the same filtering against the observed metric: `p = (1 + #{max* ≥ max}) /
+//!    (1 + surrogates)`. The same surrogates serve every candidate of a run ([`RevenueNull`]),
+//!    so that the family-wise adjustment ([`super::family`]) sees the candidates' dependence
+//!    exactly as it is: the metrics are never resampled.
+//! 6. The reverse direction (revenue leading the metric) is measured the same way with the
+//!    revenue's AR model (refitted on each surrogate). Granger F-tests (metric → revenue and
+//!    back, on the growth series) are reported beside.
+//! 7. Stability: the correlation at the best lag over pairs ending in the latest
+//!    `RECENT_MONTHS` months against the earlier pairs; a lead that was significant before and
+//!    fell significantly is `outgrown`.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use statrs::distribution::{ContinuousCDF, Normal};
 
+use super::family::raw_p;
 use super::series::{
-    ccf, fit_ar, granger, growth, pearson, seasonal_adjust, Granger, PhaseSurrogates,
+    ccf, fit_ar, granger, growth, pearson, seasonal_adjust, standardise, ArModel, Granger,
+    PhaseSurrogates,
 };
 
 /// Where the level series sit in the year: `period` seasons a year, the first level value in
@@ -56,10 +65,7 @@ pub const SEASONAL_MIN_YEARS: usize = 3;
 pub const RECENT_MONTHS: u32 = 24;
 /// Fewest pairs on each side of the stability split.
 pub const STABILITY_MIN_PAIRS: usize = 8;
-/// A lead is outgrown when the earlier correlation was at least this strong...
-pub const OUTGROWN_EARLIER_R: f64 = 0.3;
-/// ...and the recent one fell by at least this much, to below `OUTGROWN_RECENT_R`.
-pub const OUTGROWN_DROP: f64 = 0.3;
+/// A faded lead is one whose recent correlation is below this...
 pub const OUTGROWN_RECENT_R: f64 = 0.2;
 
 /// Fewest overlapping pairs a correlation at the longest lag may rest on.
@@ -71,41 +77,48 @@ pub const REVENUE_R: f64 = 0.95;
 /// Fewest residual degrees of freedom the Granger regression must keep.
 pub const GRANGER_MIN_DF: usize = 10;
 
+/// The best lag of a scan: its lag, its correlation and its studentised statistic.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Best {
+    pub lag: usize,
+    pub r: f64,
+    pub t: f64,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeadScan {
     /// `(lag, r)` for every lag in the range, metric leading.
     pub forward: Vec<(usize, f64)>,
     /// `(lag, r)`, revenue leading.
     pub reverse: Vec<(usize, f64)>,
+    /// Pairs behind r at lag 0 (the filtered series' length).
+    pub pairs: usize,
 }
 
 impl LeadScan {
-    pub fn best_forward(&self) -> Option<(usize, f64)> {
-        best(&self.forward)
+    pub fn best_forward(&self) -> Option<Best> {
+        best(&self.forward, self.pairs)
     }
-    pub fn best_reverse(&self) -> Option<(usize, f64)> {
-        best(&self.reverse)
+    pub fn best_reverse(&self) -> Option<Best> {
+        best(&self.reverse, self.pairs)
     }
 }
 
-/// The highest r; ties go to the shortest lag.
-fn best(rs: &[(usize, f64)]) -> Option<(usize, f64)> {
-    rs.iter().copied().fold(None, |acc, (k, r)| match acc {
-        Some((_, best_r)) if best_r >= r => acc,
-        _ => Some((k, r)),
+/// The lag with the highest studentised correlation `r · sqrt(n − k)`; ties go to the shortest.
+fn best(rs: &[(usize, f64)], pairs: usize) -> Option<Best> {
+    rs.iter().fold(None, |acc: Option<Best>, &(lag, r)| {
+        let t = r * ((pairs.saturating_sub(lag)) as f64).sqrt();
+        match acc {
+            Some(b) if b.t >= t => acc,
+            _ => Some(Best { lag, r, t }),
+        }
     })
 }
 
-/// Both growth series filtered with the AR model of `leader` (Box–Jenkins prewhitening).
-fn prewhiten(leader: &[f64], follower: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    let model = fit_ar(leader, MAX_AR_ORDER);
-    (model.filter(leader), model.filter(follower))
-}
-
-/// Prewhitened cross-correlations of `leader` growth against `follower` growth.
-fn scan_direction(leader: &[f64], follower: &[f64], settings: &LeadSettings) -> Vec<(usize, f64)> {
-    let (e_leader, e_follower) = prewhiten(leader, follower);
-    let by_lag = ccf(&e_follower, &e_leader, settings.lag_max + 1);
+/// Cross-correlations `ccf(follower, leader)[k]` for k in the range: the follower at t + k
+/// against the leader at t.
+fn scan_filtered(follower: &[f64], leader: &[f64], settings: &LeadSettings) -> Vec<(usize, f64)> {
+    let by_lag = ccf(follower, leader, settings.lag_max + 1);
     (settings.lag_min..=settings.lag_max)
         .filter_map(|k| {
             by_lag
@@ -117,12 +130,10 @@ fn scan_direction(leader: &[f64], follower: &[f64], settings: &LeadSettings) -> 
         .collect()
 }
 
-/// Both directions on growth series.
-pub fn scan(metric_growth: &[f64], revenue_growth: &[f64], settings: &LeadSettings) -> LeadScan {
-    LeadScan {
-        forward: scan_direction(metric_growth, revenue_growth, settings),
-        reverse: scan_direction(revenue_growth, metric_growth, settings),
-    }
+/// The highest studentised correlation of a scan, `-inf` when there is none.
+fn max_statistic(follower: &[f64], leader: &[f64], settings: &LeadSettings) -> f64 {
+    let rs = scan_filtered(follower, leader, settings);
+    best(&rs, follower.len().min(leader.len())).map_or(f64::NEG_INFINITY, |b| b.t)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -133,10 +144,23 @@ pub struct LeadOutcome {
     pub scan: LeadScan,
     pub best_lag: Option<usize>,
     pub r: Option<f64>,
+    /// Studentised statistic of the best lag.
+    pub statistic: Option<f64>,
+    /// p-value of this candidate tested alone (a pre-specified hypothesis).
     pub p_value: Option<f64>,
-    /// The correlation the best lag must exceed for `p <= alpha` under the surrogate null (the
-    /// null band of the cross-correlation chart).
+    /// Adjusted over the run's family of tests (set by the run; `None` when tested alone).
+    pub p_adjusted: Option<f64>,
+    /// The candidate's own tests (aggregate and, with accounts, the account line) adjusted
+    /// among themselves only: the candidate as one pre-specified hypothesis.
+    pub p_alone: Option<f64>,
+    /// How many candidates the adjustment is over.
+    pub family_size: Option<usize>,
+    /// The correlation the best lag must exceed for `p <= alpha` under the null (the band of
+    /// the cross-correlation chart); in a run, the family-wise one.
     pub null_r: Option<f64>,
+    /// The best lag's r less the median best-of-range r of unrelated series: the lead's
+    /// strength without the scan's inflation.
+    pub excess_r: Option<f64>,
     pub reverse_best_lag: Option<usize>,
     pub reverse_r: Option<f64>,
     pub reverse_p_value: Option<f64>,
@@ -153,6 +177,7 @@ pub struct LeadOutcome {
 }
 
 /// The seasonal adjustment applied to growth series, or none.
+#[derive(Debug, Clone)]
 struct Adjustment {
     seasons: Option<(Vec<usize>, usize)>,
 }
@@ -181,72 +206,279 @@ pub fn periods_needed(settings: &LeadSettings) -> usize {
     settings.lag_max + MIN_PAIRS + 1 + MAX_AR_ORDER
 }
 
-/// The full lead test on two level series of equal length.
-pub fn lead_test(metric: &[f64], revenue: &[f64], settings: &LeadSettings) -> LeadOutcome {
-    let n_periods = metric.len().min(revenue.len());
+/// Revenue's side of the test, computed once per run.
+#[derive(Debug, Clone)]
+pub struct RevenueSide {
+    n_periods: usize,
+    /// Raw growth (for Granger and the same-period correlation).
+    growth: Vec<f64>,
+    adjust: Adjustment,
+    /// Standardised (and seasonally adjusted) growth.
+    z: Vec<f64>,
+    seasonally_adjusted: bool,
+}
+
+impl RevenueSide {
+    pub fn new(revenue: &[f64], settings: &LeadSettings) -> RevenueSide {
+        let n_periods = revenue.len();
+        let (raw, _) = growth(revenue);
+        let seasonal = settings
+            .seasons
+            .filter(|s| s.period > 1 && n_periods >= SEASONAL_MIN_YEARS * s.period);
+        let adjust = Adjustment::new(seasonal, raw.len());
+        let z = adjust.apply(&standardise(&raw));
+        RevenueSide {
+            n_periods,
+            growth: raw,
+            adjust,
+            z,
+            seasonally_adjusted: seasonal.is_some(),
+        }
+    }
+}
+
+/// One surrogate of revenue, as the test sees it.
+#[derive(Debug, Clone)]
+struct RevenueDraw {
+    z: Vec<f64>,
+    /// Its own AR model and its own filtered series (the reverse direction).
+    model: ArModel,
+    own: Vec<f64>,
+}
+
+/// The null of a run: surrogates of revenue shared by every candidate, drawn from the run's
+/// seed (so the same input and seed give the same draws whatever the candidates).
+#[derive(Debug, Clone)]
+pub struct RevenueNull {
+    draws: Vec<RevenueDraw>,
+}
+
+impl RevenueNull {
+    /// `settings.surrogates` surrogates of the standardised revenue growth, each standardised
+    /// again (its distribution back to exact normal scores, its trend removed) and adjusted as
+    /// the data were.
+    pub fn new(revenue: &RevenueSide, settings: &LeadSettings) -> RevenueNull {
+        let mut rng = ChaCha8Rng::seed_from_u64(settings.seed ^ NULL_SEED);
+        let generator = PhaseSurrogates::new(&revenue.z);
+        let draws = (0..settings.surrogates)
+            .map(|_| {
+                let z = revenue
+                    .adjust
+                    .apply(&standardise(&generator.generate(&mut rng)));
+                let model = fit_ar(&z, MAX_AR_ORDER);
+                let own = model.filter(&z);
+                RevenueDraw { z, model, own }
+            })
+            .collect();
+        RevenueNull { draws }
+    }
+
+    pub fn len(&self) -> usize {
+        self.draws.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.draws.is_empty()
+    }
+}
+
+/// Mixed into the run's seed for the revenue surrogates.
+const NULL_SEED: u64 = 0x5eed_0f00_d0d0_0001;
+
+/// One candidate, ready to be tested against the run's null.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    outcome: LeadOutcome,
+    /// The metric's AR model, its filtered series, and its standardised growth.
+    model: ArModel,
+    e_metric: Vec<f64>,
+    z_metric: Vec<f64>,
+    forward: Option<Best>,
+    reverse: Option<Best>,
+}
+
+/// Everything of the test that does not need the null: the scans, the direction, Granger,
+/// stability.
+pub fn prepare(metric: &[f64], revenue: &RevenueSide, settings: &LeadSettings) -> Prepared {
+    let n_periods = metric.len().min(revenue.n_periods);
     let (raw_mg, _) = growth(&metric[..n_periods]);
-    let (raw_rg, _) = growth(&revenue[..n_periods]);
-    let seasonal = settings
-        .seasons
-        .filter(|s| s.period > 1 && n_periods >= SEASONAL_MIN_YEARS * s.period);
-    let adjust = Adjustment::new(seasonal, raw_mg.len());
-    let (mg, rg) = (adjust.apply(&raw_mg), adjust.apply(&raw_rg));
+    let rg = &revenue.growth[..raw_mg.len().min(revenue.growth.len())];
     let needed = periods_needed(settings);
-    let same_period_r = pearson(&mg, &rg);
     let mut outcome = LeadOutcome {
         n_periods,
         needs_more_periods: (n_periods < needed).then(|| needed - n_periods),
         scan: LeadScan {
             forward: Vec::new(),
             reverse: Vec::new(),
+            pairs: 0,
         },
         best_lag: None,
         r: None,
+        statistic: None,
         p_value: None,
+        p_adjusted: None,
+        p_alone: None,
+        family_size: None,
         null_r: None,
+        excess_r: None,
         reverse_best_lag: None,
         reverse_r: None,
         reverse_p_value: None,
-        same_period_r,
+        same_period_r: pearson(&raw_mg, rg),
         granger: None,
         reverse_granger: None,
-        seasonally_adjusted: seasonal.is_some(),
+        seasonally_adjusted: revenue.seasonally_adjusted,
         recent_r: None,
         earlier_r: None,
         outgrown: false,
     };
-    if outcome.needs_more_periods.is_some() {
-        return outcome;
+    let z_metric = revenue.adjust.apply(&standardise(&raw_mg));
+    let model = fit_ar(&z_metric, MAX_AR_ORDER);
+    let e_metric = model.filter(&z_metric);
+    let mut prepared = Prepared {
+        outcome,
+        model,
+        e_metric,
+        z_metric,
+        forward: None,
+        reverse: None,
+    };
+    if prepared.outcome.needs_more_periods.is_some() {
+        return prepared;
     }
-    let observed = scan(&mg, &rg, settings);
-    let forward = observed.best_forward();
-    let reverse = observed.best_reverse();
-    let null = surrogate_p_values(&raw_mg, &raw_rg, &adjust, forward, reverse, settings);
-    let granger_lags = granger_order(mg.len(), settings.lag_max);
-    outcome.best_lag = forward.map(|(k, _)| k);
-    outcome.r = forward.map(|(_, r)| r);
-    outcome.p_value = null.forward_p;
-    outcome.null_r = null.critical_r;
-    outcome.reverse_best_lag = reverse.map(|(k, _)| k);
-    outcome.reverse_r = reverse.map(|(_, r)| r);
-    outcome.reverse_p_value = null.reverse_p;
-    outcome.granger = granger_lags.and_then(|p| granger(&rg, &mg, p));
-    outcome.reverse_granger = granger_lags.and_then(|p| granger(&mg, &rg, p));
-    if let Some((lag, _)) = forward {
-        let (earlier, recent) = stability(&mg, &rg, lag, settings.recent);
-        outcome.recent_r = recent;
-        outcome.earlier_r = earlier;
-        outcome.outgrown = matches!((earlier, recent), (Some(e), Some(r))
-            if e >= OUTGROWN_EARLIER_R && r <= e - OUTGROWN_DROP && r < OUTGROWN_RECENT_R);
+    outcome = prepared.outcome.clone();
+    let e_revenue = prepared.model.filter(&revenue.z);
+    let revenue_model = fit_ar(&revenue.z, MAX_AR_ORDER);
+    let (e_rev_own, e_metric_rev) = (
+        revenue_model.filter(&revenue.z),
+        revenue_model.filter(&prepared.z_metric),
+    );
+    let scan = LeadScan {
+        forward: scan_filtered(&e_revenue, &prepared.e_metric, settings),
+        reverse: scan_filtered(&e_metric_rev, &e_rev_own, settings),
+        pairs: prepared.e_metric.len(),
+    };
+    let forward = scan.best_forward();
+    let reverse = best(&scan.reverse, e_rev_own.len());
+    let granger_lags = granger_order(raw_mg.len(), settings.lag_max);
+    outcome.best_lag = forward.map(|b| b.lag);
+    outcome.r = forward.map(|b| b.r);
+    outcome.statistic = forward.map(|b| b.t);
+    outcome.reverse_best_lag = reverse.map(|b| b.lag);
+    outcome.reverse_r = reverse.map(|b| b.r);
+    outcome.granger = granger_lags.and_then(|p| granger(rg, &raw_mg, p));
+    outcome.reverse_granger = granger_lags.and_then(|p| granger(&raw_mg, rg, p));
+    if let Some(b) = forward {
+        let (earlier, recent) = stability(&prepared.e_metric, &e_revenue, b.lag, settings.recent);
+        outcome.earlier_r = earlier.map(|(r, _)| r);
+        outcome.recent_r = recent.map(|(r, _)| r);
+        outcome.outgrown = faded(earlier, recent, settings);
     }
-    outcome.scan = observed;
-    outcome
+    outcome.scan = scan;
+    prepared.outcome = outcome;
+    prepared.forward = forward;
+    prepared.reverse = reverse;
+    prepared
 }
 
-/// Pearson correlation of the prewhitened series at `lag`, over the pairs whose revenue value
-/// falls before the last `recent` growth periods, and over those within them.
-fn stability(mg: &[f64], rg: &[f64], lag: usize, recent: usize) -> (Option<f64>, Option<f64>) {
-    let (e_metric, e_revenue) = prewhiten(mg, rg);
+/// The candidate's forward and reverse maxima under every draw of the null (`-inf` where the
+/// candidate has no statistic).
+pub fn null_maxima(prepared: &Prepared, null: &RevenueNull, settings: &LeadSettings) -> NullMaxima {
+    if prepared.forward.is_none() && prepared.reverse.is_none() {
+        return NullMaxima {
+            forward: vec![f64::NEG_INFINITY; null.len()],
+            reverse: vec![f64::NEG_INFINITY; null.len()],
+        };
+    }
+    let mut forward = Vec::with_capacity(null.len());
+    let mut reverse = Vec::with_capacity(null.len());
+    for draw in &null.draws {
+        let e_revenue = prepared.model.filter(&draw.z);
+        forward.push(max_statistic(&e_revenue, &prepared.e_metric, settings));
+        let e_metric = draw.model.filter(&prepared.z_metric);
+        reverse.push(max_statistic(&e_metric, &draw.own, settings));
+    }
+    NullMaxima { forward, reverse }
+}
+
+/// A candidate's maxima in every null draw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NullMaxima {
+    pub forward: Vec<f64>,
+    pub reverse: Vec<f64>,
+}
+
+impl Prepared {
+    /// The observed forward statistic, for the family-wise adjustment.
+    pub fn statistic(&self) -> Option<f64> {
+        self.forward.map(|b| b.t)
+    }
+
+    /// The outcome with the raw p-values of this candidate against its null maxima, the null
+    /// band (the statistic a raw p of `band_level` needs: alpha alone, the family-wise level in
+    /// a run) and the lead's strength without the scan's inflation.
+    pub fn finish(self, null: &NullMaxima, band_level: f64) -> LeadOutcome {
+        let mut outcome = self.outcome;
+        if null.forward.is_empty() {
+            return outcome;
+        }
+        let pairs = outcome.scan.pairs;
+        let at_best = |t: f64, lag: usize| t / ((pairs.saturating_sub(lag)) as f64).sqrt();
+        if let Some(b) = self.forward {
+            outcome.p_value = Some(raw_p(b.t, &null.forward));
+            outcome.p_alone = outcome.p_value;
+            outcome.null_r = critical(&null.forward, band_level).map(|t| at_best(t, b.lag));
+            let median = quantile(&null.forward, 0.5);
+            outcome.excess_r = median.map(|m| (b.r - at_best(m, b.lag)).max(0.0));
+        }
+        if let Some(b) = self.reverse {
+            outcome.reverse_p_value = Some(raw_p(b.t, &null.reverse));
+        }
+        outcome
+    }
+}
+
+/// The full lead test of one candidate on its own: its own null of `settings.surrogates`
+/// revenue surrogates, raw p-values (no family). The run's pipeline prepares every candidate,
+/// shares one null and adjusts; this is the same test for one pair (calibration, tests).
+pub fn lead_test(metric: &[f64], revenue: &[f64], settings: &LeadSettings) -> LeadOutcome {
+    let side = RevenueSide::new(revenue, settings);
+    let prepared = prepare(metric, &side, settings);
+    if prepared.outcome.needs_more_periods.is_some() || settings.surrogates == 0 {
+        return prepared.outcome;
+    }
+    let null = RevenueNull::new(&side, settings);
+    let maxima = null_maxima(&prepared, &null, settings);
+    prepared.finish(&maxima, settings.alpha)
+}
+
+/// The smallest statistic that `p <= alpha` needs: with `S` null maxima, `p = (1 + #{max* >=
+/// t}) / (1 + S) <= alpha` holds when at most `m = floor(alpha (1 + S)) - 1` of them reach `t`,
+/// that is when `t` exceeds the `(m + 1)`-th largest.
+pub fn critical(maxima: &[f64], alpha: f64) -> Option<f64> {
+    let allowed = (alpha * (maxima.len() + 1) as f64 + 1e-9).floor() as usize;
+    if allowed == 0 || allowed > maxima.len() {
+        return None;
+    }
+    let mut sorted: Vec<f64> = maxima.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    Some(sorted[allowed - 1]).filter(|t| t.is_finite())
+}
+
+fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    let mut finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if finite.is_empty() {
+        return None;
+    }
+    finite.sort_by(f64::total_cmp);
+    Some(finite[((finite.len() - 1) as f64 * q).round() as usize])
+}
+
+/// Pearson correlation (and pair count) of the prewhitened series at `lag`, over the pairs
+/// whose revenue value falls before the last `recent` growth periods, and over those within them.
+type Side = Option<(f64, usize)>;
+
+fn stability(e_metric: &[f64], e_revenue: &[f64], lag: usize, recent: usize) -> (Side, Side) {
     let n = e_metric.len().min(e_revenue.len());
     if lag >= n {
         return (None, None);
@@ -254,15 +486,37 @@ fn stability(mg: &[f64], rg: &[f64], lag: usize, recent: usize) -> (Option<f64>,
     // Pair j: metric at j, revenue at j + lag.
     let pairs = n - lag;
     let split = (n.saturating_sub(recent)).saturating_sub(lag).min(pairs);
-    let side = |range: std::ops::Range<usize>| -> Option<f64> {
+    let side = |range: std::ops::Range<usize>| -> Side {
         if range.len() < STABILITY_MIN_PAIRS {
             return None;
         }
         let xs: Vec<f64> = range.clone().map(|j| e_metric[j]).collect();
-        let ys: Vec<f64> = range.map(|j| e_revenue[j + lag]).collect();
-        pearson(&xs, &ys)
+        let ys: Vec<f64> = range.clone().map(|j| e_revenue[j + lag]).collect();
+        pearson(&xs, &ys).map(|r| (r, range.len()))
     };
     (side(0..split), side(split..pairs))
+}
+
+/// A lead has faded when the earlier pairs alone show it (Fisher's z, one-sided at alpha
+/// divided by the lags scanned, as the lag was chosen on all pairs), the recent pairs show
+/// significantly less (the two-sample Fisher z test, one-sided at alpha) and the recent
+/// correlation is below `OUTGROWN_RECENT_R`.
+fn faded(earlier: Side, recent: Side, settings: &LeadSettings) -> bool {
+    let (Some((r_early, n_early)), Some((r_recent, n_recent))) = (earlier, recent) else {
+        return false;
+    };
+    if n_early <= 3 || n_recent <= 3 || r_recent >= OUTGROWN_RECENT_R {
+        return false;
+    }
+    let normal = Normal::standard();
+    let fisher = |r: f64| r.clamp(-0.999_999, 0.999_999).atanh();
+    let lags = (settings.lag_max - settings.lag_min + 1) as f64;
+    let z_early = fisher(r_early) * ((n_early - 3) as f64).sqrt();
+    let early_lead = 1.0 - normal.cdf(z_early) <= settings.alpha / lags;
+    let spread = (1.0 / (n_early - 3) as f64 + 1.0 / (n_recent - 3) as f64).sqrt();
+    let z_drop = (fisher(r_early) - fisher(r_recent)) / spread;
+    let dropped = 1.0 - normal.cdf(z_drop) <= settings.alpha;
+    early_lead && dropped
 }
 
 /// The Granger lag order the data can carry: the longest lag up to `lag_max` that leaves
@@ -271,72 +525,6 @@ pub fn granger_order(n_growth: usize, lag_max: usize) -> Option<usize> {
     let p = n_growth.saturating_sub(1 + GRANGER_MIN_DF) / 3;
     let p = p.min(lag_max);
     (p >= 1).then_some(p)
-}
-
-/// What the surrogate null says of the observed scan.
-struct NullResult {
-    forward_p: Option<f64>,
-    reverse_p: Option<f64>,
-    critical_r: Option<f64>,
-}
-
-/// The smallest forward maximum that `p <= alpha` needs: with `S` surrogate maxima, `p = (1 +
-/// #{max* >= r}) / (1 + S) <= alpha` holds when at most `m = floor(alpha (1 + S)) - 1` of them
-/// reach `r`, that is when `r` exceeds the `(m + 1)`-th largest.
-fn critical_r(mut maxima: Vec<f64>, alpha: f64) -> Option<f64> {
-    let allowed = (alpha * (maxima.len() + 1) as f64 + 1e-9).floor() as usize;
-    if allowed == 0 || allowed > maxima.len() {
-        return None;
-    }
-    maxima.sort_by(|a, b| b.total_cmp(a));
-    Some(maxima[allowed - 1]).filter(|r| r.is_finite())
-}
-
-/// Max-statistic p-values of the best forward and reverse correlations.
-///
-/// Surrogates are made from the unadjusted growth and go through the same seasonal adjustment
-/// as the data: the null must see the whole pipeline (adjusting first and randomising after
-/// inflates false passes, as the adjustment removes degrees of freedom the surrogates keep).
-fn surrogate_p_values(
-    mg: &[f64],
-    rg: &[f64],
-    adjust: &Adjustment,
-    forward: Option<(usize, f64)>,
-    reverse: Option<(usize, f64)>,
-    settings: &LeadSettings,
-) -> NullResult {
-    if settings.surrogates == 0 {
-        return NullResult {
-            forward_p: None,
-            reverse_p: None,
-            critical_r: None,
-        };
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
-    let metric_surrogates = PhaseSurrogates::new(mg);
-    let revenue_surrogates = PhaseSurrogates::new(rg);
-    let (mut beat_forward, mut beat_reverse) = (0usize, 0usize);
-    let mut maxima = Vec::with_capacity(settings.surrogates);
-    for _ in 0..settings.surrogates {
-        let ms = adjust.apply(&metric_surrogates.generate(&mut rng));
-        let rs = adjust.apply(&revenue_surrogates.generate(&mut rng));
-        let s = scan(&ms, &rs, settings);
-        let max_forward = s.best_forward().map_or(f64::NEG_INFINITY, |(_, r)| r);
-        let max_reverse = s.best_reverse().map_or(f64::NEG_INFINITY, |(_, r)| r);
-        maxima.push(max_forward);
-        if let Some((_, r)) = forward {
-            beat_forward += usize::from(max_forward >= r);
-        }
-        if let Some((_, r)) = reverse {
-            beat_reverse += usize::from(max_reverse >= r);
-        }
-    }
-    let p = |beaten: usize| (1 + beaten) as f64 / (1 + settings.surrogates) as f64;
-    NullResult {
-        forward_p: forward.map(|_| p(beat_forward)),
-        reverse_p: reverse.map(|_| p(beat_reverse)),
-        critical_r: critical_r(maxima, settings.alpha),
-    }
 }
 
 #[cfg(test)]
@@ -356,27 +544,28 @@ mod tests {
         }
     }
 
+    fn walk(rng: &mut ChaCha8Rng) -> Vec<f64> {
+        let mut level = 100.0;
+        (0..48)
+            .map(|_| {
+                level *= 1.0 + 0.05 * (rng.random::<f64>() - 0.5);
+                level
+            })
+            .collect()
+    }
+
     #[test]
-    fn critical_r_is_where_the_p_value_crosses_alpha() {
+    fn critical_is_where_the_p_value_crosses_alpha() {
         let maxima: Vec<f64> = (1..=19).map(f64::from).collect();
-        // 19 surrogates: only r above all of them reaches p = 1/20 = 0.05.
-        assert_eq!(critical_r(maxima.clone(), 0.05), Some(19.0));
-        // 999 surrogates at 0.05: at most 49 may reach r, so r must exceed the 50th largest.
+        // 19 draws: only t above all of them reaches p = 1/20 = 0.05.
+        assert_eq!(critical(&maxima, 0.05), Some(19.0));
+        // 999 draws at 0.05: at most 49 may reach t, so t must exceed the 50th largest.
         let maxima: Vec<f64> = (1..=999).map(f64::from).collect();
-        assert_eq!(critical_r(maxima.clone(), 0.05), Some(950.0));
-        assert_eq!(critical_r(maxima, 0.0005), None);
+        assert_eq!(critical(&maxima, 0.05), Some(950.0));
+        assert_eq!(critical(&maxima, 0.0005), None);
         // On data, the band and the p-value always agree.
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         for _ in 0..20 {
-            let walk = |rng: &mut ChaCha8Rng| -> Vec<f64> {
-                let mut level = 100.0;
-                (0..48)
-                    .map(|_| {
-                        level *= 1.0 + 0.05 * (rng.random::<f64>() - 0.5);
-                        level
-                    })
-                    .collect()
-            };
             let (a, b) = (walk(&mut rng), walk(&mut rng));
             let outcome = lead_test(&a, &b, &settings());
             let (r, p, band) = (
@@ -405,6 +594,7 @@ mod tests {
         assert_eq!(outcome.best_lag, Some(6));
         assert!(outcome.r.unwrap() > 0.8);
         assert!(outcome.p_value.unwrap() <= 0.01);
+        assert!(outcome.excess_r.unwrap() > 0.4);
         assert!(outcome.granger.unwrap().p_value < 0.05);
     }
 
@@ -424,5 +614,29 @@ mod tests {
         assert_eq!(granger_order(35, 12), Some(8));
         assert_eq!(granger_order(100, 12), Some(12));
         assert_eq!(granger_order(12, 12), None);
+    }
+
+    #[test]
+    fn studentising_weighs_lags_by_their_pairs() {
+        // The same r at lag 3 and lag 12: lag 3 rests on more pairs and wins.
+        let scan = [(3, 0.5), (12, 0.5)];
+        let best = best(&scan, 40).unwrap();
+        assert_eq!(best.lag, 3);
+        assert!((best.t - 0.5 * 37f64.sqrt()).abs() < 1e-12);
+        // A clearly higher r at a long lag still wins.
+        let best = super::best(&[(3, 0.3), (12, 0.5)], 40).unwrap();
+        assert_eq!(best.lag, 12);
+    }
+
+    #[test]
+    fn a_faded_lead_needs_evidence_on_both_sides() {
+        let s = settings();
+        // Strong before (30 pairs), gone after (20 pairs): faded.
+        assert!(faded(Some((0.8, 30)), Some((0.0, 20)), &s));
+        // Weak before: no evidence of a lead to fade.
+        assert!(!faded(Some((0.35, 30)), Some((0.0, 20)), &s));
+        // Still there recently.
+        assert!(!faded(Some((0.8, 30)), Some((0.6, 20)), &s));
+        assert!(!faded(None, Some((0.0, 20)), &s));
     }
 }

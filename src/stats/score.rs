@@ -1,23 +1,27 @@
 //! Verdicts, labels, the 0–100 score and the one-sentence explanation.
 //!
 //! Score = 100 × (0.5 · lead + 0.4 · churn + 0.1 · actionability), each component in [0, 1]:
-//! - lead: pass → 0.6 + 0.4·r; fail as `lagging` or `revenue` → 0; other fail →
-//!   0.5·max(r, 0)·(1 − p); inconclusive → 0.3·max(r, 0).
-//! - churn: c = (1 − divergence rate) · min(1, 1 / churner weight) · (1 − residual), 0 when
-//!   monotone by construction; pass → 0.5 + 0.5·c; inconclusive → 0.5·c; fail → 0.4·c.
-//! - actionability: 1 − η/2 clamped to [0, 1], with η the von Neumann ratio
-//!   `Σ(Δx)² / Σ(x − x̄)²` (≈ 2 for pure noise, ≈ 0 for a series that moves with purpose).
+//! - lead: pass → 0.6 + 0.4·e; fail as `lagging` or `revenue` → 0; other fail →
+//!   0.5·e·(1 − p_adjusted); inconclusive → 0; e the excess r (the best lag's r less the
+//!   median best-of-range r of unrelated series), not the raw maximum, which the scan inflates.
+//! - churn: c = (1 − excess rises) · 1 / (1 + churner weight) · (1 − residual), 0 when
+//!   monotone by construction, the excess rises being the share of rises in churn periods above
+//!   the share in the others; pass → 0.5 + 0.5·c; inconclusive → 0.5·c; fail → 0.4·c.
+//! - actionability: from the variance ratio of the log levels over six months (Lo & MacKinlay
+//!   1988): `0.5 + ln VR / (2 ln q)` clamped to [0, 1], so a random walk scores 0.5, white
+//!   noise 0 and a series whose changes build on each other (a trend, momentum) up to 1.
 
 use serde::{Deserialize, Serialize};
 
 use super::churn::{ChurnOutcome, ChurnPeriods, GAMEABLE_SHARE};
+use super::evidence::{AccountOutcome, OPPOSITE_Z};
 use super::lead::{LeadOutcome, LeadSettings, RECENT_MONTHS, REVENUE_R};
-use super::series::mean;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
+    #[default]
     Inconclusive,
     Fail,
 }
@@ -74,40 +78,92 @@ pub const WEIGHT_LEAD: f64 = 0.5;
 pub const WEIGHT_CHURN: f64 = 0.4;
 pub const WEIGHT_ACTIONABILITY: f64 = 0.1;
 
-/// Signal versus period-to-period noise, in [0, 1] (see the module docs).
-pub fn actionability(values: &[f64]) -> f64 {
-    if values.len() < 3 {
+/// The horizon of the variance ratio, in months: a quarter is too short to see a push
+/// through, a year too long for 24–48 months of data.
+pub const ACTIONABILITY_MONTHS: usize = 6;
+
+/// Whether a metric's changes build on each other or cancel out, in [0, 1], from the variance
+/// ratio `VR(q) = mean((y_t − y_{t−q})²) / (q · mean((y_t − y_{t−1})²))` of its log levels
+/// (levels when some value is ≤ 0), uncentred so that a steady trend counts as movement (Lo &
+/// MacKinlay 1988): `0.5 + ln VR / (2 ln q)`. A random walk (VR = 1) scores 0.5, the
+/// neutral point: nothing in a single series says whether anyone moves it. White noise
+/// (VR = 1/q) scores 0: what moves this month is undone the next. Changes that
+/// persist and add up (VR → q) score up to 1. `q` is `periods` (six months of periods),
+/// at most a quarter of the series.
+pub fn actionability(values: &[f64], periods: usize) -> f64 {
+    let n = values.len();
+    let q = periods.min(n / 4);
+    if q < 2 {
         return 0.0;
     }
-    let m = mean(values);
-    let spread: f64 = values.iter().map(|v| (v - m) * (v - m)).sum();
-    if spread <= 0.0 {
+    let levels: Vec<f64> = if values.iter().all(|v| *v > 0.0) {
+        values.iter().map(|v| v.ln()).collect()
+    } else {
+        values.to_vec()
+    };
+    let mean_square = |step: usize| -> f64 {
+        let d: Vec<f64> = (step..n).map(|t| levels[t] - levels[t - step]).collect();
+        d.iter().map(|x| x * x).sum::<f64>() / d.len() as f64
+    };
+    let (one, many) = (mean_square(1), mean_square(q));
+    if one.is_nan() || one <= 0.0 || !many.is_finite() {
         return 0.0;
     }
-    let jitter: f64 = values
-        .windows(2)
-        .map(|w| (w[1] - w[0]) * (w[1] - w[0]))
-        .sum();
-    (1.0 - jitter / spread / 2.0).clamp(0.0, 1.0)
+    let ratio = many / (q as f64 * one);
+    if ratio <= 0.0 {
+        return 0.0;
+    }
+    (0.5 + ratio.ln() / (2.0 * (q as f64).ln())).clamp(0.0, 1.0)
 }
 
-/// The lead verdict and its labels.
-pub fn lead_verdict(lead: &LeadOutcome, settings: &LeadSettings) -> (Verdict, Vec<Label>) {
+/// Which p-value a lead verdict rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    /// The candidate tested on its own: a pre-specified hypothesis (`nsm check`'s star).
+    Alone,
+    /// Adjusted over every candidate of the run (the ranking and the recommendation).
+    Family,
+}
+
+/// The lead verdict and its labels from both lines of evidence, on the p-values of `basis`
+/// (STATISTICS.md, "Combining the two lines"):
+///
+/// 1. the metric moves with revenue in the same period: `revenue`, fail;
+/// 2. revenue significantly leads it, more than it leads revenue: `lagging`, fail;
+/// 3. its accounts say the opposite (those with more of it churn or shrink more): fail;
+/// 4. either line significant (the aggregate with r > 0): pass;
+/// 5. no test could run (too short a history, no account line): inconclusive;
+/// 6. otherwise `not_leading`, fail.
+pub fn lead_verdict(
+    lead: &LeadOutcome,
+    accounts: Option<&AccountOutcome>,
+    basis: Basis,
+    settings: &LeadSettings,
+) -> (Verdict, Vec<Label>) {
     if lead.same_period_r.is_some_and(|r| r >= REVENUE_R) {
         return (Verdict::Fail, vec![Label::Revenue]);
     }
-    if lead.needs_more_periods.is_some() || lead.r.is_none() {
-        return (Verdict::Inconclusive, vec![]);
-    }
     let significant = |p: Option<f64>| p.is_some_and(|p| p <= settings.alpha);
+    let aggregate = lead.needs_more_periods.is_none() && lead.r.is_some();
     let forward_r = lead.r.unwrap_or(0.0);
-    let reverse_stronger =
-        significant(lead.reverse_p_value) && lead.reverse_r.unwrap_or(0.0) > forward_r;
-    if reverse_stronger {
+    if aggregate && significant(lead.reverse_p_value) && lead.reverse_r.unwrap_or(0.0) > forward_r {
         return (Verdict::Fail, vec![Label::Lagging]);
     }
-    if significant(lead.p_value) && forward_r > 0.0 {
+    let accounts = accounts.filter(|a| a.has_test());
+    if accounts.is_some_and(AccountOutcome::opposite) {
+        return (Verdict::Fail, vec![Label::NotLeading]);
+    }
+    let passes = match basis {
+        Basis::Alone => significant(lead.p_alone) && (forward_r > 0.0 || accounts.is_some()),
+        Basis::Family => {
+            (aggregate && significant(lead.p_adjusted) && forward_r > 0.0)
+                || significant(accounts.and_then(AccountOutcome::p_adjusted))
+        }
+    };
+    if passes {
         (Verdict::Pass, vec![])
+    } else if !aggregate && accounts.is_none() {
+        (Verdict::Inconclusive, vec![])
     } else {
         (Verdict::Fail, vec![Label::NotLeading])
     }
@@ -115,12 +171,9 @@ pub fn lead_verdict(lead: &LeadOutcome, settings: &LeadSettings) -> (Verdict, Ve
 
 /// The churn verdict and its labels.
 pub(crate) fn churn_verdict(churn: &ChurnOutcome, alpha: f64) -> (Verdict, Vec<Label>) {
-    // Only months in which paying customers really fell can show a metric rising while
-    // customers leave; the churn-above-median fallback is reported, not judged, because in a
-    // growing company most metrics rise in most months whatever churn does.
-    let diverges = churn.basis == ChurnPeriods::PayingFell
-        && churn.divergence_rate.is_some_and(|r| r > 0.5)
-        && churn.divergence_p.is_some_and(|p| p <= alpha);
+    // Rising more often in churn periods than in the others: the metric's own baseline, so a
+    // growing metric is not condemned for growing.
+    let diverges = churn.divergence_p.is_some_and(|p| p <= alpha);
     // Carried by leaving customers: a weight above the threshold whose bootstrap interval
     // lies wholly above 1 (when there is one).
     let churner_heavy = churn
@@ -133,16 +186,32 @@ pub(crate) fn churn_verdict(churn: &ChurnOutcome, alpha: f64) -> (Verdict, Vec<L
     if churn.structural_monotone || diverges || churner_heavy || counts_the_gone {
         return (Verdict::Fail, vec![Label::Vanity]);
     }
-    if churn.basis != ChurnPeriods::PayingFell && churn.churner_weight.is_none() {
+    if churn.divergence_p.is_none() && churn.churner_weight.is_none() {
         return (Verdict::Inconclusive, vec![]);
     }
     (Verdict::Pass, vec![])
 }
 
-fn lead_component(verdict: Verdict, labels: &[Label], lead: &LeadOutcome) -> f64 {
-    let r = lead.r.unwrap_or(0.0).max(0.0);
+fn lead_component(
+    verdict: Verdict,
+    labels: &[Label],
+    lead: &LeadOutcome,
+    accounts: Option<&AccountOutcome>,
+) -> f64 {
+    let excess = lead
+        .excess_r
+        .unwrap_or(0.0)
+        .max(accounts.map_or(0.0, |a| a.evidence.strength()))
+        .clamp(0.0, 1.0);
+    let p = [
+        lead.p_adjusted,
+        accounts.and_then(AccountOutcome::p_adjusted),
+    ]
+    .into_iter()
+    .flatten()
+    .reduce(f64::min);
     match verdict {
-        Verdict::Pass => 0.6 + 0.4 * r,
+        Verdict::Pass => 0.6 + 0.4 * excess,
         Verdict::Fail
             if labels
                 .iter()
@@ -150,8 +219,8 @@ fn lead_component(verdict: Verdict, labels: &[Label], lead: &LeadOutcome) -> f64
         {
             0.0
         }
-        Verdict::Fail => 0.5 * r * (1.0 - lead.p_value.unwrap_or(1.0)),
-        Verdict::Inconclusive => 0.3 * r,
+        Verdict::Fail => 0.5 * excess * (1.0 - p.unwrap_or(1.0)),
+        Verdict::Inconclusive => 0.0,
     }
 }
 
@@ -159,10 +228,17 @@ fn churn_component(verdict: Verdict, churn: &ChurnOutcome) -> f64 {
     if churn.structural_monotone {
         return 0.0;
     }
-    let divergence = churn.divergence_rate.unwrap_or(0.5);
+    let baseline =
+        (churn.other_periods > 0).then(|| churn.rose_in_other as f64 / churn.other_periods as f64);
+    let divergence = match (churn.divergence_rate, baseline) {
+        (Some(rate), Some(base)) => (rate - base).max(0.0),
+        _ => 0.0,
+    };
+    // A metric produced mostly by customers who stay (weight near 0) beats one produced evenly
+    // (weight 1: 0.5); one carried by leaving customers tends to 0.
     let weight = churn
         .churner_weight
-        .map_or(1.0, |w| if w > 0.0 { (1.0 / w).min(1.0) } else { 1.0 });
+        .map_or(0.5, |w| 1.0 / (1.0 + w.max(0.0)));
     let residual = churn.residual.unwrap_or(0.0);
     let c = (1.0 - divergence) * weight * (1.0 - residual);
     match verdict {
@@ -177,11 +253,12 @@ pub(crate) fn score(
     lead_verdict: Verdict,
     lead_labels: &[Label],
     lead: &LeadOutcome,
+    accounts: Option<&AccountOutcome>,
     churn_verdict: Verdict,
     churn: &ChurnOutcome,
     actionability: f64,
 ) -> f64 {
-    let total = WEIGHT_LEAD * lead_component(lead_verdict, lead_labels, lead)
+    let total = WEIGHT_LEAD * lead_component(lead_verdict, lead_labels, lead, accounts)
         + WEIGHT_CHURN * churn_component(churn_verdict, churn)
         + WEIGHT_ACTIONABILITY * actionability;
     (total * 1000.0).round() / 10.0
@@ -191,7 +268,10 @@ pub(crate) fn score(
 /// labels (every label rule lives here), the score and the explanation.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Judgement {
+    /// The lead verdict on the family-wise adjusted p (ranking, recommendation).
     pub lead: Verdict,
+    /// The lead verdict of this candidate tested alone (a declared star in `nsm check`).
+    pub lead_alone: Verdict,
     pub churn: Verdict,
     pub labels: Vec<Label>,
     pub actionability: f64,
@@ -215,18 +295,22 @@ impl Judgement {
     }
 }
 
-/// Judge one candidate: `values` is its series, `unit` the period's name ("month").
+/// Judge one candidate: `values` is its series, `unit` the period's name ("month"),
+/// `horizon` the periods in [`ACTIONABILITY_MONTHS`].
 pub(crate) fn judge(
     lead: &LeadOutcome,
+    accounts: Option<&AccountOutcome>,
     churn: &ChurnOutcome,
     values: &[f64],
     settings: &LeadSettings,
     unit: &str,
+    horizon: usize,
 ) -> Judgement {
-    let (lead_verdict, mut labels) = lead_verdict(lead, settings);
+    let (lead_alone, _) = lead_verdict(lead, accounts, Basis::Alone, settings);
+    let (lead_verdict, mut labels) = lead_verdict(lead, accounts, Basis::Family, settings);
     let (churn_verdict, churn_labels) = churn_verdict(churn, settings.alpha);
     labels.extend(churn_labels);
-    let actionability = actionability(values);
+    let actionability = actionability(values, horizon);
     if churn.top_share.is_some_and(|share| share > GAMEABLE_SHARE) {
         labels.push(Label::Gameable);
     }
@@ -246,14 +330,16 @@ pub(crate) fn judge(
         lead_verdict,
         &labels,
         lead,
+        accounts,
         churn_verdict,
         churn,
         actionability,
     );
     Judgement {
         lead: lead_verdict,
+        lead_alone,
         churn: churn_verdict,
-        lead_explanation: explain_lead(lead_verdict, &labels, lead, unit),
+        lead_explanation: explain_lead(&labels, lead, accounts, settings, unit),
         churn_explanation: explain_churn(churn, unit),
         labels,
         actionability,
@@ -277,8 +363,49 @@ fn fmt_p(p: f64) -> String {
     }
 }
 
+/// `p = 0.012, 0.094 adjusted for 12 candidates`, or only the raw p outside a family.
+fn fmt_p_family(lead: &LeadOutcome, p: f64) -> String {
+    match (lead.p_adjusted, lead.family_size) {
+        (Some(adjusted), Some(m)) if m > 1 => {
+            let shown = if adjusted < 0.001 {
+                "< 0.001".to_string()
+            } else {
+                format!("{adjusted:.3}")
+            };
+            format!("{}, {shown} adjusted for {m} candidates", fmt_p(p))
+        }
+        _ => fmt_p(p),
+    }
+}
+
 /// One sentence on the lead test.
-pub fn explain_lead(verdict: Verdict, labels: &[Label], lead: &LeadOutcome, unit: &str) -> String {
+pub fn explain_lead(
+    labels: &[Label],
+    lead: &LeadOutcome,
+    accounts: Option<&AccountOutcome>,
+    settings: &LeadSettings,
+    unit: &str,
+) -> String {
+    let aggregate = explain_aggregate(labels, lead, settings, unit);
+    match accounts.and_then(|a| explain_accounts(a, settings, unit)) {
+        Some(line)
+            if !labels
+                .iter()
+                .any(|l| matches!(l, Label::Revenue | Label::Lagging)) =>
+        {
+            format!("{aggregate}; {line}")
+        }
+        _ => aggregate,
+    }
+}
+
+/// The aggregate line's part of the lead sentence.
+fn explain_aggregate(
+    labels: &[Label],
+    lead: &LeadOutcome,
+    settings: &LeadSettings,
+    unit: &str,
+) -> String {
     let plural = |k: usize| {
         if k == 1 {
             unit.to_string()
@@ -319,18 +446,97 @@ pub fn explain_lead(verdict: Verdict, labels: &[Label], lead: &LeadOutcome, unit
         ),
         _ => String::new(),
     };
-    match verdict {
-        Verdict::Pass => format!(
+    if lead.p_adjusted.is_some_and(|p| p <= settings.alpha) && r > 0.0 {
+        format!(
             "revenue follows it by {k} {} (r = {r:.2}, {}){faded}",
             plural(k),
-            fmt_p(p)
-        ),
-        _ => format!(
-            "revenue does not reliably follow it (best lag {k} {}: r = {r:.2}, {})",
+            fmt_p_family(lead, p)
+        )
+    } else {
+        format!(
+            "revenue does not reliably follow it (best lag {k} {}: r = {r:.2}, {}){faded}",
             plural(k),
-            fmt_p(p)
-        ),
+            fmt_p_family(lead, p)
+        )
     }
+}
+
+/// `p < 0.001` or `p = 0.012`, and the adjusted p beside it.
+fn fmt_adjusted(p: f64, adjusted: Option<f64>) -> String {
+    match adjusted {
+        Some(a) if a < 0.001 => format!("{}, < 0.001 adjusted", fmt_p(p)),
+        Some(a) => format!("{}, {a:.3} adjusted", fmt_p(p)),
+        None => fmt_p(p),
+    }
+}
+
+/// The account line's part of the lead sentence, when it has a test.
+fn explain_accounts(
+    accounts: &AccountOutcome,
+    settings: &LeadSettings,
+    unit: &str,
+) -> Option<String> {
+    let retention = accounts.retention;
+    let expansion = accounts.expansion;
+    if !accounts.has_test() {
+        return None;
+    }
+    if accounts.opposite() {
+        let (what, z) = match (retention, expansion) {
+            (Some(r), _) if r.z < OPPOSITE_Z => ("churn more", r.z),
+            (_, Some(e)) => ("shrink more", e.z),
+            (Some(r), None) => ("churn more", r.z),
+            (None, None) => return None,
+        };
+        return Some(format!(
+            "but accounts with more of it {what} (z = {z:.1}): not a leader"
+        ));
+    }
+    let best = [retention, expansion]
+        .into_iter()
+        .flatten()
+        .min_by(|a, b| a.p_value.total_cmp(&b.p_value))?;
+    let evidence = if accounts.p_adjusted().is_some_and(|p| p <= settings.alpha) {
+        "accounts show the lead"
+    } else {
+        "accounts do not show a lead reliably"
+    };
+    let Some(e) = &accounts.evidence.effect else {
+        return Some(format!(
+            "{evidence} ({})",
+            fmt_adjusted(best.p_value, best.p_adjusted)
+        ));
+    };
+    let plural = if e.horizon == 1 { "" } else { "s" };
+    let (top, bottom) = if e.by_ties {
+        ("with the most of it", "those with the least")
+    } else {
+        ("in its top quarter", "its bottom quarter")
+    };
+    let ratio = match (e.retention_ratio, e.retention_ratio_ci) {
+        (Some(r), Some((lo, hi))) => {
+            format!("{r:.2}× the rate of {bottom} (95% CI {lo:.2}–{hi:.2})")
+        }
+        (Some(r), None) => format!("{r:.2}× the rate of {bottom}"),
+        _ => format!(
+            "{:.0}% against {:.0}% of {bottom}",
+            e.retention_top * 100.0,
+            e.retention_bottom * 100.0
+        ),
+    };
+    let nrr = match (e.nrr_top, e.nrr_bottom) {
+        (Some(t), Some(b)) => format!(
+            "; net revenue retention {:.0}% against {:.0}%",
+            t * 100.0,
+            b * 100.0
+        ),
+        _ => String::new(),
+    };
+    Some(format!(
+        "{evidence}: accounts {top} still paid {} {unit}{plural} later at {ratio}{nrr} ({})",
+        e.horizon,
+        fmt_adjusted(best.p_value, best.p_adjusted)
+    ))
 }
 
 /// One sentence on the churn test.
@@ -341,13 +547,15 @@ pub(crate) fn explain_churn(churn: &ChurnOutcome, unit: &str) -> String {
     let mut parts = Vec::new();
     if let Some(p) = churn.divergence_p {
         let basis = match churn.basis {
-            ChurnPeriods::PayingFell => "paying customers fell",
+            ChurnPeriods::ChurnSpiked => "churn spiked",
             ChurnPeriods::ChurnAboveMedian => "churn was above its median",
         };
         parts.push(format!(
-            "rose in {} of {} {unit}s when {basis} ({})",
+            "rose in {} of {} {unit}s when {basis}, against {} of {} other {unit}s ({})",
             churn.rose_in,
             churn.churn_periods,
+            churn.rose_in_other,
+            churn.other_periods,
             fmt_p(p)
         ));
     } else {
@@ -384,13 +592,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn actionability_separates_noise_from_signal() {
-        // Alternating noise: every step is large against the spread.
-        let noise = [1.0, 3.0, 1.0, 3.0, 1.0, 3.0];
-        assert_eq!(actionability(&noise), 0.0);
-        // A straight line: Σ(Δx)² = 5, Σ(x - x̄)² = 17.5 -> 1 - 5/35 = 6/7.
-        let line = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-        assert!((actionability(&line) - 6.0 / 7.0).abs() < 1e-12);
+    fn actionability_by_hand_and_on_the_three_kinds_of_series() {
+        // Levels 1, 2, 1, 2, ... (logs 0, ln 2, ...): one-step squares ln²2, two-step 0: VR 0.
+        let flip: Vec<f64> = (0..12)
+            .map(|t| if t % 2 == 0 { 1.0 } else { 2.0 })
+            .collect();
+        assert_eq!(actionability(&flip, 2), 0.0);
+        // A straight line in logs: every q-step change is q one-step changes, VR = q -> 1.
+        let line: Vec<f64> = (0..24).map(|t| (0.1 * t as f64).exp()).collect();
+        assert!((actionability(&line, 6) - 1.0).abs() < 1e-9);
+        // A step of e over 24 periods: one nonzero one-step change of 23 (mean 1/23), six of
+        // the 18 six-step ones (mean 1/3): VR = (1/3) / (6/23) = 23/18.
+        let step: Vec<f64> = (0..24)
+            .map(|t| if t < 12 { 1.0 } else { 1f64.exp() })
+            .collect();
+        let expected = 0.5 + (23.0f64 / 18.0).ln() / (2.0 * 6f64.ln());
+        assert!((actionability(&step, 6) - expected).abs() < 1e-12);
+        // Random walks sit at 0.5, white noise near 0 (VR = 1/q), on average.
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let (mut walks, mut noise) = (0.0, 0.0);
+        for _ in 0..400 {
+            let mut level = 0.0;
+            let walk: Vec<f64> = (0..48)
+                .map(|_| {
+                    level += rng.random::<f64>() - 0.5;
+                    level.exp()
+                })
+                .collect();
+            let white: Vec<f64> = (0..48).map(|_| (rng.random::<f64>() - 0.5).exp()).collect();
+            walks += actionability(&walk, 6) / 400.0;
+            noise += actionability(&white, 6) / 400.0;
+        }
+        assert!((walks - 0.5).abs() < 0.06, "random walks {walks}");
+        assert!(noise < 0.1, "white noise {noise}");
     }
 
     #[test]

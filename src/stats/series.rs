@@ -104,6 +104,82 @@ pub fn seasonal_adjust(values: &[f64], season: &[usize], period: usize) -> Vec<f
         .collect()
 }
 
+/// Residuals of an OLS line through `(t, x_t)`: the series without its linear trend.
+pub fn detrend(values: &[f64]) -> Vec<f64> {
+    let n = values.len();
+    if n < 3 {
+        return values.iter().map(|v| v - mean(values)).collect();
+    }
+    let t_mean = (n - 1) as f64 / 2.0;
+    let x_mean = mean(values);
+    let (mut stt, mut stx) = (0.0, 0.0);
+    for (t, x) in values.iter().enumerate() {
+        let dt = t as f64 - t_mean;
+        stt += dt * dt;
+        stx += dt * (x - x_mean);
+    }
+    let slope = stx / stt;
+    values
+        .iter()
+        .enumerate()
+        .map(|(t, x)| x - x_mean - slope * (t as f64 - t_mean))
+        .collect()
+}
+
+/// Normal scores (Blom 1958): `Φ⁻¹((rank − 3/8) / (n + 1/4))`, ties given their mean rank.
+/// The series keeps its order and loses its distribution: spikes and heavy tails become the
+/// ordinary extremes of a Gaussian sample, so a Gaussian null fits it and a single coincident
+/// spike cannot carry a correlation.
+pub fn normal_scores(values: &[f64]) -> Vec<f64> {
+    let n = values.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|a, b| values[*a].total_cmp(&values[*b]).then(a.cmp(b)));
+    let mut ranks = vec![0.0; n];
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j + 1 < n && values[order[j + 1]] == values[order[i]] {
+            j += 1;
+        }
+        // Ranks i+1 ..= j+1 share their mean.
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        for k in i..=j {
+            ranks[order[k]] = rank;
+        }
+        i = j + 1;
+    }
+    ranks
+        .iter()
+        .map(|r| inverse_normal((r - 0.375) / (n as f64 + 0.25)))
+        .collect()
+}
+
+/// `Φ⁻¹(p)` of the standard normal (statrs).
+pub fn inverse_normal(p: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, Normal};
+    Normal::standard().inverse_cdf(p.clamp(1e-12, 1.0 - 1e-12))
+}
+
+/// The transform every growth series goes through before the lead test: normal scores, their
+/// linear trend removed, normal scores again.
+///
+/// - Ranks first: spikes and heavy tails become the ordinary extremes of a Gaussian sample, so
+///   the Gaussian (phase-randomised) null fits, a single coincident spike cannot carry a
+///   correlation, and volatility that calms as a company grows no longer concentrates the
+///   evidence in a few wild months.
+/// - Then the trend: growth that slows as a company matures is a trend every metric shares;
+///   left in, it correlates any two series at every lag, and its end-point mismatch leaks into
+///   every Fourier frequency of a surrogate. Removing it after ranking, not before: a line
+///   fitted to spiky growth is tilted by its spikes, and the calm months' ranks would then
+///   follow that line (a trend made by the detrending).
+/// - Normal scores once more, so that the series and each surrogate have exactly the same
+///   distribution.
+///
+/// Measured choice: `examples/calibrate.rs pairs` (STATISTICS.md).
+pub fn standardise(growth: &[f64]) -> Vec<f64> {
+    normal_scores(&detrend(&normal_scores(growth)))
+}
+
 /// An AR(p) model with mean, fitted by OLS: `x_t - μ = Σ φ_i (x_{t-i} - μ) + e_t`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArModel {

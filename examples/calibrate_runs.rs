@@ -1,0 +1,338 @@
+//! How often does a whole `nsm evaluate` run name a north star where there is none?
+//!
+//!     cargo build --release --locked
+//!     cargo run --release --locked --example calibrate_runs -- [--datasets 200] [--seed 1] [--nsm target/release/nsm]
+//!
+//! Each dataset is a seeded B2B company in which revenue is independent of every event metric:
+//! ten events whose rates are independent random walks (Gaussian, spiky or Student-t(2.5)
+//! monthly steps, by dataset), accounts of one to six users each with its own level of use,
+//! and revenue from a process of its own: each paying account's MRR walks on its own, accounts
+//! arrive at a rate of their own and churn with a hazard that moves with a common shock, none
+//! of which depends on use. Accounts use the product only while they pay (so the churn test
+//! sees what a real product shows: usage stops when customers leave), but how much they use it
+//! says nothing about whether they stay or what they pay. Datasets cycle through 100, 300 and
+//! 1,000 starting accounts and 24, 36 and 48 months.
+//!
+//! Every dataset is written as CSV, evaluated with the automatic catalog (`nsm evaluate
+//! --format json`, default settings), and the tally reports how often a north star was
+//! recommended, how often each label was given, and how often candidates passed the lead test
+//! alone and after the family-wise adjustment. Not part of the test suite; the figures are in
+//! STATISTICS.md.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+struct Args {
+    datasets: usize,
+    seed: u64,
+    nsm: PathBuf,
+    dir: PathBuf,
+    extra: Vec<String>,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        datasets: 200,
+        seed: 1,
+        nsm: PathBuf::from("target/release/nsm"),
+        dir: std::env::temp_dir().join("nsm-calibrate-runs"),
+        extra: Vec::new(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        if flag == "--" {
+            args.extra = it.by_ref().collect();
+            break;
+        }
+        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--datasets" => args.datasets = value.parse().expect("a number"),
+            "--seed" => args.seed = value.parse().expect("a number"),
+            "--nsm" => args.nsm = value.into(),
+            "--dir" => args.dir = value.into(),
+            other => panic!(
+                "unknown flag {other}; flags: --datasets N --seed N --nsm PATH --dir DIR [-- extra nsm flags]"
+            ),
+        }
+    }
+    args
+}
+
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    let u: f64 = 1.0 - rng.random::<f64>();
+    let v: f64 = rng.random::<f64>();
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+}
+
+fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> u32 {
+    if lambda <= 0.0 {
+        return 0;
+    }
+    if lambda > 30.0 {
+        return (lambda + lambda.sqrt() * normal(rng)).round().max(0.0) as u32;
+    }
+    let limit = (-lambda).exp();
+    let mut product = rng.random::<f64>();
+    let mut k = 0;
+    while product > limit {
+        product *= rng.random::<f64>();
+        k += 1;
+    }
+    k
+}
+
+fn gamma(rng: &mut ChaCha8Rng, shape: f64) -> f64 {
+    if shape < 1.0 {
+        let u: f64 = rng.random::<f64>().max(1e-300);
+        return gamma(rng, shape + 1.0) * u.powf(1.0 / shape);
+    }
+    let d = shape - 1.0 / 3.0;
+    let c = 1.0 / (9.0 * d).sqrt();
+    loop {
+        let x = normal(rng);
+        let v = (1.0 + c * x).powi(3);
+        if v <= 0.0 {
+            continue;
+        }
+        let u: f64 = rng.random();
+        if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+            return d * v;
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Steps {
+    Gaussian,
+    Spiky,
+    HeavyTailed,
+}
+
+/// One monthly log step of a rate, by kind (about 6% a month).
+fn step(kind: Steps, rng: &mut ChaCha8Rng) -> f64 {
+    match kind {
+        Steps::Gaussian => 0.06 * normal(rng),
+        Steps::Spiky => {
+            let calm = 0.015 * normal(rng);
+            if rng.random::<f64>() < 0.08 {
+                let size = 0.15 + 0.25 * rng.random::<f64>();
+                calm + if rng.random::<bool>() { size } else { -size }
+            } else {
+                calm
+            }
+        }
+        Steps::HeavyTailed => 0.035 * normal(rng) / (2.0 * gamma(rng, 1.25) / 2.5).sqrt(),
+    }
+}
+
+struct Dataset {
+    events: String,
+    revenue: String,
+}
+
+const EVENTS: usize = 10;
+
+fn first_day(month: usize) -> chrono::NaiveDate {
+    let (y, m) = (2021 + (month / 12) as i32, (month % 12) as u32 + 1);
+    chrono::NaiveDate::from_ymd_opt(y, m, 1).expect("valid month")
+}
+
+fn days_in(month: usize) -> i64 {
+    (first_day(month + 1) - first_day(month)).num_days()
+}
+
+/// One null company: revenue independent of every event metric.
+fn generate(seed: u64, accounts: usize, months: usize, kind: Steps) -> Dataset {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // Event rates per user-month: a base rate and an independent walk per event.
+    let base: Vec<f64> = (0..EVENTS)
+        .map(|_| (rng.random::<f64>() * 3.5 - 2.5).exp())
+        .collect();
+    let mut walks = vec![vec![0.0f64; months]; EVENTS];
+    for walk in &mut walks {
+        for t in 1..months {
+            walk[t] = walk[t - 1] + step(kind, &mut rng);
+        }
+    }
+    // Revenue's own processes: arrivals and a churn shock, neither related to use.
+    let mut arrival = vec![0.0f64; months];
+    let mut shock = vec![0.0f64; months];
+    for t in 1..months {
+        arrival[t] = arrival[t - 1] + step(kind, &mut rng);
+        shock[t] = 0.6 * shock[t - 1] + 0.3 * normal(&mut rng);
+    }
+    struct Account {
+        users: u32,
+        use_level: f64,
+        start: usize,
+        end: usize,
+        mrr: Vec<f64>,
+    }
+    let mut all = Vec::new();
+    let add = |start: usize, rng: &mut ChaCha8Rng, all: &mut Vec<Account>| {
+        let mut mrr = 50.0 * (0.6 * normal(rng)).exp();
+        let mut end = months;
+        let mut path = Vec::new();
+        for (t, level) in shock.iter().enumerate().skip(start) {
+            let hazard = 0.02 * level.exp();
+            if t > start && rng.random::<f64>() < hazard {
+                end = t;
+                break;
+            }
+            mrr *= (0.04 * normal(rng)).exp();
+            path.push(mrr);
+        }
+        all.push(Account {
+            users: 1 + poisson(rng, 1.5).min(5),
+            use_level: (0.7 * normal(rng)).exp(),
+            start,
+            end,
+            mrr: path,
+        });
+    };
+    for _ in 0..accounts {
+        add(0, &mut rng, &mut all);
+    }
+    for (t, level) in arrival.iter().enumerate().skip(1) {
+        let arrivals = poisson(&mut rng, 0.02 * accounts as f64 * level.exp());
+        for _ in 0..arrivals {
+            add(t, &mut rng, &mut all);
+        }
+    }
+    let mut events = String::from("timestamp,user_id,account_id,event\n");
+    let mut revenue = String::from("date,customer_id,amount\n");
+    for (a, account) in all.iter().enumerate() {
+        for t in account.start..account.end {
+            let day0 = first_day(t);
+            let _ = writeln!(
+                revenue,
+                "{},a{a},{:.2}",
+                day0.format("%Y-%m-%d"),
+                account.mrr[t - account.start]
+            );
+            for u in 0..account.users {
+                for (e, walk) in walks.iter().enumerate() {
+                    let n = poisson(&mut rng, base[e] * account.use_level * walk[t].exp());
+                    for _ in 0..n {
+                        let day = rng.random_range(0..days_in(t));
+                        let second: u32 = rng.random_range(0..86_400);
+                        let date = day0 + chrono::Duration::days(day);
+                        let _ = writeln!(
+                            events,
+                            "{}T{:02}:{:02}:{:02}Z,a{a}-u{u},a{a},event_{e}",
+                            date.format("%Y-%m-%d"),
+                            second / 3600,
+                            second / 60 % 60,
+                            second % 60
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Dataset { events, revenue }
+}
+
+#[derive(Default)]
+struct Tally {
+    runs: usize,
+    recommended: usize,
+    candidates: usize,
+    lead_alone: usize,
+    lead_family: usize,
+    labels: std::collections::BTreeMap<String, usize>,
+    failed_runs: usize,
+}
+
+fn evaluate(args: &Args, dir: &Path) -> Option<serde_json::Value> {
+    let output = Command::new(&args.nsm)
+        .args(["evaluate", "--format", "json", "--quiet", "--events"])
+        .arg(dir.join("events.csv"))
+        .arg("--revenue")
+        .arg(dir.join("revenue.csv"))
+        .args(&args.extra)
+        .output()
+        .expect("the nsm binary runs (build it with cargo build --release)");
+    if !output.status.success() {
+        eprintln!(
+            "{}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+        return None;
+    }
+    serde_json::from_slice(&output.stdout).ok()
+}
+
+fn main() {
+    let args = parse_args();
+    std::fs::create_dir_all(&args.dir).expect("a working directory");
+    let mut tally = Tally::default();
+    let started = std::time::Instant::now();
+    for i in 0..args.datasets {
+        let accounts = [100, 300, 1000][i % 3];
+        let months = [24, 36, 48][(i / 3) % 3];
+        let kind = [Steps::Gaussian, Steps::Spiky, Steps::HeavyTailed][(i / 9) % 3];
+        let seed = args.seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
+        let data = generate(seed, accounts, months, kind);
+        let dir = args.dir.join(format!("run-{i}"));
+        std::fs::create_dir_all(&dir).expect("a dataset directory");
+        std::fs::write(dir.join("events.csv"), &data.events).expect("events written");
+        std::fs::write(dir.join("revenue.csv"), &data.revenue).expect("revenue written");
+        let Some(json) = evaluate(&args, &dir) else {
+            tally.failed_runs += 1;
+            continue;
+        };
+        let _ = std::fs::remove_dir_all(&dir);
+        tally.runs += 1;
+        tally.recommended += usize::from(!json["recommended"].is_null());
+        for c in json["candidates"].as_array().into_iter().flatten() {
+            if c["kind"] == "revenue" {
+                continue;
+            }
+            tally.candidates += 1;
+            let lead = &c["lead"];
+            tally.lead_family += usize::from(lead["verdict"] == "pass");
+            tally.lead_alone += usize::from(lead["verdict_alone"] == "pass");
+            for label in c["labels"].as_array().into_iter().flatten() {
+                *tally
+                    .labels
+                    .entry(label.as_str().unwrap_or("?").to_string())
+                    .or_default() += 1;
+            }
+        }
+        if (i + 1) % 20 == 0 {
+            eprintln!(
+                "{} datasets, {} recommended, {:.0} s",
+                i + 1,
+                tally.recommended,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let rate = |n: usize, of: usize| n as f64 / of.max(1) as f64;
+    println!(
+        "{} null datasets (seed {}; {} failed to evaluate): a north star recommended in {} ({:.3})",
+        tally.runs,
+        args.seed,
+        tally.failed_runs,
+        tally.recommended,
+        rate(tally.recommended, tally.runs)
+    );
+    println!(
+        "{} candidates: lead test passed alone {:.3}, after the family-wise adjustment {:.3}",
+        tally.candidates,
+        rate(tally.lead_alone, tally.candidates),
+        rate(tally.lead_family, tally.candidates)
+    );
+    for (label, n) in &tally.labels {
+        println!(
+            "  label {label:<12} on {:.3} of candidates",
+            rate(*n, tally.candidates)
+        );
+    }
+}

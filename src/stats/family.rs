@@ -1,0 +1,250 @@
+//! Family-wise error control over every test of a run: the Westfall–Young step-down minP
+//! adjustment (Westfall & Young 1993, Algorithm 2.8; Ge, Dudoit & Speed 2003), on null draws
+//! shared by every test so that the dependence between the tests is kept.
+//!
+//! Each test j has an observed statistic `T_j` (larger is stronger evidence) and, in each null
+//! draw b, a statistic `T*_bj` computed on the same draw for every test. With B draws:
+//!
+//! 1. raw p-values `p_j = (1 + #{b : T*_bj ≥ T_j}) / (1 + B)`;
+//! 2. null p-values of every draw, the observed statistic counted as one of the B + 1 values:
+//!    `p*_bj = #{v ∈ {T_j, T*_1j, …, T*_Bj} : v ≥ T*_bj} / (1 + B)`, so that under the null
+//!    hypothesis the observed p-value and the null ones are exchangeable;
+//! 3. with the tests ordered by raw p (`p_(1) ≤ … ≤ p_(m)`), the successive minima from the
+//!    bottom `q_b(i) = min_{k ≥ i} p*_{b,(k)}` and `p̃_(i) = (1 + #{b : q_b(i) < p_(i)}) / (1 + B)`;
+//! 4. monotone: `p_adj(i) = max(p_adj(i−1), p̃_(i))`.
+//!
+//! m identical tests get `p_adj = p` exactly; m independent ones get Šidák's
+//! `1 − (1 − p)^m` for the smallest, within Monte Carlo error (unit tests below).
+
+/// The statistics of every test in every null draw, `draws × tests`, row by row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NullDraws {
+    tests: usize,
+    values: Vec<f64>,
+}
+
+impl NullDraws {
+    pub fn new(tests: usize) -> NullDraws {
+        NullDraws {
+            tests,
+            values: Vec::new(),
+        }
+    }
+
+    /// Add one draw: the statistic of every test in it.
+    pub fn push(&mut self, draw: &[f64]) {
+        debug_assert_eq!(draw.len(), self.tests);
+        self.values.extend_from_slice(draw);
+    }
+
+    pub fn draws(&self) -> usize {
+        self.values.len().checked_div(self.tests).unwrap_or(0)
+    }
+
+    pub fn get(&self, draw: usize, test: usize) -> f64 {
+        self.values[draw * self.tests + test]
+    }
+
+    /// Every test's statistic in one draw.
+    pub fn row(&self, draw: usize) -> &[f64] {
+        &self.values[draw * self.tests..(draw + 1) * self.tests]
+    }
+
+    /// Test j's statistics over the draws.
+    pub fn column(&self, test: usize) -> Vec<f64> {
+        (0..self.draws()).map(|b| self.get(b, test)).collect()
+    }
+}
+
+/// Raw p-value of one observed statistic against its null draws.
+pub fn raw_p(observed: f64, null: &[f64]) -> f64 {
+    let beaten = null.iter().filter(|v| **v >= observed).count();
+    (1 + beaten) as f64 / (1 + null.len()) as f64
+}
+
+/// The null p-values of one test's draws, the observed statistic counted among the values.
+fn null_p_values(observed: f64, column: &[f64]) -> Vec<f64> {
+    let mut all: Vec<f64> = column.to_vec();
+    all.push(observed);
+    // Descending; `at_least(v)` = how many values are ≥ v.
+    all.sort_by(|a, b| b.total_cmp(a));
+    let total = all.len() as f64;
+    column
+        .iter()
+        .map(|v| {
+            let at_least = all.partition_point(|x| x.total_cmp(v).is_ge());
+            at_least as f64 / total
+        })
+        .collect()
+}
+
+/// Raw and step-down minP adjusted p-values of every test. A test without an observed statistic
+/// (`None`) is not in the family and gets `None` for both.
+pub fn adjust(observed: &[Option<f64>], null: &NullDraws) -> Vec<Option<(f64, f64)>> {
+    let draws = null.draws();
+    let members: Vec<usize> = (0..observed.len())
+        .filter(|&j| observed[j].is_some_and(f64::is_finite))
+        .collect();
+    let mut out = vec![None; observed.len()];
+    if draws == 0 || members.is_empty() {
+        return out;
+    }
+    let raw: Vec<f64> = members
+        .iter()
+        .map(|&j| raw_p(observed[j].unwrap_or(f64::NAN), &null.column(j)))
+        .collect();
+    let null_p: Vec<Vec<f64>> = members
+        .iter()
+        .map(|&j| null_p_values(observed[j].unwrap_or(f64::NAN), &null.column(j)))
+        .collect();
+    // Ascending raw p; ties keep the order of the tests, so the result does not depend on it.
+    let mut order: Vec<usize> = (0..members.len()).collect();
+    order.sort_by(|a, b| raw[*a].total_cmp(&raw[*b]).then(a.cmp(b)));
+    let mut successive = vec![f64::INFINITY; draws];
+    let mut counts = vec![0usize; order.len()];
+    for (rank, &member) in order.iter().enumerate().rev() {
+        let p = raw[member];
+        for (b, q) in successive.iter_mut().enumerate() {
+            *q = q.min(null_p[member][b]);
+            counts[rank] += usize::from(*q < p);
+        }
+    }
+    let mut running: f64 = 0.0;
+    for (rank, &member) in order.iter().enumerate() {
+        let adjusted = (1 + counts[rank]) as f64 / (1 + draws) as f64;
+        running = running.max(adjusted).min(1.0);
+        out[members[member]] = Some((raw[member], running));
+    }
+    out
+}
+
+/// The raw p-value at or below which the first test of the family reaches an adjusted p of
+/// `alpha`: the `floor(alpha (1 + B))`-th smallest of the draws' smallest null p-values (the
+/// single-step minP level; later steps of the step-down only get easier). `None` when no raw
+/// p-value can reach it.
+pub fn critical_p(observed: &[Option<f64>], null: &NullDraws, alpha: f64) -> Option<f64> {
+    let draws = null.draws();
+    let members: Vec<usize> = (0..observed.len())
+        .filter(|&j| observed[j].is_some_and(f64::is_finite))
+        .collect();
+    if draws == 0 || members.is_empty() {
+        return None;
+    }
+    let mut minima = vec![f64::INFINITY; draws];
+    for &j in &members {
+        let p = null_p_values(observed[j].unwrap_or(f64::NAN), &null.column(j));
+        for (min, p) in minima.iter_mut().zip(p) {
+            *min = min.min(p);
+        }
+    }
+    minima.sort_by(f64::total_cmp);
+    let allowed = (alpha * (1 + draws) as f64 + 1e-9).floor() as usize;
+    (allowed >= 1).then(|| minima[allowed - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn raw_p_counts_the_draws_at_least_as_large() {
+        // 2 of 4 draws reach 3: (1 + 2) / 5.
+        assert_eq!(raw_p(3.0, &[1.0, 3.0, 5.0, 2.0]), 0.6);
+        assert_eq!(raw_p(9.0, &[1.0, 3.0]), 1.0 / 3.0);
+    }
+
+    #[test]
+    fn identical_tests_keep_their_p() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut null = NullDraws::new(5);
+        for _ in 0..999 {
+            let t: f64 = rng.random();
+            null.push(&[t; 5]);
+        }
+        for observed in [0.5, 0.9, 0.99, 0.999, 2.0] {
+            let out = adjust(&[Some(observed); 5], &null);
+            for (raw, adjusted) in out.into_iter().flatten() {
+                assert_eq!(raw, adjusted, "observed {observed}");
+            }
+        }
+    }
+
+    #[test]
+    fn independent_tests_match_sidak() {
+        let m = 10;
+        let draws = 20_000;
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut null = NullDraws::new(m);
+        for _ in 0..draws {
+            let row: Vec<f64> = (0..m).map(|_| rng.random::<f64>()).collect();
+            null.push(&row);
+        }
+        // Uniform statistics: the smallest raw p is about 1 - observed.
+        for best in [0.999, 0.995, 0.99, 0.98] {
+            let mut observed = vec![Some(0.1); m];
+            observed[4] = Some(best);
+            let (raw, adjusted) = adjust(&observed, &null)[4].unwrap();
+            let sidak = 1.0 - (1.0 - raw).powi(m as i32);
+            // Monte Carlo error of a proportion near `sidak` over 20,000 draws, four-fold.
+            let tolerance = 4.0 * (sidak * (1.0 - sidak) / draws as f64).sqrt() + 1e-3;
+            assert!(
+                (adjusted - sidak).abs() < tolerance,
+                "raw {raw}: adjusted {adjusted}, Šidák {sidak}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_critical_level_is_where_the_first_test_crosses_alpha() {
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let mut null = NullDraws::new(6);
+        for _ in 0..1999 {
+            let row: Vec<f64> = (0..6).map(|_| rng.random::<f64>()).collect();
+            null.push(&row);
+        }
+        let level = critical_p(&[Some(0.5); 6], &null, 0.05).unwrap();
+        // About Šidák's level for six independent tests.
+        let sidak = 1.0 - 0.95f64.powf(1.0 / 6.0);
+        assert!((level - sidak).abs() < 0.004, "{level} against {sidak}");
+        // The best test is adjusted to at most alpha exactly when its raw p is at most the level.
+        let mut crossed = (false, false);
+        for step in 0..80 {
+            let mut observed = vec![Some(0.1); 6];
+            observed[2] = Some(0.98 + 0.00025 * step as f64);
+            let (raw, adjusted) = adjust(&observed, &null)[2].unwrap();
+            assert_eq!(
+                adjusted <= 0.05,
+                raw <= level,
+                "raw {raw} adjusted {adjusted} level {level}"
+            );
+            crossed = (crossed.0 || raw <= level, crossed.1 || raw > level);
+        }
+        assert_eq!(crossed, (true, true), "the sweep covers both sides");
+    }
+
+    #[test]
+    fn step_down_is_monotone_and_never_below_raw() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut null = NullDraws::new(4);
+        for _ in 0..2000 {
+            let common: f64 = rng.random();
+            let row: Vec<f64> = (0..4)
+                .map(|_| 0.5 * common + 0.5 * rng.random::<f64>())
+                .collect();
+            null.push(&row);
+        }
+        let observed = [Some(0.95), Some(0.7), Some(0.85), None];
+        let out = adjust(&observed, &null);
+        assert_eq!(out[3], None);
+        let mut pairs: Vec<(f64, f64)> = out.iter().flatten().copied().collect();
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for w in pairs.windows(2) {
+            assert!(w[0].1 <= w[1].1);
+        }
+        for (raw, adjusted) in pairs {
+            assert!(adjusted >= raw);
+        }
+    }
+}
