@@ -2,6 +2,15 @@
 //!
 //!     cargo build --release --locked
 //!     cargo run --release --locked --example calibrate_runs -- [--datasets 200] [--seed 1] [--nsm target/release/nsm]
+//!     cargo run --release --locked --example calibrate_runs -- --effect 0.3 --accounts 300 --months 48
+//!
+//! With `--effect E` the same companies are built with one planted truth: each account's use
+//! moves (an AR(1) of its log, stationary SD 0.7, shared by all its events), and its churn
+//! hazard falls by E log-odds per SD of its use three months earlier; `event_0` is then the
+//! product's core task, about three a user-month, so that its count measures use (with Poisson
+//! noise); the other events follow use too, at their own, often low, rates. Power is how often
+//! a north star is recommended (any candidate counting use) and how often the account line of
+//! candidates passes.
 //!
 //! Each dataset is a seeded B2B company in which revenue is independent of every event metric:
 //! ten events whose rates are independent random walks (Gaussian, spiky or Student-t(2.5)
@@ -28,6 +37,10 @@ use rand_chacha::ChaCha8Rng;
 
 struct Args {
     datasets: usize,
+    /// Log-odds of churn per SD of an account's use three months earlier (0: the null).
+    effect: f64,
+    accounts: Option<usize>,
+    months: Option<usize>,
     seed: u64,
     nsm: PathBuf,
     dir: PathBuf,
@@ -37,6 +50,9 @@ struct Args {
 fn parse_args() -> Args {
     let mut args = Args {
         datasets: 200,
+        effect: 0.0,
+        accounts: None,
+        months: None,
         seed: 1,
         nsm: PathBuf::from("target/release/nsm"),
         dir: std::env::temp_dir().join("nsm-calibrate-runs"),
@@ -51,11 +67,14 @@ fn parse_args() -> Args {
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--datasets" => args.datasets = value.parse().expect("a number"),
+            "--effect" => args.effect = value.parse().expect("a number"),
+            "--accounts" => args.accounts = Some(value.parse().expect("a number")),
+            "--months" => args.months = Some(value.parse().expect("a number")),
             "--seed" => args.seed = value.parse().expect("a number"),
             "--nsm" => args.nsm = value.into(),
             "--dir" => args.dir = value.into(),
             other => panic!(
-                "unknown flag {other}; flags: --datasets N --seed N --nsm PATH --dir DIR [-- extra nsm flags]"
+                "unknown flag {other}; flags: --datasets N --seed N --effect E --accounts N --months N --nsm PATH --dir DIR [-- extra nsm flags]"
             ),
         }
     }
@@ -146,12 +165,16 @@ fn days_in(month: usize) -> i64 {
 }
 
 /// One null company: revenue independent of every event metric.
-fn generate(seed: u64, accounts: usize, months: usize, kind: Steps) -> Dataset {
+fn generate(seed: u64, accounts: usize, months: usize, kind: Steps, effect: f64) -> Dataset {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     // Event rates per user-month: a base rate and an independent walk per event.
-    let base: Vec<f64> = (0..EVENTS)
+    let mut base: Vec<f64> = (0..EVENTS)
         .map(|_| (rng.random::<f64>() * 3.5 - 2.5).exp())
         .collect();
+    if effect > 0.0 {
+        // The work the product is for: about three tasks a user-month, which measure use.
+        base[0] = 3.0;
+    }
     let mut walks = vec![vec![0.0f64; months]; EVENTS];
     for walk in &mut walks {
         for t in 1..months {
@@ -167,7 +190,8 @@ fn generate(seed: u64, accounts: usize, months: usize, kind: Steps) -> Dataset {
     }
     struct Account {
         users: u32,
-        use_level: f64,
+        /// Use per period (constant without a planted effect).
+        use_level: Vec<f64>,
         start: usize,
         end: usize,
         mrr: Vec<f64>,
@@ -177,8 +201,23 @@ fn generate(seed: u64, accounts: usize, months: usize, kind: Steps) -> Dataset {
         let mut mrr = 50.0 * (0.6 * normal(rng)).exp();
         let mut end = months;
         let mut path = Vec::new();
+        // Log use: constant without a planted effect; with one, an AR(1) per account
+        // (stationary SD 0.7) on which churn depends three months later.
+        let mut log_use = vec![0.7 * normal(rng); months];
+        if effect > 0.0 {
+            for t in 1..months {
+                log_use[t] = 0.7 * log_use[t - 1] + 0.7 * 0.714 * normal(rng);
+            }
+        }
         for (t, level) in shock.iter().enumerate().skip(start) {
-            let hazard = 0.02 * level.exp();
+            let base = 0.02 * level.exp();
+            let hazard = if effect > 0.0 {
+                let usage = log_use[t.saturating_sub(3).max(start)] / 0.7;
+                let logit = (base / (1.0 - base)).ln() - effect * usage;
+                1.0 / (1.0 + (-logit).exp())
+            } else {
+                base
+            };
             if t > start && rng.random::<f64>() < hazard {
                 end = t;
                 break;
@@ -188,7 +227,7 @@ fn generate(seed: u64, accounts: usize, months: usize, kind: Steps) -> Dataset {
         }
         all.push(Account {
             users: 1 + poisson(rng, 1.5).min(5),
-            use_level: (0.7 * normal(rng)).exp(),
+            use_level: log_use.iter().map(|l| l.exp()).collect(),
             start,
             end,
             mrr: path,
@@ -216,7 +255,7 @@ fn generate(seed: u64, accounts: usize, months: usize, kind: Steps) -> Dataset {
             );
             for u in 0..account.users {
                 for (e, walk) in walks.iter().enumerate() {
-                    let n = poisson(&mut rng, base[e] * account.use_level * walk[t].exp());
+                    let n = poisson(&mut rng, base[e] * account.use_level[t] * walk[t].exp());
                     for _ in 0..n {
                         let day = rng.random_range(0..days_in(t));
                         let second: u32 = rng.random_range(0..86_400);
@@ -244,6 +283,18 @@ struct Tally {
     candidates: usize,
     lead_alone: usize,
     lead_family: usize,
+    /// Account-level tests (one per outcome and horizon), and those whose raw p-value was at
+    /// most 0.05.
+    with_accounts: usize,
+    expansion_tests: usize,
+    retention_raw: usize,
+    expansion_raw: usize,
+    /// Candidates passing on each line after the family-wise adjustment, and datasets in which
+    /// some candidate did.
+    aggregate_adjusted: usize,
+    accounts_adjusted: usize,
+    runs_aggregate: usize,
+    runs_accounts: usize,
     labels: std::collections::BTreeMap<String, usize>,
     failed_runs: usize,
 }
@@ -274,11 +325,11 @@ fn main() {
     let mut tally = Tally::default();
     let started = std::time::Instant::now();
     for i in 0..args.datasets {
-        let accounts = [100, 300, 1000][i % 3];
-        let months = [24, 36, 48][(i / 3) % 3];
+        let accounts = args.accounts.unwrap_or([100, 300, 1000][i % 3]);
+        let months = args.months.unwrap_or([24, 36, 48][(i / 3) % 3]);
         let kind = [Steps::Gaussian, Steps::Spiky, Steps::HeavyTailed][(i / 9) % 3];
         let seed = args.seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
-        let data = generate(seed, accounts, months, kind);
+        let data = generate(seed, accounts, months, kind, args.effect);
         let dir = args.dir.join(format!("run-{i}"));
         std::fs::create_dir_all(&dir).expect("a dataset directory");
         std::fs::write(dir.join("events.csv"), &data.events).expect("events written");
@@ -289,15 +340,42 @@ fn main() {
         };
         let _ = std::fs::remove_dir_all(&dir);
         tally.runs += 1;
-        tally.recommended += usize::from(!json["recommended"].is_null());
+        if let Some(name) = json["recommended"].as_str() {
+            tally.recommended += 1;
+            eprintln!(
+                "dataset {i} ({accounts} accounts, {months} months, {kind:?} steps): recommended {name}"
+            );
+        }
+        let (mut aggregate_run, mut accounts_run) = (false, false);
         for c in json["candidates"].as_array().into_iter().flatten() {
             if c["kind"] == "revenue" {
                 continue;
             }
+            let adjusted = |v: &serde_json::Value| v.as_f64().is_some_and(|p| p <= 0.05);
+            let aggregate = adjusted(&c["lead"]["p_adjusted"]);
+            let on_accounts = adjusted(&c["accounts"]["p_adjusted"]);
+            tally.aggregate_adjusted += usize::from(aggregate);
+            tally.accounts_adjusted += usize::from(on_accounts);
+            aggregate_run |= aggregate;
+            accounts_run |= on_accounts;
             tally.candidates += 1;
             let lead = &c["lead"];
             tally.lead_family += usize::from(lead["verdict"] == "pass");
             tally.lead_alone += usize::from(lead["verdict_alone"] == "pass");
+            let accounts = &c["accounts"];
+            for test in accounts["by_horizon"].as_array().into_iter().flatten() {
+                let Some(p) = test["p_value"].as_f64() else {
+                    continue;
+                };
+                let raw = usize::from(p <= 0.05);
+                if test["outcome"] == "retention" {
+                    tally.with_accounts += 1;
+                    tally.retention_raw += raw;
+                } else {
+                    tally.expansion_tests += 1;
+                    tally.expansion_raw += raw;
+                }
+            }
             for label in c["labels"].as_array().into_iter().flatten() {
                 *tally
                     .labels
@@ -305,6 +383,8 @@ fn main() {
                     .or_default() += 1;
             }
         }
+        tally.runs_aggregate += usize::from(aggregate_run);
+        tally.runs_accounts += usize::from(accounts_run);
         if (i + 1) % 20 == 0 {
             eprintln!(
                 "{} datasets, {} recommended, {:.0} s",
@@ -316,7 +396,7 @@ fn main() {
     }
     let rate = |n: usize, of: usize| n as f64 / of.max(1) as f64;
     println!(
-        "{} null datasets (seed {}; {} failed to evaluate): a north star recommended in {} ({:.3})",
+        "{} datasets (seed {}; {} failed to evaluate): a north star recommended in {} ({:.3})",
         tally.runs,
         args.seed,
         tally.failed_runs,
@@ -324,10 +404,25 @@ fn main() {
         rate(tally.recommended, tally.runs)
     );
     println!(
-        "{} candidates: lead test passed alone {:.3}, after the family-wise adjustment {:.3}",
+        "{} candidates (planted effect {}): lead test passed alone {:.3}, after the family-wise adjustment {:.3}",
         tally.candidates,
+        args.effect,
         rate(tally.lead_alone, tally.candidates),
         rate(tally.lead_family, tally.candidates)
+    );
+    println!(
+        "account-level tests with raw p <= 0.05: retention {:.3} of {}, expansion {:.3} of {}",
+        rate(tally.retention_raw, tally.with_accounts),
+        tally.with_accounts,
+        rate(tally.expansion_raw, tally.expansion_tests),
+        tally.expansion_tests
+    );
+    println!(
+        "after the family-wise adjustment: the aggregate line passes {:.3} of candidates (in {:.3} of datasets), the account line {:.3} (in {:.3} of datasets)",
+        rate(tally.aggregate_adjusted, tally.candidates),
+        rate(tally.runs_aggregate, tally.runs),
+        rate(tally.accounts_adjusted, tally.candidates),
+        rate(tally.runs_accounts, tally.runs)
     );
     for (label, n) in &tally.labels {
         println!(

@@ -79,11 +79,16 @@ fn html_report_is_self_contained_and_deterministic() {
     assert_eq!(first, second, "same input, same bytes");
     assert!(first.starts_with("<!DOCTYPE html>"));
     // The declared star and the top three: three charts each (over time, by lag, against
-    // churn), every one an inline SVG.
+    // churn) and, with an account line, a fourth (retention of its top and bottom accounts),
+    // every one an inline SVG.
     let sections = first.matches("<section class=\"candidate\">").count();
     assert!(sections >= 3, "{sections} candidate sections");
-    assert_eq!(first.matches("<svg").count(), 3 * sections);
-    assert_eq!(first.matches("</svg>").count(), 3 * sections);
+    let retention = first
+        .matches("<figcaption>Each period's paying accounts ranked")
+        .count();
+    assert!(retention >= 1, "a retention chart");
+    assert_eq!(first.matches("<svg").count(), 3 * sections + retention);
+    assert_eq!(first.matches("</svg>").count(), 3 * sections + retention);
     // Nothing is fetched: the only URLs are the SVG namespace.
     for scheme in ["http://", "https://"] {
         for (at, _) in first.match_indices(scheme) {

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod accounts;
 mod check;
 mod churn;
 mod cli;

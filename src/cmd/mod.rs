@@ -108,9 +108,24 @@ pub(crate) fn settings(args: &AnalysisArgs) -> Settings {
     }
 }
 
+/// The width text is laid out for when stdout is not a terminal.
+pub(crate) const DEFAULT_WIDTH: usize = 100;
+
+/// The terminal's width when stdout is one, else [`DEFAULT_WIDTH`] (so a file or a pipe gets
+/// the same bytes wherever it is written from).
+fn terminal_width() -> usize {
+    comfy_table::Table::new()
+        .width()
+        .map_or(DEFAULT_WIDTH, |w| usize::from(w).clamp(60, 200))
+}
+
 /// Render in the chosen format and write to stdout or `--output`.
 pub(crate) fn render_and_emit(evaluation: &Evaluation, output: &OutputArgs) -> Result<()> {
-    let text = renderer(output.format).render(evaluation)?;
+    let width = match output.destination.output {
+        Some(_) => DEFAULT_WIDTH,
+        None => terminal_width(),
+    };
+    let text = renderer(output.format, width).render(evaluation)?;
     emit(output.destination.output.as_deref(), &text)
 }
 

@@ -32,7 +32,12 @@ pub(crate) fn run(args: ReportArgs) -> Result<ExitCode> {
     };
     let text = report_format::renderer(args.format).render(&review)?;
     if let Some(path) = &args.json {
-        write_atomic(path, renderer(Format::Json).render(&evaluation)?.as_bytes())?;
+        write_atomic(
+            path,
+            renderer(Format::Json, super::DEFAULT_WIDTH)
+                .render(&evaluation)?
+                .as_bytes(),
+        )?;
     }
     emit(args.output.output.as_deref(), &text)?;
     Ok(ExitCode::Success)

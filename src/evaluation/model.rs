@@ -147,6 +147,8 @@ pub(crate) struct AccountsOut {
     /// Share of landmarks still paying `horizon` periods later: top and bottom quarter.
     pub(crate) retention_top: Option<f64>,
     pub(crate) retention_bottom: Option<f64>,
+    pub(crate) retention_top_ci: Option<[f64; 2]>,
+    pub(crate) retention_bottom_ci: Option<[f64; 2]>,
     pub(crate) retention_ratio: Option<f64>,
     pub(crate) retention_ratio_ci: Option<[f64; 2]>,
     /// Net revenue retention over the horizon: revenue then over revenue now, churned ones at 0.
@@ -156,10 +158,13 @@ pub(crate) struct AccountsOut {
     pub(crate) nrr_bottom_ci: Option<[f64; 2]>,
     /// `quarters`, or `extremes` when ties leave a quarter empty (most and least of it).
     pub(crate) groups: Option<String>,
-    /// Robust score statistics pooled over horizons, raw one-sided and adjusted p-values.
+    /// Each outcome's best horizon (smallest adjusted p): its robust score statistic, raw
+    /// one-sided and adjusted p-values.
+    pub(crate) retention_horizon: Option<usize>,
     pub(crate) retention_z: Option<f64>,
     pub(crate) retention_p: Option<f64>,
     pub(crate) retention_p_adjusted: Option<f64>,
+    pub(crate) expansion_horizon: Option<usize>,
     pub(crate) expansion_z: Option<f64>,
     pub(crate) expansion_p: Option<f64>,
     pub(crate) expansion_p_adjusted: Option<f64>,
@@ -178,6 +183,9 @@ pub(crate) struct AccountHorizonOut {
     pub(crate) outcome: String,
     pub(crate) horizon: usize,
     pub(crate) z: f64,
+    /// One-sided p-value and its family-wise adjustment (absent when too few accounts).
+    pub(crate) p_value: Option<f64>,
+    pub(crate) p_adjusted: Option<f64>,
     pub(crate) coefficient: Option<f64>,
     pub(crate) standard_error: Option<f64>,
     pub(crate) landmarks: usize,

@@ -623,7 +623,7 @@ fn accounts_out(
     }
     let e = &account.evidence;
     let effect = e.effect.as_ref();
-    let verdict = if account.opposite() {
+    let verdict = if account.opposite().is_some() {
         Verdict::Fail
     } else if account.p_adjusted().is_some_and(|p| p <= settings.alpha) {
         Verdict::Pass
@@ -631,13 +631,21 @@ fn accounts_out(
         Verdict::Fail
     };
     let pair = |ci: Option<(f64, f64)>| ci.map(|(a, b)| [round(a, 6), round(b, 6)]);
+    let retention = AccountOutcome::best(&account.retention);
+    let expansion = AccountOutcome::best(&account.expansion);
     let mut by_horizon = Vec::new();
-    for (outcome, line) in [("retention", &e.retention), ("expansion", &e.expansion)] {
+    for (outcome, line, tests) in [
+        ("retention", &e.retention, &account.retention),
+        ("expansion", &e.expansion, &account.expansion),
+    ] {
         for f in &line.by_horizon {
+            let test = tests.iter().find(|t| t.horizon == f.horizon);
             by_horizon.push(AccountHorizonOut {
                 outcome: outcome.to_string(),
                 horizon: f.horizon,
                 z: round(f.z, 6),
+                p_value: round_opt(test.map(|t| t.p_value)),
+                p_adjusted: round_opt(test.and_then(|t| t.p_adjusted)),
                 coefficient: round_opt(f.coefficient),
                 standard_error: round_opt(f.standard_error),
                 landmarks: f.landmarks,
@@ -651,6 +659,8 @@ fn accounts_out(
         horizon: effect.map(|f| f.horizon),
         retention_top: round_opt(effect.map(|f| f.retention_top)),
         retention_bottom: round_opt(effect.map(|f| f.retention_bottom)),
+        retention_top_ci: pair(effect.and_then(|f| f.retention_top_ci)),
+        retention_bottom_ci: pair(effect.and_then(|f| f.retention_bottom_ci)),
         retention_ratio: round_opt(effect.and_then(|f| f.retention_ratio)),
         retention_ratio_ci: pair(effect.and_then(|f| f.retention_ratio_ci)),
         nrr_top: round_opt(effect.and_then(|f| f.nrr_top)),
@@ -658,12 +668,14 @@ fn accounts_out(
         nrr_top_ci: pair(effect.and_then(|f| f.nrr_top_ci)),
         nrr_bottom_ci: pair(effect.and_then(|f| f.nrr_bottom_ci)),
         groups: effect.map(|f| if f.by_ties { "extremes" } else { "quarters" }.to_string()),
-        retention_z: round_opt(account.retention.map(|t| t.z)),
-        retention_p: round_opt(account.retention.map(|t| t.p_value)),
-        retention_p_adjusted: round_opt(account.retention.and_then(|t| t.p_adjusted)),
-        expansion_z: round_opt(account.expansion.map(|t| t.z)),
-        expansion_p: round_opt(account.expansion.map(|t| t.p_value)),
-        expansion_p_adjusted: round_opt(account.expansion.and_then(|t| t.p_adjusted)),
+        retention_horizon: retention.map(|t| t.horizon),
+        retention_z: round_opt(retention.map(|t| t.z)),
+        retention_p: round_opt(retention.map(|t| t.p_value)),
+        retention_p_adjusted: round_opt(retention.and_then(|t| t.p_adjusted)),
+        expansion_horizon: expansion.map(|t| t.horizon),
+        expansion_z: round_opt(expansion.map(|t| t.z)),
+        expansion_p: round_opt(expansion.map(|t| t.p_value)),
+        expansion_p_adjusted: round_opt(expansion.and_then(|t| t.p_adjusted)),
         p_adjusted: round_opt(account.p_adjusted()),
         n_accounts: e.accounts,
         n_account_periods: e.account_periods,

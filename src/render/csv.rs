@@ -5,7 +5,7 @@ use crate::evaluation::Evaluation;
 
 pub(crate) struct Csv;
 
-const HEADER: [&str; 21] = [
+const HEADER: [&str; 26] = [
     "rank",
     "name",
     "kind",
@@ -16,6 +16,7 @@ const HEADER: [&str; 21] = [
     "best_lag",
     "r",
     "p_value",
+    "p_adjusted",
     "reverse_best_lag",
     "reverse_r",
     "granger_f",
@@ -26,6 +27,10 @@ const HEADER: [&str; 21] = [
     "churn_corr",
     "churner_weight",
     "residual",
+    "accounts_verdict",
+    "accounts_horizon",
+    "accounts_retention_ratio",
+    "accounts_p_adjusted",
     "explanation",
 ];
 
@@ -40,6 +45,7 @@ impl Render<Evaluation> for Csv {
         for c in &evaluation.candidates {
             let lead = c.lead.as_ref();
             let churn = c.churn.as_ref();
+            let accounts = c.accounts.as_ref();
             writer.write_record([
                 opt(c.rank),
                 c.name.clone(),
@@ -51,6 +57,7 @@ impl Render<Evaluation> for Csv {
                 opt(lead.and_then(|l| l.best_lag)),
                 opt(lead.and_then(|l| l.r)),
                 opt(lead.and_then(|l| l.p_value)),
+                opt(lead.and_then(|l| l.p_adjusted)),
                 opt(lead.and_then(|l| l.reverse_best_lag)),
                 opt(lead.and_then(|l| l.reverse_r)),
                 opt(lead.and_then(|l| l.granger_f)),
@@ -61,6 +68,10 @@ impl Render<Evaluation> for Csv {
                 opt(churn.and_then(|c| c.churn_corr)),
                 opt(churn.and_then(|c| c.churner_weight)),
                 opt(churn.and_then(|c| c.residual)),
+                opt(accounts.map(|a| a.verdict.name())),
+                opt(accounts.and_then(|a| a.horizon)),
+                opt(accounts.and_then(|a| a.retention_ratio)),
+                opt(accounts.and_then(|a| a.p_adjusted)),
                 c.explanation.clone(),
             ])?;
         }

@@ -15,9 +15,10 @@ pub(crate) enum Format {
     Markdown,
 }
 
-pub(crate) fn renderer(format: Format) -> Box<dyn Render<Evaluation>> {
+/// The renderer of a format; `width` is the terminal's, for the table (text wraps there).
+pub(crate) fn renderer(format: Format, width: usize) -> Box<dyn Render<Evaluation>> {
     match format {
-        Format::Table => Box::new(table::Table),
+        Format::Table => Box::new(table::Table { width }),
         Format::Json => Box::new(json::Json),
         Format::Csv => Box::new(csv::Csv),
         Format::Markdown => Box::new(markdown::Markdown),

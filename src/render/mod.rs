@@ -34,24 +34,25 @@ pub(crate) fn labels(names: &[crate::stats::score::Label]) -> String {
 }
 
 /// The ranking columns every text format shows, in order; a missing figure is `-`.
-pub(crate) const RANKING_COLUMNS: [&str; 10] = [
+pub(crate) const RANKING_COLUMNS: [&str; 11] = [
     "#",
     "candidate",
     "score",
     "verdict",
     "lag",
     "r",
-    "p",
+    "p adj",
+    "accts",
     "rose",
-    "churner",
+    "weight",
     "labels",
 ];
 
 /// Which of [`RANKING_COLUMNS`] hold numbers (right-aligned).
-pub(crate) const RANKING_NUMERIC: [usize; 7] = [0, 2, 4, 5, 6, 7, 8];
+pub(crate) const RANKING_NUMERIC: [usize; 8] = [0, 2, 4, 5, 6, 7, 8, 9];
 
 /// One ranked candidate's cells under [`RANKING_COLUMNS`], as plain text.
-pub(crate) fn ranking_cells(c: &crate::evaluation::CandidateOut) -> [String; 10] {
+pub(crate) fn ranking_cells(c: &crate::evaluation::CandidateOut) -> [String; 11] {
     let lead = c.lead.as_ref();
     let churn = c.churn.as_ref();
     [
@@ -62,11 +63,20 @@ pub(crate) fn ranking_cells(c: &crate::evaluation::CandidateOut) -> [String; 10]
         lead.and_then(|l| l.best_lag)
             .map_or_else(|| "-".into(), |k| k.to_string()),
         fixed(lead.and_then(|l| l.r), 2),
-        p_value(lead.and_then(|l| l.p_value)),
+        p_value(lead.and_then(|l| l.p_adjusted.or(l.p_value))),
+        accounts_cell(c.accounts.as_ref()),
         rose_cell(churn),
         fixed(churn.and_then(|ch| ch.churner_weight), 2),
         labels(&c.labels),
     ]
+}
+
+/// The account line in a cell: the top quarter's retention over the bottom quarter's (`1.39×`),
+/// `-` without an account line.
+pub(crate) fn accounts_cell(accounts: Option<&crate::evaluation::AccountsOut>) -> String {
+    accounts
+        .and_then(|a| a.retention_ratio)
+        .map_or_else(|| "-".to_string(), |r| format!("{r:.2}×"))
 }
 
 /// "rose in / churn periods", or `-` when there were none.

@@ -19,49 +19,77 @@ use rayon::prelude::*;
 use super::accounts::{joint_null, Evidence};
 use super::family::{self, NullDraws};
 use super::lead::{null_maxima, prepare, LeadOutcome, LeadSettings, RevenueNull, RevenueSide};
+use super::series::inverse_normal;
 
-/// One outcome of the account line after the run's adjustment.
+/// One account-level test after the run's adjustment.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tested {
+    pub horizon: usize,
     pub z: f64,
     /// One-sided p-value of the robust score test, `1 − Φ(z)`.
     pub p_value: f64,
     pub p_adjusted: Option<f64>,
 }
 
-/// A candidate's account line after the run's adjustment.
+/// A candidate's account line after the run's adjustment: a test per outcome and horizon.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountOutcome {
     pub evidence: Evidence,
-    pub retention: Option<Tested>,
-    pub expansion: Option<Tested>,
+    pub retention: Vec<Tested>,
+    pub expansion: Vec<Tested>,
 }
 
-/// Scores below this say the opposite of a lead: accounts with more of the metric churn more,
-/// or shrink (two-sided 5%, both outcomes).
-pub const OPPOSITE_Z: f64 = -1.959_963_984_540_054;
+/// Two-sided 5% over a candidate's account tests (Bonferroni): a score below `−Φ⁻¹(1 −
+/// 0.025 / k)` on any of its k tests says the opposite of a lead.
+pub fn opposite_z(tests: usize) -> f64 {
+    -inverse_normal(1.0 - 0.025 / tests.max(1) as f64)
+}
 
 impl AccountOutcome {
-    /// The smaller of the two outcomes' adjusted p-values.
-    pub fn p_adjusted(&self) -> Option<f64> {
-        [self.retention, self.expansion]
-            .into_iter()
-            .flatten()
-            .filter_map(|t| t.p_adjusted)
-            .reduce(f64::min)
+    fn all(&self) -> impl Iterator<Item = &Tested> {
+        self.retention.iter().chain(&self.expansion)
     }
 
-    /// Whether either outcome is significantly the wrong way round.
-    pub fn opposite(&self) -> bool {
-        [self.retention, self.expansion]
-            .into_iter()
-            .flatten()
-            .any(|t| t.z < OPPOSITE_Z)
+    /// The smallest adjusted p-value of its tests.
+    pub fn p_adjusted(&self) -> Option<f64> {
+        self.all().filter_map(|t| t.p_adjusted).reduce(f64::min)
+    }
+
+    /// The test of one outcome with the smallest adjusted p-value (the raw one on ties).
+    pub fn best(tests: &[Tested]) -> Option<&Tested> {
+        tests.iter().min_by(|a, b| {
+            let key = |t: &Tested| (t.p_adjusted.unwrap_or(1.0), t.p_value);
+            key(a)
+                .partial_cmp(&key(b))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+    }
+
+    /// The test that says the opposite of a lead, if one does: accounts with more of the metric
+    /// churn or shrink more.
+    pub fn opposite(&self) -> Option<(&'static str, f64)> {
+        let threshold = opposite_z(self.all().count());
+        let worst = |tests: &[Tested]| tests.iter().map(|t| t.z).fold(f64::INFINITY, f64::min);
+        let (retention, expansion) = (worst(&self.retention), worst(&self.expansion));
+        if retention < threshold && retention <= expansion {
+            Some(("churn more", retention))
+        } else if expansion < threshold {
+            Some(("shrink more", expansion))
+        } else {
+            None
+        }
     }
 
     pub fn has_test(&self) -> bool {
-        self.retention.is_some() || self.expansion.is_some()
+        self.all().next().is_some()
     }
+}
+
+/// What a column of the run's family tests.
+#[derive(Clone, Copy)]
+enum Column {
+    Aggregate,
+    Account { retention: bool, index: usize },
 }
 
 /// Every candidate's two lines, adjusted as one family. `metrics[j]` is candidate j's series,
@@ -84,65 +112,95 @@ pub fn test_all(
             (prepared, maxima)
         })
         .collect();
-    // Account tests: retention of every candidate, then expansion of every candidate.
-    let mut lines = Vec::with_capacity(2 * m);
-    lines.extend(accounts.iter().map(|e| e.as_ref().map(|e| &e.retention)));
-    lines.extend(accounts.iter().map(|e| e.as_ref().map(|e| &e.expansion)));
-    let (account_observed, account_null) = joint_null(&lines, draws, settings.seed);
+    // Columns: every aggregate test, then every account test, candidate by candidate.
+    let mut owner: Vec<(usize, Column)> = (0..m).map(|j| (j, Column::Aggregate)).collect();
+    let mut account_tests = Vec::new();
+    for (j, evidence) in accounts.iter().enumerate() {
+        let Some(e) = evidence else { continue };
+        for (retention, line) in [(true, &e.retention), (false, &e.expansion)] {
+            for (index, f) in line.by_horizon.iter().enumerate() {
+                if line.tests().any(|t| std::ptr::eq(t, f)) {
+                    owner.push((j, Column::Account { retention, index }));
+                    account_tests.push(f);
+                }
+            }
+        }
+    }
+    let account_null = joint_null(&account_tests, draws, settings.seed);
     let mut observed: Vec<Option<f64>> = tested.iter().map(|(p, _)| p.statistic()).collect();
-    observed.extend(account_observed.iter().copied());
-    let mut all = NullDraws::new(3 * m);
-    let account_draws = account_null.draws();
+    observed.extend(account_tests.iter().map(|f| Some(f.z)));
+    let columns = owner.len();
+    let mut all = NullDraws::new(columns);
     for b in 0..draws {
         let mut row: Vec<f64> = tested.iter().map(|(_, n)| n.forward[b]).collect();
-        if b < account_draws {
-            row.extend(account_null.row(b));
-        } else {
-            row.extend(std::iter::repeat_n(f64::NEG_INFINITY, 2 * m));
+        if account_tests.is_empty() {
+            all.push(&row);
+            continue;
         }
+        row.extend_from_slice(account_null.row(b));
         all.push(&row);
     }
     let adjusted = family::adjust(&observed, &all);
     let level = family::critical_p(&observed, &all, settings.alpha);
-    let candidates = observed[..m]
-        .iter()
-        .enumerate()
-        .filter(|(j, o)| o.is_some() || observed[m + j].is_some() || observed[2 * m + j].is_some());
-    let candidate_count = candidates.count();
+    let candidate_count = (0..m)
+        .filter(|&j| (0..columns).any(|k| owner[k].0 == j && observed[k].is_some()))
+        .count();
+    let mut accounts: Vec<Option<AccountOutcome>> = accounts
+        .into_iter()
+        .map(|e| {
+            e.map(|evidence| AccountOutcome {
+                evidence,
+                retention: Vec::new(),
+                expansion: Vec::new(),
+            })
+        })
+        .collect();
+    for (k, &(j, column)) in owner.iter().enumerate() {
+        let Column::Account { retention, index } = column else {
+            continue;
+        };
+        let Some(outcome) = accounts[j].as_mut() else {
+            continue;
+        };
+        let line = if retention {
+            &outcome.evidence.retention
+        } else {
+            &outcome.evidence.expansion
+        };
+        let f = &line.by_horizon[index];
+        let test = Tested {
+            horizon: f.horizon,
+            z: f.z,
+            p_value: 1.0 - normal_cdf(f.z),
+            p_adjusted: adjusted[k].map(|(_, p)| p),
+        };
+        if retention {
+            outcome.retention.push(test);
+        } else {
+            outcome.expansion.push(test);
+        }
+    }
     tested
         .into_iter()
         .zip(accounts)
         .enumerate()
-        .map(|(j, ((prepared, maxima), evidence))| {
+        .map(|(j, ((prepared, maxima), account))| {
             let mut outcome = prepared.finish(&maxima, level.unwrap_or(0.0));
             outcome.p_adjusted = adjusted[j].map(|(_, p)| p);
             outcome.family_size = Some(candidate_count);
             // The candidate alone: its own tests adjusted among themselves.
-            let own = [j, m + j, 2 * m + j];
+            let own: Vec<usize> = (0..columns).filter(|&k| owner[k].0 == j).collect();
             let own_observed: Vec<Option<f64>> = own.iter().map(|&k| observed[k]).collect();
-            let mut own_null = NullDraws::new(3);
+            let mut own_null = NullDraws::new(own.len());
             for b in 0..all.draws() {
-                own_null.push(&own.map(|k| all.get(b, k)));
+                let row: Vec<f64> = own.iter().map(|&k| all.get(b, k)).collect();
+                own_null.push(&row);
             }
             outcome.p_alone = family::adjust(&own_observed, &own_null)
                 .into_iter()
                 .flatten()
                 .map(|(_, p)| p)
                 .reduce(f64::min);
-            let account = evidence.map(|evidence| {
-                let test = |k: usize| {
-                    observed[k].map(|z| Tested {
-                        z,
-                        p_value: 1.0 - normal_cdf(z),
-                        p_adjusted: adjusted[k].map(|(_, p)| p),
-                    })
-                };
-                AccountOutcome {
-                    retention: test(m + j),
-                    expansion: test(2 * m + j),
-                    evidence,
-                }
-            });
             (outcome, account)
         })
         .collect()

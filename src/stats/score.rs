@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::churn::{ChurnOutcome, ChurnPeriods, GAMEABLE_SHARE};
-use super::evidence::{AccountOutcome, OPPOSITE_Z};
+use super::evidence::AccountOutcome;
 use super::lead::{LeadOutcome, LeadSettings, RECENT_MONTHS, REVENUE_R};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
@@ -54,6 +54,16 @@ pub enum Label {
 }
 
 impl Label {
+    pub const ALL: [Label; 7] = [
+        Label::Vanity,
+        Label::Lagging,
+        Label::NotLeading,
+        Label::Revenue,
+        Label::Gameable,
+        Label::Noisy,
+        Label::Outgrown,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Label::Vanity => "vanity",
@@ -150,7 +160,7 @@ pub fn lead_verdict(
         return (Verdict::Fail, vec![Label::Lagging]);
     }
     let accounts = accounts.filter(|a| a.has_test());
-    if accounts.is_some_and(AccountOutcome::opposite) {
+    if accounts.is_some_and(|a| a.opposite().is_some()) {
         return (Verdict::Fail, vec![Label::NotLeading]);
     }
     let passes = match basis {
@@ -476,26 +486,24 @@ fn explain_accounts(
     settings: &LeadSettings,
     unit: &str,
 ) -> Option<String> {
-    let retention = accounts.retention;
-    let expansion = accounts.expansion;
     if !accounts.has_test() {
         return None;
     }
-    if accounts.opposite() {
-        let (what, z) = match (retention, expansion) {
-            (Some(r), _) if r.z < OPPOSITE_Z => ("churn more", r.z),
-            (_, Some(e)) => ("shrink more", e.z),
-            (Some(r), None) => ("churn more", r.z),
-            (None, None) => return None,
-        };
+    if let Some((what, z)) = accounts.opposite() {
         return Some(format!(
             "but accounts with more of it {what} (z = {z:.1}): not a leader"
         ));
     }
-    let best = [retention, expansion]
+    let best = AccountOutcome::best(&accounts.retention)
         .into_iter()
-        .flatten()
-        .min_by(|a, b| a.p_value.total_cmp(&b.p_value))?;
+        .chain(AccountOutcome::best(&accounts.expansion))
+        .min_by(|a, b| {
+            let key =
+                |t: &&crate::stats::evidence::Tested| (t.p_adjusted.unwrap_or(1.0), t.p_value);
+            key(a)
+                .partial_cmp(&key(b))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })?;
     let evidence = if accounts.p_adjusted().is_some_and(|p| p <= settings.alpha) {
         "accounts show the lead"
     } else {

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use anyhow::Result;
 
-use super::svg::{bar_chart, line_chart, scatter, Line, Rule};
+use super::svg::{bar_chart, interval_bars, line_chart, scatter, Line, Rule};
 use super::{
     arrow, change_summary, chart_data, featured, revenue_caption, score_change, star_status,
     summary_line, unit, verdict_change, Comparison, Review,
@@ -119,6 +119,9 @@ fn candidate_html(evaluation: &Evaluation, candidate: &CandidateOut) -> String {
             )
         );
     }
+    if let Some(figure) = retention_figure(evaluation, candidate) {
+        out.push_str(&figure);
+    }
     if !charts.growth_vs_churn.is_empty() {
         let _ = writeln!(
             out,
@@ -215,4 +218,37 @@ fn html(evaluation: &Evaluation, comparison: Option<&Comparison>, top: usize) ->
     }
     out.push_str("</ul>\n</section>\n</main>\n</body>\n</html>\n");
     out
+}
+
+/// Retention of the candidate's top and bottom accounts (the account line), with intervals.
+fn retention_figure(evaluation: &Evaluation, candidate: &CandidateOut) -> Option<String> {
+    let a = candidate.accounts.as_ref()?;
+    let (top, bottom, horizon) = (a.retention_top?, a.retention_bottom?, a.horizon?);
+    let ties = a.groups.as_deref() == Some("extremes");
+    let categories = if ties {
+        ["least of it", "most of it"]
+    } else {
+        ["bottom quarter", "top quarter"]
+    }
+    .map(String::from);
+    let interval = |ci: Option<[f64; 2]>| ci.map(|[lo, hi]| (lo * 100.0, hi * 100.0));
+    let chart = interval_bars(
+        &format!(
+            "accounts still paying {horizon} {}s later, by {}",
+            unit(evaluation),
+            candidate.name
+        ),
+        &categories,
+        &[bottom * 100.0, top * 100.0],
+        &[
+            interval(a.retention_bottom_ci),
+            interval(a.retention_top_ci),
+        ],
+        &format!("accounts by {} in each period", candidate.name),
+        "still paying (%)",
+    );
+    Some(format!(
+        "<figure>{chart}<figcaption>Each period's paying accounts ranked by the metric; the bars are the share of its top and bottom quarter still paying {horizon} {}s later, with 95% intervals by account. A leader's top quarter stays.</figcaption></figure>\n",
+        unit(evaluation)
+    ))
 }

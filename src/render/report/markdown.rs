@@ -128,6 +128,26 @@ fn markdown(evaluation: &Evaluation, comparison: Option<&Comparison>, top: usize
                 );
             }
         }
+        if let Some(a) = &candidate.accounts {
+            if let (Some(top), Some(bottom), Some(h)) =
+                (a.retention_top, a.retention_bottom, a.horizon)
+            {
+                let ci = |c: Option<[f64; 2]>| {
+                    c.map(|[lo, hi]| format!(" [{:.0}–{:.0}%]", lo * 100.0, hi * 100.0))
+                        .unwrap_or_default()
+                };
+                let _ = writeln!(
+                    out,
+                    "Accounts still paying {h} {}s later: top quarter {:.0}%{}, bottom quarter {:.0}%{} (by {} in each period).\n",
+                    unit(evaluation),
+                    top * 100.0,
+                    ci(a.retention_top_ci),
+                    bottom * 100.0,
+                    ci(a.retention_bottom_ci),
+                    cell(&candidate.name)
+                );
+            }
+        }
         if let Some(churn) = &candidate.churn {
             let _ = writeln!(
                 out,

@@ -297,6 +297,53 @@ pub(crate) fn bar_chart(
     frame.finish()
 }
 
+/// Bars with 95% intervals drawn as whiskers (`intervals[i]` for bar i, when known).
+pub(crate) fn interval_bars(
+    title: &str,
+    categories: &[String],
+    values: &[f64],
+    intervals: &[Option<(f64, f64)>],
+    x_title: &str,
+    y_label: &str,
+) -> String {
+    let ends = intervals.iter().flatten().flat_map(|(a, b)| [*a, *b]);
+    let (lo, hi) = extent(values.iter().copied().chain(ends).chain([0.0])).unwrap_or((0.0, 1.0));
+    let mut frame = Frame::new(title, lo, hi, y_label);
+    let n = categories.len().max(1);
+    let slot = (WIDTH - LEFT - RIGHT) / n as f64;
+    let zero = frame.y(0.0);
+    for (i, (category, value)) in categories.iter().zip(values).enumerate() {
+        let x = LEFT + slot * i as f64;
+        let y = frame.y(*value);
+        let interval = intervals.get(i).copied().flatten();
+        let shown = interval.map_or(String::new(), |(a, b)| format!(" [{a:.2}–{b:.2}]"));
+        let _ = writeln!(
+            frame.out,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#8fb3d9\"><title>{}: {value:.2}{shown}</title></rect>",
+            x + slot * 0.25,
+            y.min(zero),
+            slot * 0.5,
+            (y - zero).abs(),
+            xml_escape(category)
+        );
+        if let Some((a, b)) = interval {
+            let centre = x + slot / 2.0;
+            let (ya, yb) = (frame.y(a), frame.y(b));
+            let _ = writeln!(
+                frame.out,
+                "<path d=\"M{centre:.1} {ya:.1}V{yb:.1}M{:.1} {ya:.1}H{:.1}M{:.1} {yb:.1}H{:.1}\" stroke=\"#222\" stroke-width=\"1.5\" fill=\"none\"/>",
+                centre - 6.0,
+                centre + 6.0,
+                centre - 6.0,
+                centre + 6.0
+            );
+        }
+        frame.x_label(x + slot / 2.0, category);
+    }
+    frame.x_title(x_title);
+    frame.finish()
+}
+
 /// Points `(x, y)` with their labels as tooltips.
 pub(crate) fn scatter(
     title: &str,
