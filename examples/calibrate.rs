@@ -28,7 +28,11 @@ use nsm::stats::evidence::test_all;
 use nsm::stats::lead::{lead_test, LeadOutcome, LeadSettings, Seasons};
 use nsm::stats::score::{lead_verdict, Basis, Verdict};
 use rand::{Rng, SeedableRng};
+
+#[path = "support/random.rs"]
+mod random;
 use rand_chacha::ChaCha8Rng;
+use random::*;
 
 struct Args {
     mode: String,
@@ -81,38 +85,6 @@ fn parse_args() -> Args {
         }
     }
     args
-}
-
-fn normal(rng: &mut ChaCha8Rng) -> f64 {
-    let u: f64 = 1.0 - rng.random::<f64>();
-    let v: f64 = rng.random::<f64>();
-    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-}
-
-/// Gamma(shape, 1) by Marsaglia & Tsang (2000), boosted for shape < 1.
-fn gamma(rng: &mut ChaCha8Rng, shape: f64) -> f64 {
-    if shape < 1.0 {
-        let u: f64 = rng.random::<f64>().max(1e-300);
-        return gamma(rng, shape + 1.0) * u.powf(1.0 / shape);
-    }
-    let d = shape - 1.0 / 3.0;
-    let c = 1.0 / (9.0 * d).sqrt();
-    loop {
-        let x = normal(rng);
-        let v = (1.0 + c * x).powi(3);
-        if v <= 0.0 {
-            continue;
-        }
-        let u: f64 = rng.random();
-        if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
-            return d * v;
-        }
-    }
-}
-
-/// Student-t with `nu` degrees of freedom.
-fn student_t(rng: &mut ChaCha8Rng, nu: f64) -> f64 {
-    normal(rng) / (2.0 * gamma(rng, nu / 2.0) / nu).sqrt()
 }
 
 #[derive(Clone, Copy)]

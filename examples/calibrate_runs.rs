@@ -33,7 +33,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rand::{Rng, SeedableRng};
+
+#[path = "support/random.rs"]
+mod random;
 use rand_chacha::ChaCha8Rng;
+use random::*;
 
 struct Args {
     datasets: usize,
@@ -79,49 +83,6 @@ fn parse_args() -> Args {
         }
     }
     args
-}
-
-fn normal(rng: &mut ChaCha8Rng) -> f64 {
-    let u: f64 = 1.0 - rng.random::<f64>();
-    let v: f64 = rng.random::<f64>();
-    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-}
-
-fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> u32 {
-    if lambda <= 0.0 {
-        return 0;
-    }
-    if lambda > 30.0 {
-        return (lambda + lambda.sqrt() * normal(rng)).round().max(0.0) as u32;
-    }
-    let limit = (-lambda).exp();
-    let mut product = rng.random::<f64>();
-    let mut k = 0;
-    while product > limit {
-        product *= rng.random::<f64>();
-        k += 1;
-    }
-    k
-}
-
-fn gamma(rng: &mut ChaCha8Rng, shape: f64) -> f64 {
-    if shape < 1.0 {
-        let u: f64 = rng.random::<f64>().max(1e-300);
-        return gamma(rng, shape + 1.0) * u.powf(1.0 / shape);
-    }
-    let d = shape - 1.0 / 3.0;
-    let c = 1.0 / (9.0 * d).sqrt();
-    loop {
-        let x = normal(rng);
-        let v = (1.0 + c * x).powi(3);
-        if v <= 0.0 {
-            continue;
-        }
-        let u: f64 = rng.random();
-        if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
-            return d * v;
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug)]

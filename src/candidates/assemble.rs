@@ -42,7 +42,10 @@ pub(crate) struct CustomerValues {
 struct CustomerSlots {
     customer_of: Vec<Option<u32>>,
     customers: usize,
-    weeks: BTreeMap<i32, (usize, f64, bool)>,
+    /// By week key from `first_week`: the period index, the week's share of a mean and whether
+    /// it is the period's last week.
+    first_week: i32,
+    weeks: Vec<Option<(usize, f64, bool)>>,
 }
 
 impl CustomerSlots {
@@ -58,15 +61,19 @@ impl CustomerSlots {
             .iter()
             .map(|name| index.get(name).copied())
             .collect();
-        let mut by_week = BTreeMap::new();
+        let first_week = weeks.iter().flatten().copied().min().unwrap_or(0);
+        let last_week = weeks.iter().flatten().copied().max().unwrap_or(0);
+        let mut by_week = vec![None; (last_week - first_week + 1).max(0) as usize];
         for (i, ws) in weeks.iter().enumerate() {
             for (k, w) in ws.iter().enumerate() {
-                by_week.insert(*w, (i, 1.0 / ws.len().max(1) as f64, k + 1 == ws.len()));
+                by_week[(w - first_week) as usize] =
+                    Some((i, 1.0 / ws.len().max(1) as f64, k + 1 == ws.len()));
             }
         }
         Some(CustomerSlots {
             customer_of,
             customers: index.len(),
+            first_week,
             weeks: by_week,
         })
     }
@@ -88,12 +95,17 @@ impl CustomerSlots {
                 Some(i) => (i, 1.0),
                 None => return,
             },
-            Window::Week => match (self.weeks.get(&key), rollup) {
-                (Some(&(i, _, _)), Rollup::Sum) => (i, 1.0),
-                (Some(&(i, share, _)), Rollup::Mean) => (i, share),
-                (Some(&(i, _, true)), Rollup::Last) => (i, 1.0),
-                _ => return,
-            },
+            Window::Week => {
+                let slot = usize::try_from(key - self.first_week)
+                    .ok()
+                    .and_then(|i| self.weeks.get(i).copied().flatten());
+                match (slot, rollup) {
+                    (Some((i, _, _)), Rollup::Sum) => (i, 1.0),
+                    (Some((i, share, _)), Rollup::Mean) => (i, share),
+                    (Some((i, _, true)), Rollup::Last) => (i, 1.0),
+                    _ => return,
+                }
+            }
         };
         values[customer as usize * periods + index] += value * share;
     }

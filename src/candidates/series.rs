@@ -109,6 +109,16 @@ fn bad(
     .into()
 }
 
+fn unknown_candidate(file: &InputFile, line: Option<u64>, name: &str) -> anyhow::Error {
+    bad(
+        file,
+        line,
+        "candidate",
+        name,
+        "not a candidate of the config; generate the SQL and evaluate with the same nsm.toml",
+    )
+}
+
 fn number(file: &InputFile, line: Option<u64>, text: &str) -> Result<f64> {
     text.trim()
         .parse::<f64>()
@@ -185,13 +195,7 @@ pub(crate) fn load(
             return Ok(());
         }
         if !known.contains_key(name) {
-            return Err(bad(
-                &file,
-                row.line,
-                "candidate",
-                name,
-                "not a candidate of the config; generate the SQL and evaluate with the same nsm.toml",
-            ));
+            return Err(unknown_candidate(&file, row.line, name));
         }
         let key = key_of(&file, row.line, period_text, kind, Window::Period)?;
         let value = number(&file, row.line, value)?;
@@ -292,17 +296,15 @@ fn load_parts(
             let slot = match index.get(name) {
                 Some(i) if parts[*i].is_some() => *i,
                 Some(_) => {
-                    return Err(bad(&file, row.line, "candidate", name, "a ratio has no per-account part"))
-                }
-                None => {
                     return Err(bad(
                         &file,
                         row.line,
                         "candidate",
                         name,
-                        "not a candidate of the config; generate the SQL and evaluate with the same nsm.toml",
+                        "a ratio has no per-account part",
                     ))
                 }
+                None => return Err(unknown_candidate(&file, row.line, name)),
             };
             let window = parts[slot].as_ref().map_or(Window::Period, |p| p.window);
             let key = key_of(&file, row.line, period_text, kind, window)?;

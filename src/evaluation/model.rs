@@ -183,6 +183,9 @@ pub(crate) struct AccountHorizonOut {
     pub(crate) outcome: String,
     pub(crate) horizon: usize,
     pub(crate) z: f64,
+    /// Degrees of freedom of the robust variance: `z` is referred to Student's t with them.
+    #[serde(default)]
+    pub(crate) df: Option<f64>,
     /// One-sided p-value and its family-wise adjustment (absent when too few accounts).
     pub(crate) p_value: Option<f64>,
     pub(crate) p_adjusted: Option<f64>,

@@ -644,6 +644,7 @@ fn accounts_out(
                 outcome: outcome.to_string(),
                 horizon: f.horizon,
                 z: round(f.z, 6),
+                df: Some(round(f.df, 1)),
                 p_value: round_opt(test.map(|t| t.p_value)),
                 p_adjusted: round_opt(test.and_then(|t| t.p_adjusted)),
                 coefficient: round_opt(f.coefficient),

@@ -20,10 +20,12 @@
 //! cluster-robust variance of the accounts' score contributions,
 //! `z = Σ_a U_a / sqrt(Σ_a U_a²)`, `U_a = Σ_{i ∈ a} x̃_i r_i`, where `r` is the residual of the
 //! model without the metric and `x̃` the metric residualised on that model's design (weighted
-//! by `p(1 − p)` for the logit). The scores of all horizons are added per account into one
-//! statistic per outcome. Its null draws come from the score wild cluster bootstrap with
-//! Gaussian weights (Kline & Santos 2012), drawn exactly as `N(0, Σ)` with Σ the correlation of
-//! the accounts' contributions across every candidate and outcome, so that the family-wise
+//! by `p(1 − p)` for the logit). Each outcome and horizon is one test, its z referred to
+//! Student's t with the variance's Satterthwaite degrees of freedom (few accounts, or a few
+//! carrying most of the contributions, make it wider). The null draws come from the score wild
+//! cluster bootstrap with Gaussian weights (Kline & Santos 2012), drawn exactly as `N(0, Σ)`
+//! with Σ the correlation of the accounts' contributions across every candidate, outcome and
+//! horizon, so that the family-wise
 //! adjustment sees these tests' dependence as it is ([`joint_null`]).
 //!
 //! Effect sizes: the metric's coefficient per standard deviation of its within-period score
@@ -66,76 +68,84 @@ pub struct CustomerHistory<'a> {
     pub left_censored: bool,
 }
 
-/// One model's fixed part: the rows it uses, their landmark period groups, the weights, the
-/// covariates demeaned within period (weighted), and the inverse of their weighted cross
-/// product, so that any metric can be residualised on the design (Frisch–Waugh–Lovell).
+/// One model's fixed part: the rows it uses (landmark indexes), their landmark period groups,
+/// the weights, the covariates' weighted means within each period and the inverse of their
+/// weighted within-period cross product, so that any metric can be residualised on the design
+/// (Frisch–Waugh–Lovell). Covariates are read from the horizon, not copied.
 #[derive(Debug, Clone)]
 struct Design {
-    rows: Vec<usize>,
-    group: Vec<usize>,
+    rows: Vec<u32>,
+    group: Vec<u32>,
     groups: usize,
     weight: Vec<f64>,
-    demeaned: Vec<[f64; COVARIATES]>,
+    means: Vec<[f64; COVARIATES]>,
     inverse: [[f64; COVARIATES]; COVARIATES],
     /// The null model's residual (y − p̂, or the OLS residual) per row.
     residual: Vec<f64>,
+    /// The null logit's intercepts and coefficients (a warm start for the full model).
+    start: Option<(Vec<f64>, [f64; COVARIATES])>,
 }
 
 impl Design {
     fn new(
-        rows: Vec<usize>,
-        group: Vec<usize>,
+        rows: Vec<u32>,
+        group: Vec<u32>,
         groups: usize,
         weight: Vec<f64>,
         covariates: &[[f64; COVARIATES]],
-        residual: Vec<f64>,
     ) -> Design {
-        let means = weighted_group_means(&group, groups, &weight, |k| covariates[rows[k]]);
-        let demeaned: Vec<[f64; COVARIATES]> = (0..rows.len())
-            .map(|k| {
-                let c = covariates[rows[k]];
-                std::array::from_fn(|j| c[j] - means[group[k]][j])
-            })
-            .collect();
+        let means = weighted_group_means(&group, groups, &weight, |k| covariates[rows[k] as usize]);
+        let mut design = Design {
+            rows,
+            group,
+            groups,
+            weight,
+            means,
+            inverse: [[0.0; COVARIATES]; COVARIATES],
+            residual: Vec::new(),
+            start: None,
+        };
         let mut cross = [[0.0; COVARIATES]; COVARIATES];
-        for (d, w) in demeaned.iter().zip(&weight) {
+        for k in 0..design.rows.len() {
+            let d = design.demeaned(k, covariates);
+            let w = design.weight[k];
             for a in 0..COVARIATES {
                 for b in 0..COVARIATES {
                     cross[a][b] += w * d[a] * d[b];
                 }
             }
         }
-        Design {
-            rows,
-            group,
-            groups,
-            weight,
-            demeaned,
-            inverse: pseudo_inverse(cross),
-            residual,
-        }
+        design.inverse = pseudo_inverse(cross);
+        design
+    }
+
+    /// Row k's covariates less their period's weighted mean.
+    fn demeaned(&self, k: usize, covariates: &[[f64; COVARIATES]]) -> [f64; COVARIATES] {
+        let c = covariates[self.rows[k] as usize];
+        let m = self.means[self.group[k] as usize];
+        std::array::from_fn(|j| c[j] - m[j])
     }
 
     /// `x` (one value per row of the design) without its projection on the design: weighted
     /// within-period demeaning, then the weighted regression on the demeaned covariates.
-    fn residualise(&self, x: &[f64]) -> Vec<f64> {
+    fn residualise(&self, x: &[f64], covariates: &[[f64; COVARIATES]]) -> Vec<f64> {
         let means = weighted_group_means(&self.group, self.groups, &self.weight, |k| [x[k]]);
         let centred: Vec<f64> = (0..x.len())
-            .map(|k| x[k] - means[self.group[k]][0])
+            .map(|k| x[k] - means[self.group[k] as usize][0])
             .collect();
         let mut cx = [0.0; COVARIATES];
-        for ((w, d), x) in self.weight.iter().zip(&self.demeaned).zip(&centred) {
+        for (k, x) in centred.iter().enumerate() {
+            let d = self.demeaned(k, covariates);
             for (c, dj) in cx.iter_mut().zip(d) {
-                *c += w * dj * x;
+                *c += self.weight[k] * dj * x;
             }
         }
         let delta: [f64; COVARIATES] =
             std::array::from_fn(|a| (0..COVARIATES).map(|b| self.inverse[a][b] * cx[b]).sum());
         (0..x.len())
             .map(|k| {
-                let fitted: f64 = (0..COVARIATES)
-                    .map(|j| self.demeaned[k][j] * delta[j])
-                    .sum();
+                let d = self.demeaned(k, covariates);
+                let fitted: f64 = (0..COVARIATES).map(|j| d[j] * delta[j]).sum();
                 centred[k] - fitted
             })
             .collect()
@@ -143,7 +153,7 @@ impl Design {
 }
 
 fn weighted_group_means<const N: usize>(
-    group: &[usize],
+    group: &[u32],
     groups: usize,
     weight: &[f64],
     value: impl Fn(usize) -> [f64; N],
@@ -152,10 +162,11 @@ fn weighted_group_means<const N: usize>(
     let mut totals = vec![0.0; groups];
     for k in 0..group.len() {
         let v = value(k);
+        let g = group[k] as usize;
         for j in 0..N {
-            sums[group[k]][j] += weight[k] * v[j];
+            sums[g][j] += weight[k] * v[j];
         }
-        totals[group[k]] += weight[k];
+        totals[g] += weight[k];
     }
     sums.iter()
         .zip(&totals)
@@ -338,37 +349,39 @@ fn horizon(
     let informative: Vec<bool> = (0..landmark_periods)
         .map(|t| stayed[t] > 0 && stayed[t] < total[t])
         .collect();
-    let rows: Vec<usize> = (0..landmarks.len())
-        .filter(|&k| informative[landmarks[k].1 as usize])
+    let rows: Vec<u32> = (0..landmarks.len() as u32)
+        .filter(|&k| informative[landmarks[k as usize].1 as usize])
         .collect();
-    let churned = rows.iter().filter(|&&k| !retained[k]).count();
+    let churned = rows.iter().filter(|&&k| !retained[k as usize]).count();
     let retention = (churned >= MIN_EVENTS).then(|| {
         let (group, groups) = groups_of(&rows, &landmarks);
-        let y: Vec<f64> = rows
-            .iter()
-            .map(|&k| f64::from(u8::from(retained[k])))
-            .collect();
-        let x: Vec<[f64; COVARIATES]> = rows.iter().map(|&k| covariates[k]).collect();
-        let fit = fe_logit(&group, groups, &y, &x, None);
+        let y = |k: usize| f64::from(u8::from(retained[rows[k] as usize]));
+        let fit = fe_logit(&group, groups, y, |k| covariates[rows[k] as usize], None);
         let weight: Vec<f64> = fit.p.iter().map(|p| p * (1.0 - p)).collect();
-        let residual: Vec<f64> = y.iter().zip(&fit.p).map(|(y, p)| y - p).collect();
-        Design::new(rows.clone(), group, groups, weight, &covariates, residual)
+        let residual: Vec<f64> = (0..rows.len()).map(|k| y(k) - fit.p[k]).collect();
+        let mut design = Design::new(rows.clone(), group, groups, weight, &covariates);
+        design.residual = residual;
+        design.start = Some((fit.alpha, fit.beta));
+        design
     });
     // Expansion: landmarks still paying at t + h.
-    let rows: Vec<usize> = (0..landmarks.len()).filter(|&k| retained[k]).collect();
+    let rows: Vec<u32> = (0..landmarks.len() as u32)
+        .filter(|&k| retained[k as usize])
+        .collect();
     let growth: Vec<f64> = rows
         .iter()
         .map(|&k| {
-            let (c, t) = (landmarks[k].0 as usize, landmarks[k].1 as usize);
+            let (c, t) = landmarks[k as usize];
+            let (c, t) = (c as usize, t as usize);
             (revenue[c * periods + t + h] / revenue[c * periods + t]).ln()
         })
         .collect();
     let expansion = (rows.len() >= MIN_ACCOUNTS).then(|| {
         let (group, groups) = groups_of(&rows, &landmarks);
         let weight = vec![1.0; rows.len()];
-        let design = Design::new(rows.clone(), group, groups, weight, &covariates, Vec::new());
-        let residual = design.residualise(&growth);
-        Design { residual, ..design }
+        let mut design = Design::new(rows.clone(), group, groups, weight, &covariates);
+        design.residual = design.residualise(&growth, &covariates);
+        design
     });
     Some(Horizon {
         horizon: h,
@@ -381,21 +394,23 @@ fn horizon(
 }
 
 /// Dense group numbers of the landmark periods of `rows`.
-fn groups_of(rows: &[usize], landmarks: &[(u32, u32)]) -> (Vec<usize>, usize) {
-    let mut ids: Vec<u32> = rows.iter().map(|&k| landmarks[k].1).collect();
+fn groups_of(rows: &[u32], landmarks: &[(u32, u32)]) -> (Vec<u32>, usize) {
+    let mut ids: Vec<u32> = rows.iter().map(|&k| landmarks[k as usize].1).collect();
     ids.sort_unstable();
     ids.dedup();
     let group = rows
         .iter()
-        .map(|&k| ids.binary_search(&landmarks[k].1).unwrap_or(0))
+        .map(|&k| ids.binary_search(&landmarks[k as usize].1).unwrap_or(0) as u32)
         .collect();
     (group, ids.len())
 }
 
-/// A logit with one intercept per group and `k` covariates, by Newton–Raphson (the group
-/// intercepts eliminated through the Schur complement); `start` a coefficient vector to begin
-/// from.
+/// A logit with one intercept per group and `K` covariates, by Newton–Raphson with the
+/// intercepts eliminated through their Schur complement and step halving; `y(k)` and `x(k)`
+/// give row k; `start` the intercepts and coefficients to begin from (the null model's, for
+/// the full one: a few steps then suffice).
 struct FeLogit<const K: usize> {
+    alpha: Vec<f64>,
     beta: [f64; K],
     p: Vec<f64>,
     /// The inverse of the covariates' block of the Hessian, after the intercepts are eliminated.
@@ -404,38 +419,40 @@ struct FeLogit<const K: usize> {
 }
 
 fn fe_logit<const K: usize>(
-    group: &[usize],
+    group: &[u32],
     groups: usize,
-    y: &[f64],
-    x: &[[f64; K]],
-    start: Option<[f64; K]>,
+    y: impl Fn(usize) -> f64,
+    x: impl Fn(usize) -> [f64; K],
+    start: Option<(Vec<f64>, [f64; K])>,
 ) -> FeLogit<K> {
-    let n = y.len();
-    let mut beta = start.unwrap_or([0.0; K]);
-    // Intercepts from each group's share, then Newton on everything.
-    let mut alpha: Vec<f64> = {
+    let n = group.len();
+    let (mut alpha, mut beta) = start.unwrap_or_else(|| {
+        // Intercepts from each group's share.
         let (mut s, mut t) = (vec![0.0; groups], vec![0.0; groups]);
         for k in 0..n {
-            s[group[k]] += y[k];
-            t[group[k]] += 1.0;
+            s[group[k] as usize] += y(k);
+            t[group[k] as usize] += 1.0;
         }
-        (0..groups)
+        let alpha = (0..groups)
             .map(|g| {
                 let share = ((s[g] + 0.5) / (t[g] + 1.0)).clamp(1e-6, 1.0 - 1e-6);
                 (share / (1.0 - share)).ln()
             })
-            .collect()
-    };
+            .collect();
+        (alpha, [0.0; K])
+    });
     let mut p = vec![0.5; n];
     let mut covariance = [[0.0; K]; K];
     let mut converged = false;
     let predict = |alpha: &[f64], beta: &[f64; K], p: &mut [f64]| -> f64 {
         let mut loglik = 0.0;
-        for k in 0..n {
-            let eta = alpha[group[k]] + (0..K).map(|j| beta[j] * x[k][j]).sum::<f64>();
-            let q = 1.0 / (1.0 + (-eta).exp());
-            p[k] = q.clamp(1e-12, 1.0 - 1e-12);
-            loglik += y[k] * p[k].ln() + (1.0 - y[k]) * (1.0 - p[k]).ln();
+        for (k, slot) in p.iter_mut().enumerate() {
+            let xk = x(k);
+            let eta = alpha[group[k] as usize] + (0..K).map(|j| beta[j] * xk[j]).sum::<f64>();
+            let q = (1.0 / (1.0 + (-eta).exp())).clamp(1e-12, 1.0 - 1e-12);
+            *slot = q;
+            let yk = y(k);
+            loglik += yk * q.ln() + (1.0 - yk) * (1.0 - q).ln();
         }
         loglik
     };
@@ -447,17 +464,18 @@ fn fe_logit<const K: usize>(
         let mut h_ab = vec![[0.0; K]; groups];
         let mut g_beta = [0.0; K];
         let mut h_bb = [[0.0; K]; K];
-        for k in 0..n {
-            let r = y[k] - p[k];
-            let w = p[k] * (1.0 - p[k]);
-            let g = group[k];
+        for (k, pk) in p.iter().enumerate() {
+            let xk = x(k);
+            let r = y(k) - pk;
+            let w = pk * (1.0 - pk);
+            let g = group[k] as usize;
             g_alpha[g] += r;
             h_alpha[g] += w;
             for a in 0..K {
-                g_beta[a] += r * x[k][a];
-                h_ab[g][a] += w * x[k][a];
+                g_beta[a] += r * xk[a];
+                h_ab[g][a] += w * xk[a];
                 for b in 0..K {
-                    h_bb[a][b] += w * x[k][a] * x[k][b];
+                    h_bb[a][b] += w * xk[a] * xk[b];
                 }
             }
         }
@@ -487,9 +505,18 @@ fn fe_logit<const K: usize>(
                 }
             })
             .collect();
+        let largest = d_beta
+            .iter()
+            .chain(&d_alpha)
+            .fold(0.0f64, |m, d| m.max(d.abs()));
+        if largest < 1e-10 {
+            converged = true;
+            break;
+        }
         // Step halving keeps the likelihood from falling.
         let mut step = 1.0;
         let mut accepted = false;
+        let mut trial_p = vec![0.0; n];
         for _ in 0..20 {
             let trial_alpha: Vec<f64> = alpha
                 .iter()
@@ -497,20 +524,15 @@ fn fe_logit<const K: usize>(
                 .map(|(a, d)| a + step * d)
                 .collect();
             let trial_beta: [f64; K] = std::array::from_fn(|j| beta[j] + step * d_beta[j]);
-            let mut trial_p = vec![0.0; n];
             let trial = predict(&trial_alpha, &trial_beta, &mut trial_p);
             if trial >= loglik - 1e-12 * loglik.abs().max(1.0) {
                 alpha = trial_alpha;
                 beta = trial_beta;
-                p = trial_p;
+                std::mem::swap(&mut p, &mut trial_p);
                 let change = (trial - loglik).abs();
                 loglik = trial;
                 accepted = true;
-                let largest = d_beta
-                    .iter()
-                    .chain(&d_alpha)
-                    .fold(0.0f64, |m, d| m.max((step * d).abs()));
-                if largest < 1e-9 || change < 1e-12 * loglik.abs().max(1.0) {
+                if step * largest < 1e-9 || change < 1e-12 * loglik.abs().max(1.0) {
                     converged = true;
                 }
                 break;
@@ -523,6 +545,7 @@ fn fe_logit<const K: usize>(
         }
     }
     FeLogit {
+        alpha,
         beta,
         p,
         covariance,
@@ -549,6 +572,11 @@ pub struct HorizonFigures {
     pub horizon: usize,
     /// The robust score statistic `Σ_a U_a / sqrt(Σ_a U_a²)`.
     pub z: f64,
+    /// Its variance's degrees of freedom ([`robust_df`]), and the statistic tested: the
+    /// normal score with z's upper tail under Student's t with `df` (z itself with many
+    /// accounts evenly spread, smaller when a few accounts carry the test).
+    pub df: f64,
+    pub statistic: f64,
     /// Each customer's score contribution over `sqrt(Σ U²)`, for the joint null; empty when
     /// too few accounts carry the test.
     scores: Vec<f32>,
@@ -663,14 +691,14 @@ fn contributions(
         .rows
         .iter()
         .map(|&k| {
-            let (c, t) = horizon.landmarks[k];
+            let (c, t) = horizon.landmarks[k as usize];
             score[c as usize * periods + t as usize]
         })
         .collect();
-    let tilde = design.residualise(&x);
+    let tilde = design.residualise(&x, &horizon.covariates);
     let mut per_customer = vec![0.0; customers];
     for (k, &row) in design.rows.iter().enumerate() {
-        per_customer[horizon.landmarks[row].0 as usize] += tilde[k] * design.residual[k];
+        per_customer[horizon.landmarks[row as usize].0 as usize] += tilde[k] * design.residual[k];
     }
     (per_customer, tilde)
 }
@@ -681,11 +709,40 @@ fn robust_z(per_customer: &[f64]) -> Option<f64> {
     (variance > 0.0).then(|| total / variance.sqrt())
 }
 
+/// Degrees of freedom of the cluster-robust variance `Σ U_a²` (Satterthwaite): for accounts
+/// whose contributions are Gaussian with unequal spreads, `Var(Σ U²) = 2 Σ σ_a⁴` and
+/// `E U⁴ = 3 σ⁴`, so `df ≈ 3 (Σ U²)² / Σ U⁴`, at most one less than the accounts. Few
+/// accounts, or a few that carry most of the contributions, give few degrees of freedom.
+fn robust_df(per_customer: &[f64]) -> f64 {
+    let (mut s2, mut s4, mut accounts) = (0.0, 0.0, 0usize);
+    for u in per_customer {
+        let u2 = u * u;
+        s2 += u2;
+        s4 += u2 * u2;
+        accounts += usize::from(*u != 0.0);
+    }
+    if s4 <= 0.0 {
+        return 1.0;
+    }
+    (3.0 * s2 * s2 / s4).clamp(1.0, accounts.saturating_sub(1).max(1) as f64)
+}
+
+/// The standard normal score with the same upper tail as `z` under Student's t with `df`
+/// degrees of freedom: the statistic the family compares with its Gaussian draws.
+fn normal_equivalent(z: f64, df: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    let Ok(t) = StudentsT::new(0.0, 1.0, df) else {
+        return z;
+    };
+    let upper = t.sf(z).clamp(1e-300, 1.0);
+    -inverse_normal(upper)
+}
+
 fn accounts_in(design: &Design, horizon: &Horizon) -> usize {
     let mut ids: Vec<u32> = design
         .rows
         .iter()
-        .map(|&k| horizon.landmarks[k].0)
+        .map(|&k| horizon.landmarks[k as usize].0)
         .collect();
     ids.sort_unstable();
     ids.dedup();
@@ -715,6 +772,7 @@ pub fn evidence(panel: &Panel, values: &[f64]) -> Evidence {
             let Some(z) = robust_z(&per_customer) else {
                 continue;
             };
+            let df = robust_df(&per_customer);
             let landmarks = design.rows.len();
             let in_design = accounts_in(design, h);
             if o == 0 {
@@ -739,6 +797,8 @@ pub fn evidence(panel: &Panel, values: &[f64]) -> Evidence {
             lines[o].push(HorizonFigures {
                 horizon: h.horizon,
                 z,
+                df,
+                statistic: normal_equivalent(z, df),
                 scores,
                 coefficient,
                 standard_error,
@@ -770,37 +830,38 @@ fn logit_coefficient(
     customers: usize,
 ) -> (Option<f64>, Option<f64>) {
     let rows = &design.rows;
-    let y: Vec<f64> = rows
-        .iter()
-        .map(|&k| f64::from(u8::from(h.retained[k])))
-        .collect();
-    let x: Vec<[f64; 5]> = rows
-        .iter()
-        .map(|&k| {
-            let c = h.covariates[k];
-            let (a, t) = h.landmarks[k];
-            [
-                c[0],
-                c[1],
-                c[2],
-                c[3],
-                score[a as usize * periods + t as usize],
-            ]
-        })
-        .collect();
-    let fit = fe_logit(&design.group, design.groups, &y, &x, None);
+    let y = |k: usize| f64::from(u8::from(h.retained[rows[k] as usize]));
+    let x = |k: usize| -> [f64; 5] {
+        let row = rows[k] as usize;
+        let c = h.covariates[row];
+        let (a, t) = h.landmarks[row];
+        [
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            score[a as usize * periods + t as usize],
+        ]
+    };
+    // From the null model's fit, with the metric's coefficient at 0.
+    let start = design
+        .start
+        .as_ref()
+        .map(|(alpha, beta)| (alpha.clone(), [beta[0], beta[1], beta[2], beta[3], 0.0]));
+    let fit = fe_logit(&design.group, design.groups, y, x, start);
     if !fit.converged {
         return (None, None);
     }
     // Sandwich over accounts: the scores of (γ, β) with the intercepts partialled out.
     let weight: Vec<f64> = fit.p.iter().map(|p| p * (1.0 - p)).collect();
-    let means = weighted_group_means(&design.group, design.groups, &weight, |k| x[k]);
+    let means = weighted_group_means(&design.group, design.groups, &weight, x);
     let mut meat_by_customer = vec![[0.0f64; 5]; customers];
     for (k, &row) in rows.iter().enumerate() {
-        let r = y[k] - fit.p[k];
-        let c = h.landmarks[row].0 as usize;
+        let r = y(k) - fit.p[k];
+        let c = h.landmarks[row as usize].0 as usize;
+        let (xk, m) = (x(k), means[design.group[k] as usize]);
         for j in 0..5 {
-            meat_by_customer[c][j] += (x[k][j] - means[design.group[k]][j]) * r;
+            meat_by_customer[c][j] += (xk[j] - m[j]) * r;
         }
     }
     let mut meat = [[0.0; 5]; 5];
@@ -845,7 +906,7 @@ fn ols_coefficient(
     let mut per_customer = vec![0.0; customers];
     for (k, &row) in design.rows.iter().enumerate() {
         let residual = design.residual[k] - coefficient * tilde[k];
-        per_customer[h.landmarks[row].0 as usize] += tilde[k] * residual;
+        per_customer[h.landmarks[row as usize].0 as usize] += tilde[k] * residual;
     }
     let clusters = per_customer.iter().filter(|u| **u != 0.0).count();
     let meat: f64 = per_customer.iter().map(|u| u * u).sum();
@@ -882,14 +943,19 @@ fn effect(panel: &Panel, percentile: &[f64], values: &[f64]) -> Option<Effect> {
             values[c as usize * periods + t as usize]
         };
         // Per landmark period, the customers at its extreme value.
-        let mut extreme: std::collections::BTreeMap<u32, f64> = std::collections::BTreeMap::new();
+        let start = if lowest {
+            f64::INFINITY
+        } else {
+            f64::NEG_INFINITY
+        };
+        let mut extreme = vec![start; periods];
         for (k, &(_, t)) in h.landmarks.iter().enumerate() {
             let v = value(k);
-            let slot = extreme.entry(t).or_insert(v);
+            let slot = &mut extreme[t as usize];
             *slot = if lowest { slot.min(v) } else { slot.max(v) };
         }
         groups[g] = (0..h.landmarks.len())
-            .filter(|&k| value(k) == extreme[&h.landmarks[k].1])
+            .filter(|&k| value(k) == extreme[h.landmarks[k].1 as usize])
             .collect();
     }
     if groups.iter().any(Vec::is_empty) {
@@ -940,24 +1006,32 @@ fn effect(panel: &Panel, percentile: &[f64], values: &[f64]) -> Option<Effect> {
 /// `Σ numerator / Σ denominator` over rows clustered by account, with a 95% interval by the
 /// delta method on the log (the linearised, cluster-robust variance).
 struct RatioOfSums {
-    by_account: std::collections::BTreeMap<u32, (f64, f64)>,
+    /// `(account, numerator, denominator)`, one entry per account, by account.
+    by_account: Vec<(u32, f64, f64)>,
 }
 
 impl RatioOfSums {
     fn new(rows: impl Iterator<Item = (u32, f64, f64)>) -> RatioOfSums {
-        let mut by_account = std::collections::BTreeMap::new();
+        let mut rows: Vec<(u32, f64, f64)> = rows.collect();
+        // Landmarks come account by account already: the sort only checks.
+        rows.sort_by_key(|r| r.0);
+        let mut by_account: Vec<(u32, f64, f64)> = Vec::new();
         for (a, num, den) in rows {
-            let slot: &mut (f64, f64) = by_account.entry(a).or_default();
-            slot.0 += num;
-            slot.1 += den;
+            match by_account.last_mut() {
+                Some(last) if last.0 == a => {
+                    last.1 += num;
+                    last.2 += den;
+                }
+                _ => by_account.push((a, num, den)),
+            }
         }
         RatioOfSums { by_account }
     }
 
     fn sums(&self) -> (f64, f64) {
         self.by_account
-            .values()
-            .fold((0.0, 0.0), |(n, d), (a, b)| (n + a, d + b))
+            .iter()
+            .fold((0.0, 0.0), |(n, d), (_, a, b)| (n + a, d + b))
     }
 
     fn estimate(&self) -> Option<f64> {
@@ -965,8 +1039,8 @@ impl RatioOfSums {
         (d > 0.0).then(|| n / d)
     }
 
-    /// The log ratio's linearised deviations per account: `(num_a − R den_a) / num`.
-    fn deviations(&self) -> Option<std::collections::BTreeMap<u32, f64>> {
+    /// The log ratio's linearised deviations per account, by account: `(num_a − R den_a) / num`.
+    fn deviations(&self) -> Option<Vec<(u32, f64)>> {
         let (n, d) = self.sums();
         if n <= 0.0 || d <= 0.0 {
             return None;
@@ -975,7 +1049,7 @@ impl RatioOfSums {
         Some(
             self.by_account
                 .iter()
-                .map(|(a, (num, den))| (*a, (num - r * den) / n))
+                .map(|(a, num, den)| (*a, (num - r * den) / n))
                 .collect(),
         )
     }
@@ -983,12 +1057,23 @@ impl RatioOfSums {
     fn interval(&self) -> Option<(f64, f64)> {
         let r = self.estimate()?;
         let deviations = self.deviations()?;
-        let g = deviations.len() as f64;
-        let variance: f64 =
-            deviations.values().map(|v| v * v).sum::<f64>() * g / (g - 1.0).max(1.0);
-        let sd = variance.sqrt();
-        Some(((r.ln() - 1.96 * sd).exp(), (r.ln() + 1.96 * sd).exp()))
+        Some(log_interval(r, deviations.iter().map(|(_, v)| *v)))
     }
+}
+
+/// A 95% interval for a positive ratio from its log's linearised deviations per account
+/// (with the small-sample factor `G / (G − 1)`).
+fn log_interval(ratio: f64, deviations: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (mut squares, mut g) = (0.0, 0.0);
+    for v in deviations {
+        squares += v * v;
+        g += 1.0;
+    }
+    let sd = (squares * g / (g - 1.0f64).max(1.0)).sqrt();
+    (
+        (ratio.ln() - 1.96 * sd).exp(),
+        (ratio.ln() + 1.96 * sd).exp(),
+    )
 }
 
 /// Retention of the top group over the bottom group, with a 95% interval (delta method on the
@@ -1012,17 +1097,33 @@ fn rate_ratio(h: &Horizon, top: &[usize], bottom: &[usize]) -> (Option<f64>, Opt
     let (Some(dt), Some(db)) = (t.deviations(), b.deviations()) else {
         return (Some(ratio), None);
     };
-    let mut combined = dt;
-    for (a, v) in db {
-        *combined.entry(a).or_default() -= v;
+    // Accounts can be in both groups in different periods: combine their deviations (a merge
+    // of the two lists, both by account).
+    let mut combined: Vec<f64> = Vec::with_capacity(dt.len() + db.len());
+    let (mut i, mut j) = (0, 0);
+    while i < dt.len() || j < db.len() {
+        match (dt.get(i), db.get(j)) {
+            (Some(x), Some(y)) if x.0 == y.0 => {
+                combined.push(x.1 - y.1);
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x.0 < y.0 => {
+                combined.push(x.1);
+                i += 1;
+            }
+            (Some(x), None) => {
+                combined.push(x.1);
+                i += 1;
+            }
+            (_, Some(y)) => {
+                combined.push(-y.1);
+                j += 1;
+            }
+            (None, None) => break,
+        }
     }
-    let g = combined.len() as f64;
-    let variance: f64 = combined.values().map(|v| v * v).sum::<f64>() * g / (g - 1.0).max(1.0);
-    let sd = variance.sqrt();
-    let ci = (
-        (ratio.ln() - 1.96 * sd).exp(),
-        (ratio.ln() + 1.96 * sd).exp(),
-    );
+    let ci = log_interval(ratio, combined.into_iter());
     (Some(ratio), Some(ci))
 }
 
@@ -1219,9 +1320,9 @@ mod tests {
             .rows
             .iter()
             .zip(&design.group)
-            .map(|(&k, &g)| 2.0 * h.covariates[k][0] + g as f64)
+            .map(|(&k, &g)| 2.0 * h.covariates[k as usize][0] + f64::from(g))
             .collect();
-        let tilde = design.residualise(&x);
+        let tilde = design.residualise(&x, &h.covariates);
         assert!(tilde.iter().all(|v| v.abs() < 1e-8));
     }
 }

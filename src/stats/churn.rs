@@ -482,4 +482,47 @@ mod tests {
         // Residual: 6 of 40.
         assert!((out.residual.unwrap() - 6.0 / 40.0).abs() < 1e-12);
     }
+
+    /// A fast version of `examples/calibrate.rs divergence`: an unrelated metric rising in
+    /// about three months of four rarely fails; signups pushed through a churn wave do.
+    #[test]
+    fn divergence_is_judged_against_the_metrics_own_rises() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(31);
+        let normal = |rng: &mut rand_chacha::ChaCha8Rng| {
+            (0..12).map(|_| rng.random::<f64>()).sum::<f64>() - 6.0
+        };
+        let (trials, months) = (300, 42);
+        let (mut unrelated, mut pushed) = (0, 0);
+        for _ in 0..trials {
+            let mut paying: Vec<f64> = vec![400.0];
+            let mut churned: Vec<f64> = vec![0.0];
+            for t in 1..months {
+                let rate: f64 = if (20..28).contains(&t) { 0.08 } else { 0.015 };
+                let lost = (paying[t - 1] * rate).round();
+                paying.push(paying[t - 1] - lost + (paying[t - 1] * 0.035).round());
+                churned.push(lost);
+            }
+            let (mut a, mut b) = (100.0f64, 100.0f64);
+            let mut steady = Vec::new();
+            let mut signups = Vec::new();
+            for t in 0..months {
+                a *= (0.034 + 0.05 * normal(&mut rng)).exp();
+                let push = if (20..28).contains(&t) { 0.15 } else { 0.0 };
+                b *= (0.01 + push + 0.05 * normal(&mut rng)).exp();
+                steady.push(a);
+                signups.push(b);
+            }
+            let fails =
+                |v: &[f64]| divergence_p_of_counts(v, &paying, &churned).is_some_and(|p| p <= 0.05);
+            unrelated += usize::from(fails(&steady));
+            pushed += usize::from(fails(&signups));
+        }
+        eprintln!("divergence: {unrelated} unrelated and {pushed} pushed of {trials} failed");
+        assert!(
+            unrelated <= 24,
+            "{unrelated} of {trials} unrelated metrics failed"
+        );
+        assert!(pushed >= 150, "{pushed} of {trials} pushed signups failed");
+    }
 }

@@ -256,6 +256,23 @@ pub(crate) fn line_chart(title: &str, periods: &[String], lines: &[Line], y_labe
 
 /// Bars from zero, one per category, with an optional reference line; `highlight` is drawn
 /// darker.
+/// One bar from `zero` to `y` at `(left, width)`, with its tooltip.
+fn bar(
+    out: &mut String,
+    (left, width): (f64, f64),
+    (y, zero): (f64, f64),
+    color: &str,
+    tooltip: &str,
+) {
+    let _ = writeln!(
+        out,
+        "<rect x=\"{left:.1}\" y=\"{:.1}\" width=\"{width:.1}\" height=\"{:.1}\" fill=\"{color}\"><title>{}</title></rect>",
+        y.min(zero),
+        (y - zero).abs(),
+        xml_escape(tooltip)
+    );
+}
+
 pub(crate) fn bar_chart(
     title: &str,
     categories: &[String],
@@ -279,14 +296,13 @@ pub(crate) fn bar_chart(
         } else {
             "#8fb3d9"
         };
-        let _ = writeln!(
-            frame.out,
-            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{color}\"><title>{}: {value:.2}</title></rect>",
-            x + slot * 0.15,
-            y.min(zero),
-            slot * 0.7,
-            (y - zero).abs(),
-            xml_escape(category)
+        let tooltip = format!("{category}: {value:.2}");
+        bar(
+            &mut frame.out,
+            (x + slot * 0.15, slot * 0.7),
+            (y, zero),
+            color,
+            &tooltip,
         );
         frame.x_label(x + slot / 2.0, category);
     }
@@ -317,14 +333,13 @@ pub(crate) fn interval_bars(
         let y = frame.y(*value);
         let interval = intervals.get(i).copied().flatten();
         let shown = interval.map_or(String::new(), |(a, b)| format!(" [{a:.2}–{b:.2}]"));
-        let _ = writeln!(
-            frame.out,
-            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#8fb3d9\"><title>{}: {value:.2}{shown}</title></rect>",
-            x + slot * 0.25,
-            y.min(zero),
-            slot * 0.5,
-            (y - zero).abs(),
-            xml_escape(category)
+        let tooltip = format!("{category}: {value:.2}{shown}");
+        bar(
+            &mut frame.out,
+            (x + slot * 0.25, slot * 0.5),
+            (y, zero),
+            "#8fb3d9",
+            &tooltip,
         );
         if let Some((a, b)) = interval {
             let centre = x + slot / 2.0;
