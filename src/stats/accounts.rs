@@ -39,7 +39,8 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::family::NullDraws;
-use super::series::inverse_normal;
+use super::linalg::cholesky;
+use super::series::{inverse_normal, standard_normal};
 
 /// Covariates of both models besides the period effects.
 const COVARIATES: usize = 4;
@@ -1178,32 +1179,6 @@ pub fn joint_null(tests: &[&HorizonFigures], draws: usize, seed: u64) -> NullDra
 
 /// Mixed into the run's seed for the account-level null.
 const ACCOUNT_SEED: u64 = 0xacc0_0a7c_0000_0001;
-
-fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
-    use rand::Rng;
-    let u: f64 = 1.0 - rng.random::<f64>();
-    let v: f64 = rng.random::<f64>();
-    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-}
-
-/// Lower Cholesky factor of a positive semi-definite matrix; a direction already spanned by
-/// earlier ones (two candidates with the same contributions) gets a zero column.
-fn cholesky(sigma: &[Vec<f64>]) -> Vec<Vec<f64>> {
-    let k = sigma.len();
-    let mut l = vec![vec![0.0; k]; k];
-    for i in 0..k {
-        for j in 0..=i {
-            let s: f64 = (0..j).map(|m| l[i][m] * l[j][m]).sum();
-            if i == j {
-                let d = sigma[i][i] - s;
-                l[i][i] = if d > 1e-12 { d.sqrt() } else { 0.0 };
-            } else if l[j][j] > 0.0 {
-                l[i][j] = (sigma[i][j] - s) / l[j][j];
-            }
-        }
-    }
-    l
-}
 
 #[cfg(test)]
 mod tests {

@@ -118,6 +118,25 @@ impl Qr {
     }
 }
 
+/// Lower Cholesky factor of a positive semi-definite matrix; a direction already spanned by
+/// earlier ones (two candidates with the same contributions) gets a zero column.
+pub(crate) fn cholesky(sigma: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let k = sigma.len();
+    let mut l = vec![vec![0.0; k]; k];
+    for i in 0..k {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|m| l[i][m] * l[j][m]).sum();
+            if i == j {
+                let d = sigma[i][i] - s;
+                l[i][i] = if d > 1e-12 { d.sqrt() } else { 0.0 };
+            } else if l[j][j] > 0.0 {
+                l[i][j] = (sigma[i][j] - s) / l[j][j];
+            }
+        }
+    }
+    l
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

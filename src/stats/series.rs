@@ -154,6 +154,13 @@ pub fn normal_scores(values: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// One standard normal draw (Box–Muller, the cosine half).
+pub(crate) fn standard_normal<R: Rng>(rng: &mut R) -> f64 {
+    let u: f64 = 1.0 - rng.random::<f64>();
+    let v: f64 = rng.random::<f64>();
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+}
+
 /// `Φ⁻¹(p)` of the standard normal (statrs).
 pub fn inverse_normal(p: f64) -> f64 {
     use statrs::distribution::{ContinuousCDF, Normal};
