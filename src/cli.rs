@@ -81,6 +81,10 @@ pub struct InputArgs {
     /// Skip unreadable event rows and count them, instead of stopping at the first.
     #[arg(long)]
     pub skip_bad_rows: bool,
+    /// IANA zone of event times written without one (e.g. `Europe/Berlin`: Excel exports,
+    /// legacy Mixpanel projects, app databases) [default: UTC, or `[events] timezone`].
+    #[arg(long, value_name = "ZONE", value_parser = crate::ingest::timestamp::parse_zone)]
+    pub timezone: Option<chrono_tz::Tz>,
 }
 
 #[derive(Debug, Args)]

@@ -468,6 +468,7 @@ pub(crate) fn demo_config() -> Config {
         columns: EventColumns::default(),
         north_star: Some(STAR.into()),
         candidates,
+        timezone: None,
     }
 }
 

@@ -28,6 +28,7 @@ pub(crate) mod evaluation;
 pub mod exit_codes;
 pub(crate) mod gate;
 pub mod ingest;
+pub(crate) mod memory;
 pub(crate) mod output;
 pub mod period;
 pub mod progress;

@@ -36,7 +36,7 @@ const EXPECTED: &[(&str, [f64; 3])] = &[
     ("users_60_minutes", [1.0, 0.0, 0.0]),
 ];
 
-fn check_all(json: &serde_json::Value) {
+pub(crate) fn check_all(json: &serde_json::Value) {
     for (name, expected) in EXPECTED {
         let got = series(json, name);
         assert_eq!(got.len(), 3, "{name}: {got:?}");
@@ -53,7 +53,7 @@ fn check_all(json: &serde_json::Value) {
     assert_eq!(series(json, "revenue"), vec![150.0, 150.0, 180.0]);
 }
 
-fn evaluate_tiny(events: &Path, revenue: &Path) -> serde_json::Value {
+pub(crate) fn evaluate_tiny(events: &Path, revenue: &Path) -> serde_json::Value {
     evaluate_json(events, revenue, &data("tiny_nsm.toml"), &[])
 }
 

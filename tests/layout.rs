@@ -10,11 +10,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("error", &[]),
     ("period", &[]),
     ("progress", &[]),
+    ("memory", &[]),
     ("exit_codes", &["error"]),
     ("output", &["error"]),
     ("ingest", &["error", "period", "progress"]),
-    ("candidates", &["error", "period", "progress", "ingest"]),
-    ("stats", &["ingest"]),
+    (
+        "candidates",
+        &["error", "period", "progress", "memory", "ingest"],
+    ),
+    ("stats", &["memory", "ingest"]),
     (
         "evaluation",
         &[
@@ -43,7 +47,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "demo",
         &["error", "period", "output", "ingest", "candidates"],
     ),
-    ("cli", &["period", "render", "sql"]),
+    ("cli", &["period", "ingest", "render", "sql"]),
 ];
 
 fn src() -> PathBuf {

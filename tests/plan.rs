@@ -14,6 +14,7 @@ fn one_scan_of_the_events_file() {
         delimiter: b',',
         as_of: None,
         skip_bad_rows: false,
+        timezone: None,
     };
     let plan = activity_plan(&EventSource::Files(files), &options).unwrap();
     let explained = plan.explain(true).unwrap();

@@ -26,7 +26,7 @@ fn expr_days(family: TimestampFamily, texts: &[String]) -> Vec<Option<i32>> {
     let frame = df!("t" => texts).unwrap();
     let out = frame
         .lazy()
-        .select([family.day_expr(col("t")).alias("day")])
+        .select([family.day_expr(col("t"), None).alias("day")])
         .collect()
         .unwrap();
     out.column("day")
@@ -252,6 +252,7 @@ fn readers_survive(bytes: &[u8]) {
         delimiter: b',',
         as_of: None,
         skip_bad_rows: true,
+        timezone: None,
     };
     // Ok or an error, never a panic.
     let _ = for_each_record(&files[0], b',', |_| Ok(Visit::Continue));

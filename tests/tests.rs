@@ -16,4 +16,5 @@ mod plan;
 mod properties;
 mod report;
 mod statsmodels;
+mod timestamps;
 mod warehouse;

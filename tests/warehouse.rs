@@ -186,6 +186,25 @@ fn every_kind_agrees_with_duckdb_by_month_and_by_week() {
 }
 
 #[test]
+fn whole_hour_offsets_agree_with_duckdb_timestamptz() {
+    // PostgreSQL's `2024-02-01 00:30:00+02` text, read by DuckDB into a TIMESTAMPTZ column in
+    // a New York session, and by nsm from the same file: the same UTC buckets.
+    let dir = tempfile::tempdir().unwrap();
+    let events = crate::timestamps::write_events(
+        dir.path(),
+        "plus_two.csv",
+        crate::timestamps::postgres_plus_two,
+    );
+    let (revenue, config) = (data("tiny_revenue_customers.csv"), data("tiny_nsm.toml"));
+    for period in ["month", "week"] {
+        let extra = ["--period", period];
+        let (series, _) = run_on_duckdb(dir.path(), &events, &revenue, &config, &extra);
+        let json = crate::common::evaluate_json(&events, &revenue, &config, &extra);
+        assert_same_series(&json, &read_series(&series, period == "week"));
+    }
+}
+
+#[test]
 fn awkward_event_names_are_quoted() {
     let dir = tempfile::tempdir().unwrap();
     let name = "it's \"x\", \\ y";

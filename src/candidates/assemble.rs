@@ -188,7 +188,7 @@ fn split(
     // New entities have no per-customer outcome to follow; running counts are built later.
     let mut by_customer = customers
         .filter(|_| !cumulative && !matches!(kind, Kind::NewEntities { .. }))
-        .map(|slots| (slots, vec![0.0; slots.customers * n]));
+        .map(|slots| (slots, crate::memory::zeros(slots.customers * n)));
     let censored_from = dataset.last - CHURN_HORIZON as i32 + 1;
     let keys = collected
         .rows
@@ -416,7 +416,7 @@ fn running_by_customer(
     dataset: &Dataset,
 ) -> CustomerValues {
     let n = dataset.len();
-    let mut values = vec![0.0; slots.customers * n];
+    let mut values = crate::memory::zeros(slots.customers * n);
     let index: BTreeMap<&str, usize> = dataset
         .customer_revenue
         .iter()

@@ -16,6 +16,8 @@ pub(crate) struct Config {
     pub(crate) columns: EventColumns,
     pub(crate) north_star: Option<String>,
     pub(crate) candidates: Vec<Candidate>,
+    /// `[events] timezone`: the zone of event times written without one.
+    pub(crate) timezone: Option<chrono_tz::Tz>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -69,6 +71,15 @@ impl Config {
                 .map(|span| text[..span.start.min(text.len())].matches('\n').count() as u64 + 1);
             InputError::at(source, line, None, None, e.message().trim())
         })?;
+        let timezone = raw
+            .events
+            .timezone()
+            .map(|zone| {
+                crate::ingest::timestamp::parse_zone(zone).map_err(|reason| {
+                    InputError::new(format!("config {source}: [events] timezone: {reason}"))
+                })
+            })
+            .transpose()?;
         let columns = raw.events.into_columns();
         let mut candidates = Vec::with_capacity(raw.candidates.len());
         let mut seen = BTreeSet::new();
@@ -97,6 +108,7 @@ impl Config {
             columns,
             north_star,
             candidates,
+            timezone,
         })
     }
 }
@@ -377,6 +389,10 @@ pub(crate) fn to_toml(config: &Config, header_comment: &str) -> String {
     out.push_str("# Column names in the event files (left: nsm's name, right: yours).\n[events]\n");
     for (default, mapped) in config.columns.pairs() {
         out.push_str(&format!("{default} = {}\n", toml_string(mapped)));
+    }
+    if let Some(zone) = config.timezone {
+        out.push_str("# The zone of event times written without one.\n");
+        out.push_str(&format!("timezone = {}\n", toml_string(zone.name())));
     }
     out.push('\n');
     if let Some(star) = &config.north_star {

@@ -31,6 +31,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
         config: Some(data.config.clone()),
         delimiter: b',',
         skip_bad_rows: false,
+        timezone: None,
     };
     let evaluation = evaluate(inputs, &super::settings(&args.analysis), &progress)?;
     super::render_and_emit(&evaluation, &args.output)?;

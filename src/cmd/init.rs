@@ -33,6 +33,7 @@ pub(crate) fn run(args: InitArgs) -> Result<ExitCode> {
         delimiter: args.delimiter,
         as_of: None,
         skip_bad_rows: false,
+        timezone: None,
     };
     let progress = Progress::new(false);
     let activity = load_activity(&EventSource::Files(files), &options, &progress)?;

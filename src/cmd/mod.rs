@@ -147,6 +147,7 @@ pub(crate) fn inputs(input: &InputArgs, config: Option<Config>) -> Result<Inputs
         config,
         delimiter: input.delimiter,
         skip_bad_rows: input.skip_bad_rows,
+        timezone: input.timezone,
     })
 }
 

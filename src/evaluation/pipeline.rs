@@ -87,6 +87,8 @@ pub(crate) struct Inputs {
     pub(crate) config: Option<Config>,
     pub(crate) delimiter: u8,
     pub(crate) skip_bad_rows: bool,
+    /// `--timezone`: the zone of event times written without one (before `[events]`'s).
+    pub(crate) timezone: Option<chrono_tz::Tz>,
 }
 
 /// Statistics are rounded for output so that files stay readable; the verdicts are decided on
@@ -165,6 +167,7 @@ pub(crate) fn evaluate(
         delimiter: inputs.delimiter,
         as_of: settings.as_of,
         skip_bad_rows: inputs.skip_bad_rows,
+        timezone: inputs.timezone.or(config.timezone),
     };
     let revenue = match inputs.revenue {
         RevenueSource::File(path) => {

@@ -53,9 +53,16 @@ pub struct ColumnsTable {
     account_id: Option<String>,
     event: Option<String>,
     value: Option<String>,
+    /// The zone of event times written without one.
+    timezone: Option<String>,
 }
 
 impl ColumnsTable {
+    /// The `timezone` entry, as written.
+    pub fn timezone(&self) -> Option<&str> {
+        self.timezone.as_deref()
+    }
+
     /// The mapping, with the default name for every column not mapped.
     pub fn into_columns(self) -> EventColumns {
         let or = |mapped: Option<String>, default: &str| mapped.unwrap_or_else(|| default.into());

@@ -1,27 +1,40 @@
-//! Timestamps to UTC days, in two implementations that must agree: a polars expression for the
-//! one pass over the events, and a plain function used to locate a bad row and to parse revenue.
+//! Timestamps to UTC instants and days. One strict grammar, applied by the same function to the
+//! events (inside the polars pass), to revenue, and to locate a bad row; the common fixed
+//! shapes also have a faster polars `strptime` path that must agree with it.
 //!
-//! Accepted forms (SPEC "Inputs"): ISO 8601 date-times with `Z`, `±HH:MM` or `±HHMM` offsets
-//! (converted to UTC), naive date-times (read as UTC), dates, and epoch seconds or milliseconds.
-//! A column holds one family: either ISO text or epoch numbers. Epoch values with a magnitude of
-//! at least 1e11 are milliseconds (1e11 seconds is the year 5138; 1e11 ms is 1973-03-03).
+//! Accepted text (README "Timestamps", one test per exporter's shape):
+//! - `YYYY-MM-DD`, midnight UTC;
+//! - `YYYY-MM-DD[T| ]HH:MM[:SS[.f]]` with 1–9 fraction digits, then an optional zone:
+//!   `Z`, ` UTC`, or an offset `±HH`, `±HH:MM` or `±HHMM` (at most 14 hours), with or without
+//!   one space before it. An offset is converted to UTC; no zone is read as UTC.
+//! - epoch numbers, integer or decimal: seconds below 1e11 in magnitude, milliseconds below
+//!   1e14, microseconds below 1e17, nanoseconds above (1e11 seconds is the year 5138; 1e11 ms
+//!   is 1973-03-03, and so on up the units).
+//!
+//! Anything else is refused, never guessed: a trailing text that is not a zone makes the value
+//! a bad row. A column holds one family: either ISO text or epoch numbers.
 
+use chrono_tz::Tz;
 use polars::prelude::*;
 
-use crate::period::parse_date;
-
-const MINUTES_PER_DAY: i32 = 24 * 60;
+const MICROS_PER_SECOND: i64 = 1_000_000;
+const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
 const SECONDS_PER_DAY: f64 = 86_400.0;
+/// Epoch magnitudes from which values are milliseconds, microseconds, nanoseconds.
 const EPOCH_MILLIS_FROM: f64 = 1e11;
+const EPOCH_MICROS_FROM: f64 = 1e14;
+const EPOCH_NANOS_FROM: f64 = 1e17;
+/// The largest offset from UTC in use (Kiribati, +14:00).
+const MAX_OFFSET_HOURS: i64 = 14;
 
 /// Why a text is refused as a timestamp, in every message that says so.
-pub const NOT_A_TIMESTAMP: &str = "not a timestamp nsm can read (ISO 8601 such as 2024-03-01T12:00:00Z, a date, or epoch seconds/milliseconds)";
+pub const NOT_A_TIMESTAMP: &str = "not a timestamp nsm can read; accepted: 2024-03-01, 2024-03-01T12:00:00Z, 2024-03-01 12:00:00.123456 with no zone (UTC) or a zone Z, ' UTC', +02, +02:00 or +0200 (a space before it allowed), or epoch seconds, milliseconds, microseconds or nanoseconds";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimestampFamily {
     /// `2024-03-01`, `2024-03-01T12:00:00Z`, `2024-03-01 12:00:00.5+02:00`, ...
     Iso,
-    /// `1709251200` (seconds) or `1709251200000` (milliseconds).
+    /// `1709251200` (seconds), `1709251200000` (milliseconds), microseconds, nanoseconds.
     Epoch,
 }
 
@@ -41,7 +54,7 @@ impl TimestampFamily {
     pub fn describe(self) -> &'static str {
         match self {
             Self::Iso => "ISO 8601 dates and times",
-            Self::Epoch => "epoch seconds or milliseconds",
+            Self::Epoch => "epoch seconds, milliseconds, microseconds or nanoseconds",
         }
     }
 
@@ -54,11 +67,11 @@ impl TimestampFamily {
         }
     }
 
-    /// The same parse as [`Self::parse_day`] as a polars expression over a string column;
-    /// unparsable values become null.
-    pub fn day_expr(self, text: Expr) -> Expr {
+    /// The same parse as [`Self::parse_day`] as a polars expression over a string column,
+    /// date-times without a zone read in `zone`; unparsable values become null.
+    pub fn day_expr(self, text: Expr, zone: Option<Tz>) -> Expr {
         match self {
-            Self::Iso => iso_day_expr(text),
+            Self::Iso => iso_day_expr(text, zone),
             Self::Epoch => epoch_day_expr(text),
         }
     }
@@ -96,6 +109,20 @@ pub fn fast_format(text: &str) -> Option<&'static str> {
     }
 }
 
+/// An IANA zone name (`Europe/Berlin`), or why it is not one.
+pub fn parse_zone(text: &str) -> Result<Tz, String> {
+    text.parse::<Tz>().map_err(|_| {
+        format!(
+            "'{text}' is not an IANA time zone name (such as Europe/Berlin, America/New_York or UTC)"
+        )
+    })
+}
+
+/// A [`fast_format`] shape of a date-time without a zone.
+pub fn is_naive(format: &str) -> bool {
+    format.contains("%H") && !format.ends_with('Z')
+}
+
 /// UTC days of a text column in one of the [`fast_format`] shapes; values of another shape
 /// become null.
 pub fn fast_day_expr(text: Expr, format: &'static str) -> Expr {
@@ -115,48 +142,52 @@ pub fn fast_day_expr(text: Expr, format: &'static str) -> Expr {
         .cast(DataType::Int32)
 }
 
-/// Epoch seconds or milliseconds to a UTC day.
-pub fn parse_epoch_day(text: &str) -> Option<i32> {
-    let looks_numeric = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '-' || c == '.');
-    if !looks_numeric {
+/// The epoch value of a text in the accepted units, in seconds: only digits, one `-` in front
+/// and at most one `.`.
+fn epoch_seconds(text: &str) -> Option<f64> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) {
         return None;
     }
     let value: f64 = text.parse().ok()?;
-    if !value.is_finite() {
-        return None;
-    }
-    let seconds = if value.abs() >= EPOCH_MILLIS_FROM {
-        value / 1000.0
+    Some(value / epoch_divisor(value.abs()))
+}
+
+fn epoch_divisor(magnitude: f64) -> f64 {
+    if magnitude >= EPOCH_NANOS_FROM {
+        1e9
+    } else if magnitude >= EPOCH_MICROS_FROM {
+        1e6
+    } else if magnitude >= EPOCH_MILLIS_FROM {
+        1e3
     } else {
-        value
-    };
-    let day = (seconds / SECONDS_PER_DAY).floor();
+        1.0
+    }
+}
+
+/// Epoch text (any accepted unit) to a UTC day.
+pub fn parse_epoch_day(text: &str) -> Option<i32> {
+    let day = (epoch_seconds(text)? / SECONDS_PER_DAY).floor();
     (day.abs() < f64::from(i32::MAX)).then_some(day as i32)
 }
 
-/// Epoch text to UTC days, mirroring [`parse_epoch_day`]: trimmed, only digits, `-` and `.`.
-fn epoch_day_expr(raw: Expr) -> Expr {
-    let text = raw.str().strip_chars(lit(NULL));
-    // Stripping every digit, `-` and `.` from both ends leaves nothing only when the text
-    // consists of them.
-    let numeric = text
-        .clone()
-        .str()
-        .strip_chars(lit("0123456789-."))
-        .eq(lit(""))
-        .and(text.clone().str().len_bytes().gt(lit(0)));
-    when(numeric)
-        .then(epoch_seconds_to_day(text.cast(DataType::Float64)))
-        .otherwise(lit(NULL).cast(DataType::Int32))
+/// Epoch text to UTC microseconds (for tests against other parsers).
+pub fn parse_epoch_micros(text: &str) -> Option<i64> {
+    let micros = (epoch_seconds(text)? * 1e6).round();
+    (micros.abs() < 9e18).then_some(micros as i64)
 }
 
-/// A numeric epoch column (seconds or milliseconds) to UTC days.
+/// A numeric epoch column (any accepted unit) to UTC days.
 pub fn epoch_seconds_to_day(value: Expr) -> Expr {
-    let seconds = when(value.clone().abs().gt_eq(lit(EPOCH_MILLIS_FROM)))
-        .then(value.clone() / lit(1000.0))
+    let magnitude = value.clone().abs();
+    let seconds = when(magnitude.clone().gt_eq(lit(EPOCH_NANOS_FROM)))
+        .then(value.clone() / lit(1e9))
+        .when(magnitude.clone().gt_eq(lit(EPOCH_MICROS_FROM)))
+        .then(value.clone() / lit(1e6))
+        .when(magnitude.gt_eq(lit(EPOCH_MILLIS_FROM)))
+        .then(value.clone() / lit(1e3))
         .otherwise(value.clone());
     when(value.is_finite())
         .then(
@@ -167,148 +198,373 @@ pub fn epoch_seconds_to_day(value: Expr) -> Expr {
         .otherwise(lit(NULL).cast(DataType::Int32))
 }
 
-/// Where an offset starts, if the text ends with one: `(sign, hours, minutes)`.
-fn iso_offset_minutes(text: &str) -> Option<i32> {
-    let bytes = text.as_bytes();
-    let len = bytes.len();
-    let sign = |b: u8| match b {
-        b'+' => Some(1),
-        b'-' => Some(-1),
-        _ => None,
+/// The value of the digits of `text[range]`, if they are all digits.
+fn number(bytes: &[u8], from: usize, len: usize) -> Option<i64> {
+    let digits = bytes.get(from..from + len)?;
+    digits.iter().try_fold(0i64, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0'))
+    })
+}
+
+/// The zone after the time, in seconds east of UTC; `None` when the text is not a zone.
+fn zone_seconds(zone: &[u8]) -> Option<i64> {
+    let zone = zone.strip_prefix(b" ").unwrap_or(zone);
+    match zone {
+        b"" | b"Z" | b"z" | b"UTC" => return Some(0),
+        _ => {}
+    }
+    let sign = match zone.first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
     };
-    let two = |at: usize| -> Option<i32> { text.get(at..at + 2)?.parse().ok() };
-    if matches!(bytes[len - 1], b'Z' | b'z') {
-        return Some(0);
+    let (hours, minutes) = match zone.len() {
+        3 => (number(zone, 1, 2)?, 0),
+        5 => (number(zone, 1, 2)?, number(zone, 3, 2)?),
+        6 if zone[3] == b':' => (number(zone, 1, 2)?, number(zone, 4, 2)?),
+        _ => return None,
+    };
+    if minutes >= 60 || hours * 60 + minutes > MAX_OFFSET_HOURS * 60 {
+        return None;
     }
-    if len >= 22 && bytes[len - 3] == b':' {
-        if let Some(s) = sign(bytes[len - 6]) {
-            return Some(s * (two(len - 5)? * 60 + two(len - 2)?));
-        }
-    }
-    if len >= 21 {
-        if let Some(s) = sign(bytes[len - 5]) {
-            return Some(s * (two(len - 4)? * 60 + two(len - 2)?));
-        }
-    }
-    Some(0)
+    Some(sign * (hours * 3600 + minutes * 60))
 }
 
-/// ISO 8601 date or date-time to a UTC day. Mirrors [`iso_day_expr`] rule for rule.
+/// An accepted ISO text split into its wall time (microseconds since the epoch, as if it were
+/// UTC) and its zone: `Some(seconds east of UTC)`, `None` for a date-time without a zone. A
+/// date alone is `Some(0)`: a calendar day, the same day in every zone.
+fn parse_iso_parts(text: &str) -> Option<(i64, Option<i64>)> {
+    let b = text.trim().as_bytes();
+    let year = number(b, 0, 4)?;
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+        return None;
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(
+        i32::try_from(year).ok()?,
+        u32::try_from(number(b, 5, 2)?).ok()?,
+        u32::try_from(number(b, 8, 2)?).ok()?,
+    )?;
+    let day = i64::from(crate::period::day_of_date(date));
+    if b.len() == 10 {
+        return Some((day * MICROS_PER_DAY, Some(0)));
+    }
+    if !matches!(b[10], b'T' | b' ') || b.get(13) != Some(&b':') {
+        return None;
+    }
+    let (hour, minute) = (number(b, 11, 2)?, number(b, 14, 2)?);
+    let mut at = 16;
+    let mut second = 0;
+    let mut micros = 0;
+    if b.get(at) == Some(&b':') {
+        second = number(b, at + 1, 2)?;
+        at += 3;
+        if b.get(at) == Some(&b'.') {
+            let digits = b[at + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            if !(1..=9).contains(&digits) {
+                return None;
+            }
+            // Microseconds from the first six digits (padded), the rest truncated.
+            micros = (0..6).fold(0, |n, i| {
+                let d = if i < digits { b[at + 1 + i] - b'0' } else { 0 };
+                n * 10 + i64::from(d)
+            });
+            at += 1 + digits;
+        }
+    }
+    if hour >= 24 || minute >= 60 || second >= 60 {
+        return None;
+    }
+    let zone = &b[at..];
+    let offset = if zone.is_empty() {
+        None
+    } else {
+        Some(zone_seconds(zone)?)
+    };
+    let seconds = day * 86_400 + hour * 3600 + minute * 60 + second;
+    Some((seconds * MICROS_PER_SECOND + micros, offset))
+}
+
+/// A wall time (microseconds since the epoch, as if UTC) in `zone` to the UTC instant.
+/// In the spring gap (a wall time that does not exist) the time is read with the offset in
+/// force before the change, so 02:30 in a gap from 02:00 to 03:00 is 03:30 after it, as
+/// PostgreSQL does; in the autumn overlap (a wall time that happens twice) it is the first of
+/// the two instants.
+pub fn local_to_utc_micros(wall: i64, zone: Tz) -> Option<i64> {
+    use chrono::{LocalResult, Offset, TimeZone};
+    let naive = chrono::DateTime::from_timestamp_micros(wall)?.naive_utc();
+    let utc = match zone.from_local_datetime(&naive) {
+        LocalResult::Single(t) => t.timestamp_micros(),
+        LocalResult::Ambiguous(first, second) => {
+            first.timestamp_micros().min(second.timestamp_micros())
+        }
+        LocalResult::None => {
+            let before = zone
+                .offset_from_utc_datetime(&(naive - chrono::Duration::days(1)))
+                .fix()
+                .local_minus_utc();
+            wall - i64::from(before) * MICROS_PER_SECOND
+        }
+    };
+    Some(utc)
+}
+
+/// An accepted ISO text (see the module) to UTC microseconds since the epoch; a date-time
+/// without a zone is wall time in `zone` (UTC when `None`).
+pub fn parse_iso_micros_in(text: &str, zone: Option<Tz>) -> Option<i64> {
+    let (wall, offset) = parse_iso_parts(text)?;
+    match (offset, zone) {
+        (Some(offset), _) => Some(wall - offset * MICROS_PER_SECOND),
+        (None, Some(zone)) => local_to_utc_micros(wall, zone),
+        (None, None) => Some(wall),
+    }
+}
+
+/// An accepted ISO text to UTC microseconds, a date-time without a zone read as UTC.
+pub fn parse_iso_micros(text: &str) -> Option<i64> {
+    parse_iso_micros_in(text, None)
+}
+
+fn day_of_micros(micros: i64) -> Option<i32> {
+    i32::try_from(micros.div_euclid(MICROS_PER_DAY)).ok()
+}
+
+/// An accepted ISO text to its UTC day.
 pub fn parse_iso_day(text: &str) -> Option<i32> {
-    if !text.is_ascii() {
-        return None;
-    }
-    let date = parse_date(text.get(0..10)?)?;
-    let len = text.len();
-    if len == 10 {
-        return Some(date);
-    }
-    if len < 16 {
-        return None;
-    }
-    let bytes = text.as_bytes();
-    if !matches!(bytes[10], b'T' | b' ') || bytes[13] != b':' {
-        return None;
-    }
-    let hour: i32 = text.get(11..13)?.parse().ok()?;
-    let minute: i32 = text.get(14..16)?.parse().ok()?;
-    if !(0..24).contains(&hour) || !(0..60).contains(&minute) {
-        return None;
-    }
-    let offset = iso_offset_minutes(text)?;
-    let utc_minutes = hour * 60 + minute - offset;
-    Some(date + utc_minutes.div_euclid(MINUTES_PER_DAY))
+    day_of_micros(parse_iso_micros(text)?)
 }
 
-fn int_at(text: &Expr, offset: i64, length: u64) -> Expr {
-    text.clone()
-        .str()
-        .slice(lit(offset), lit(length))
-        .cast(DataType::Int32)
+/// An accepted ISO text to its UTC day, a date-time without a zone read in `zone`.
+pub fn parse_iso_day_in(text: &str, zone: Option<Tz>) -> Option<i32> {
+    day_of_micros(parse_iso_micros_in(text, zone)?)
 }
 
-fn char_at(text: &Expr, offset: i64) -> Expr {
-    text.clone().str().slice(lit(offset), lit(1u64))
+/// A text column through one of the parsers above, as UTC days (null where it refuses).
+fn text_day_expr(raw: Expr, parse: impl Fn(&str) -> Option<i32> + Send + Sync + 'static) -> Expr {
+    raw.map(
+        move |column| {
+            let days: Int32Chunked = column
+                .str()?
+                .iter()
+                .map(|text| text.and_then(&parse))
+                .collect();
+            Ok(days.with_name(column.name().clone()).into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::Int32)),
+    )
 }
 
-fn sign_of(ch: Expr) -> Expr {
-    when(ch.eq(lit("-"))).then(lit(-1)).otherwise(lit(1))
+fn iso_day_expr(raw: Expr, zone: Option<Tz>) -> Expr {
+    text_day_expr(raw, move |text| parse_iso_day_in(text, zone))
 }
 
-fn is_sign(ch: Expr) -> Expr {
-    ch.clone().eq(lit("+")).or(ch.eq(lit("-")))
+/// A zone-less datetime column (`per_day` units a day) holding wall times in `zone`, as UTC
+/// days.
+pub fn local_datetime_day_expr(raw: Expr, per_day: i64, zone: Tz) -> Expr {
+    let per_micro = per_day / MICROS_PER_DAY;
+    let per_micro = per_micro.max(1);
+    let micros_per = (MICROS_PER_DAY / per_day).max(1);
+    raw.cast(DataType::Int64).map(
+        move |column| {
+            let days: Int32Chunked = column
+                .i64()?
+                .iter()
+                .map(|value| {
+                    let wall = value?.div_euclid(per_micro) * micros_per;
+                    day_of_micros(local_to_utc_micros(wall, zone)?)
+                })
+                .collect();
+            Ok(days.with_name(column.name().clone()).into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::Int32)),
+    )
 }
 
-/// Polars version of [`parse_iso_day`]: slices at fixed positions, so it is one vectorised pass
-/// and needs no time-zone database.
-fn iso_day_expr(raw: Expr) -> Expr {
-    let text = raw.str().strip_chars(lit(NULL));
-    let len = text.clone().str().len_bytes().cast(DataType::Int64);
-    let date = text
-        .clone()
-        .str()
-        .slice(lit(0i64), lit(10u64))
-        .str()
-        .to_date(StrptimeOptions {
-            format: Some("%Y-%m-%d".into()),
-            strict: false,
-            exact: true,
-            cache: true,
-        })
-        .cast(DataType::Int32);
-    let hour = int_at(&text, 11, 2);
-    let minute = int_at(&text, 14, 2);
-    let separator = char_at(&text, 10);
-    let time_ok = separator
-        .clone()
-        .eq(lit("T"))
-        .or(separator.eq(lit(" ")))
-        .and(char_at(&text, 13).eq(lit(":")))
-        .and(hour.clone().gt_eq(lit(0)))
-        .and(hour.clone().lt(lit(24)))
-        .and(minute.clone().gt_eq(lit(0)))
-        .and(minute.clone().lt(lit(60)));
-    let last = char_at(&text, -1);
-    let colon_sign = char_at(&text, -6);
-    let compact_sign = char_at(&text, -5);
-    let offset = when(last.clone().eq(lit("Z")).or(last.eq(lit("z"))))
-        .then(lit(0))
-        .when(
-            len.clone()
-                .gt_eq(lit(22))
-                .and(char_at(&text, -3).eq(lit(":")))
-                .and(is_sign(colon_sign.clone())),
-        )
-        .then(sign_of(colon_sign) * (int_at(&text, -5, 2) * lit(60) + int_at(&text, -2, 2)))
-        .when(
-            len.clone()
-                .gt_eq(lit(21))
-                .and(is_sign(compact_sign.clone())),
-        )
-        .then(sign_of(compact_sign) * (int_at(&text, -4, 2) * lit(60) + int_at(&text, -2, 2)))
-        .otherwise(lit(0));
-    let utc_minutes = hour * lit(60) + minute - offset;
-    let ascii = text
-        .clone()
-        .str()
-        .len_bytes()
-        .eq(text.clone().str().len_chars());
-    when(len.clone().eq(lit(10)).and(ascii.clone()))
-        .then(date.clone())
-        .when(len.gt_eq(lit(16)).and(time_ok).and(ascii))
-        .then(date + utc_minutes.floor_div(lit(MINUTES_PER_DAY)))
-        .otherwise(lit(NULL).cast(DataType::Int32))
+fn epoch_day_expr(raw: Expr) -> Expr {
+    text_day_expr(raw, |text| parse_epoch_day(text.trim()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::period::format_day;
+    use chrono::{DateTime, NaiveDateTime, TimeZone};
+    use proptest::prelude::*;
 
     fn day(text: &str) -> Option<String> {
         TimestampFamily::detect(text)
             .and_then(|family| family.parse_day(text))
             .map(format_day)
+    }
+
+    /// Every accepted shape, with the exporter that writes it and chrono's format for it
+    /// (`None`: an epoch number, checked against chrono's `from_timestamp`). The README's
+    /// table lists the same examples.
+    pub(crate) const SHAPES: &[(&str, &str, Option<&str>)] = &[
+        (
+            "PostgreSQL / Redshift timestamptz",
+            "2024-01-01 01:30:00+02",
+            Some("%Y-%m-%d %H:%M:%S%#z"),
+        ),
+        (
+            "PostgreSQL / Redshift timestamptz",
+            "2024-01-01 01:30:00.123+02",
+            Some("%Y-%m-%d %H:%M:%S%.f%#z"),
+        ),
+        (
+            "PostgreSQL (half-hour zone)",
+            "2024-01-01 01:30:00+05:30",
+            Some("%Y-%m-%d %H:%M:%S%:z"),
+        ),
+        (
+            "BigQuery CSV",
+            "2024-01-01 01:30:00 UTC",
+            Some("%Y-%m-%d %H:%M:%S UTC"),
+        ),
+        (
+            "BigQuery CSV",
+            "2024-01-01 01:30:00.123456 UTC",
+            Some("%Y-%m-%d %H:%M:%S%.f UTC"),
+        ),
+        (
+            "Snowflake",
+            "2024-01-01 01:30:00.000 +0200",
+            Some("%Y-%m-%d %H:%M:%S%.f %z"),
+        ),
+        (
+            "Spark / Databricks",
+            "2024-01-01T01:30:00.000+02:00",
+            Some("%Y-%m-%dT%H:%M:%S%.f%:z"),
+        ),
+        (
+            "RFC 3339 (Segment, PostHog)",
+            "2024-01-01T01:30:00Z",
+            Some("%Y-%m-%dT%H:%M:%SZ"),
+        ),
+        (
+            "RFC 3339, fractional",
+            "2024-01-01T01:30:00.123456789Z",
+            Some("%Y-%m-%dT%H:%M:%S%.fZ"),
+        ),
+        (
+            "ISO 8601, compact offset",
+            "2024-01-01T01:30:00-0500",
+            Some("%Y-%m-%dT%H:%M:%S%z"),
+        ),
+        (
+            "ISO 8601, minutes only",
+            "2024-01-01T01:30Z",
+            Some("%Y-%m-%dT%H:%MZ"),
+        ),
+        (
+            "Excel / ISO without zone (UTC)",
+            "2024-01-01T01:30:00",
+            Some("%Y-%m-%dT%H:%M:%S"),
+        ),
+        (
+            "MySQL DATETIME (UTC)",
+            "2024-01-01 01:30:00",
+            Some("%Y-%m-%d %H:%M:%S"),
+        ),
+        (
+            "Amplitude event_time (UTC)",
+            "2024-01-01 01:30:00.123456",
+            Some("%Y-%m-%d %H:%M:%S%.f"),
+        ),
+        ("a date", "2024-01-01", Some("%Y-%m-%d")),
+        ("epoch seconds", "1704072600", None),
+        ("epoch seconds, decimal", "1704072600.25", None),
+        ("epoch milliseconds", "1704072600123", None),
+        ("epoch milliseconds, decimal", "1704072600123.5", None),
+        ("epoch microseconds", "1704072600123456", None),
+        ("epoch nanoseconds", "1704072600123456789", None),
+    ];
+
+    /// chrono's UTC instant in microseconds.
+    fn chrono_micros(text: &str, format: Option<&str>) -> i64 {
+        match format {
+            Some(format) if format.contains('z') => DateTime::parse_from_str(text, format)
+                .unwrap_or_else(|e| panic!("chrono cannot read {text}: {e}"))
+                .timestamp_micros(),
+            Some("%Y-%m-%d") => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc()
+                .timestamp_micros(),
+            Some(format) => NaiveDateTime::parse_from_str(text, format)
+                .unwrap_or_else(|e| panic!("chrono cannot read {text}: {e}"))
+                .and_utc()
+                .timestamp_micros(),
+            None => {
+                let digits = text.split('.').next().unwrap().len();
+                let (unit, per_second) = match digits {
+                    0..=11 => (1.0, 1_000_000i64),
+                    12..=14 => (1e3, 1_000),
+                    15..=17 => (1e6, 1),
+                    _ => (1e9, 0),
+                };
+                let whole: i64 = text.split('.').next().unwrap().parse().unwrap();
+                let fraction: f64 = format!("0.{}", text.split('.').nth(1).unwrap_or("0"))
+                    .parse()
+                    .unwrap();
+                let micros = if per_second == 0 {
+                    whole / 1000
+                } else {
+                    whole * per_second + (fraction * 1e6 / unit).round() as i64
+                };
+                DateTime::from_timestamp_micros(micros)
+                    .unwrap()
+                    .timestamp_micros()
+            }
+        }
+    }
+
+    fn nsm_micros(text: &str) -> Option<i64> {
+        match TimestampFamily::detect(text)? {
+            TimestampFamily::Iso => parse_iso_micros(text),
+            TimestampFamily::Epoch => parse_epoch_micros(text),
+        }
+    }
+
+    #[test]
+    fn every_shape_of_the_table_is_the_instant_chrono_reads() {
+        for &(exporter, text, format) in SHAPES {
+            let expected = chrono_micros(text, format);
+            let got = nsm_micros(text).unwrap_or_else(|| panic!("{exporter}: {text} refused"));
+            // Epoch decimals go through f64: within a microsecond.
+            assert!(
+                (got - expected).abs() <= 1,
+                "{exporter}: {text}: nsm {got}, chrono {expected}"
+            );
+            let day = i32::try_from(expected.div_euclid(MICROS_PER_DAY)).unwrap();
+            let family = TimestampFamily::detect(text).unwrap();
+            assert_eq!(family.parse_day(text), Some(day), "{exporter}: {text}");
+        }
+    }
+
+    #[test]
+    fn the_readme_lists_every_shape() {
+        let readme = include_str!("../../README.md");
+        for &(exporter, text, _) in SHAPES {
+            assert!(
+                readme.contains(&format!("`{text}`")),
+                "README has no `{text}` ({exporter})"
+            );
+        }
+    }
+
+    #[test]
+    fn a_whole_hour_offset_moves_the_day() {
+        // PostgreSQL's text for 2023-12-31 23:30 UTC in a session at +02.
+        assert_eq!(day("2024-01-01 01:30:00+02").as_deref(), Some("2023-12-31"));
+        assert_eq!(
+            day("2024-01-01 00:30:00.123456+02").as_deref(),
+            Some("2023-12-31")
+        );
+        assert_eq!(day("2024-01-31T23:30:00-05").as_deref(), Some("2024-02-01"));
     }
 
     #[test]
@@ -337,26 +593,149 @@ mod tests {
     }
 
     #[test]
-    fn epoch_seconds_and_milliseconds() {
+    fn epoch_units_by_magnitude() {
         assert_eq!(day("1709251200").as_deref(), Some("2024-03-01"));
         assert_eq!(day("1709251200000").as_deref(), Some("2024-03-01"));
+        assert_eq!(day("1709251200000000").as_deref(), Some("2024-03-01"));
+        assert_eq!(day("1709251200000000000").as_deref(), Some("2024-03-01"));
         assert_eq!(day("1709337599").as_deref(), Some("2024-03-01"));
         assert_eq!(day("-1").as_deref(), Some("1969-12-31"));
     }
 
     #[test]
-    fn garbage_is_rejected() {
+    fn anything_outside_the_table_is_refused() {
         for bad in [
             "",
             "yesterday",
             "2024-13-01",
+            "2024-02-30",
             "2024-03-01T25:00:00Z",
+            "2024-03-01T12:60:00Z",
+            "2024-03-01T12:00:61Z",
             "03/01/2024",
+            "2024-3-1",
             "nan",
+            "1e9",
+            "2024-03-01T12:00:00 CET",
+            "2024-03-01T12:00:00 PST",
+            "2024-03-01T12:00:00+2",
+            "2024-03-01T12:00:00+020",
+            "2024-03-01T12:00:00+15:00",
+            "2024-03-01T12:00:00+02:60",
+            "2024-03-01T12:00:00.Z",
+            "2024-03-01T12:00:00.1234567890Z",
+            "2024-03-01T12:00:00Zjunk",
+            "2024-03-01T12:00:00  +02",
+            "2024-03-01T12",
+            "2024-03-01T",
+            "2024-03-01X12:00:00",
         ] {
             assert_eq!(day(bad), None, "{bad}");
         }
         assert_eq!(TimestampFamily::Epoch.parse_day("2024-03-01"), None);
         assert_eq!(TimestampFamily::Iso.parse_day("1709251200"), None);
+    }
+
+    #[test]
+    fn daylight_saving_gaps_and_overlaps_follow_the_documented_rule() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let utc = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .timestamp_micros()
+        };
+        let local = |text: &str| parse_iso_micros_in(text, Some(berlin));
+        // Winter (+01) and summer (+02).
+        assert_eq!(
+            local("2024-01-15 12:00:00"),
+            Some(utc("2024-01-15T11:00:00Z"))
+        );
+        assert_eq!(
+            local("2024-07-15 12:00:00"),
+            Some(utc("2024-07-15T10:00:00Z"))
+        );
+        // 31 March 2024: 02:00-03:00 does not exist; 02:30 is read at +01, i.e. 03:30 CEST.
+        assert_eq!(
+            local("2024-03-31 02:30:00"),
+            Some(utc("2024-03-31T01:30:00Z"))
+        );
+        assert_eq!(
+            local("2024-03-31 03:00:00"),
+            Some(utc("2024-03-31T01:00:00Z"))
+        );
+        // 27 October 2024: 02:00-03:00 happens twice; 02:30 is the first (CEST, +02).
+        assert_eq!(
+            local("2024-10-27 02:30:00"),
+            Some(utc("2024-10-27T00:30:00Z"))
+        );
+        assert_eq!(
+            local("2024-10-27 03:30:00"),
+            Some(utc("2024-10-27T02:30:00Z"))
+        );
+        // An explicit zone wins over the default one; a date stays its calendar day.
+        assert_eq!(
+            local("2024-01-15 12:00:00Z"),
+            Some(utc("2024-01-15T12:00:00Z"))
+        );
+        assert_eq!(
+            parse_iso_day_in("2024-01-15", Some(berlin))
+                .map(format_day)
+                .as_deref(),
+            Some("2024-01-15")
+        );
+        // Just after midnight local is the previous UTC day.
+        assert_eq!(
+            parse_iso_day_in("2024-02-01 00:30:00", Some(berlin))
+                .map(format_day)
+                .as_deref(),
+            Some("2024-01-31")
+        );
+    }
+
+    proptest! {
+        /// Offsets of every written form against chrono's reading of the same instant.
+        #[test]
+        fn offsets_of_every_form_match_chrono(
+            seconds in 0i64..4_102_444_800,
+            fraction in proptest::option::of(0u32..1_000_000),
+            east in any::<bool>(),
+            hours in 0i64..=14,
+            half in 0usize..3,
+            form in 0usize..3,
+            separator in prop_oneof![Just('T'), Just(' ')],
+            spaced in any::<bool>(),
+        ) {
+            let minutes = [0, 30, 45][half];
+            let total = hours * 60 + minutes;
+            prop_assume!(total <= 14 * 60 && (east || total <= 12 * 60));
+            let (hours, minutes) = (total / 60, total % 60);
+            let sign = if east { '+' } else { '-' };
+            let form = if minutes != 0 { form.max(1) } else { form };
+            let zone = match form {
+                0 => format!("{sign}{hours:02}"),
+                1 => format!("{sign}{hours:02}:{minutes:02}"),
+                _ => format!("{sign}{hours:02}{minutes:02}"),
+            };
+            let local = DateTime::from_timestamp(seconds, 0).unwrap().naive_utc();
+            let fraction_text = fraction.map_or(String::new(), |f| format!(".{f:06}"));
+            let text = format!(
+                "{}{separator}{}{fraction_text}{}{zone}",
+                local.format("%Y-%m-%d"),
+                local.format("%H:%M:%S"),
+                if spaced { " " } else { "" },
+            );
+            let offset = (if east { 1 } else { -1 }) * (total * 60) as i32;
+            let expected = chrono::FixedOffset::east_opt(offset)
+                .unwrap()
+                .from_local_datetime(&local)
+                .unwrap()
+                .timestamp_micros()
+                + i64::from(fraction.unwrap_or(0));
+            prop_assert_eq!(parse_iso_micros(&text), Some(expected), "{}", text);
+            prop_assert_eq!(
+                parse_iso_day(&text),
+                Some(i32::try_from(expected.div_euclid(MICROS_PER_DAY)).unwrap())
+            );
+        }
     }
 }

@@ -85,6 +85,8 @@ struct Design {
     residual: Vec<f64>,
     /// The null logit's intercepts and coefficients (a warm start for the full model).
     start: Option<(Vec<f64>, [f64; COVARIATES])>,
+    /// The accounts with a row in the design.
+    accounts: usize,
 }
 
 impl Design {
@@ -105,6 +107,7 @@ impl Design {
             inverse: [[0.0; COVARIATES]; COVARIATES],
             residual: Vec::new(),
             start: None,
+            accounts: 0,
         };
         let mut cross = [[0.0; COVARIATES]; COVARIATES];
         for k in 0..design.rows.len() {
@@ -361,6 +364,7 @@ fn horizon(
         let weight: Vec<f64> = fit.p.iter().map(|p| p * (1.0 - p)).collect();
         let residual: Vec<f64> = (0..rows.len()).map(|k| y(k) - fit.p[k]).collect();
         let mut design = Design::new(rows.clone(), group, groups, weight, &covariates);
+        design.accounts = accounts_in(&rows, &landmarks);
         design.residual = residual;
         design.start = Some((fit.alpha, fit.beta));
         design
@@ -381,6 +385,7 @@ fn horizon(
         let (group, groups) = groups_of(&rows, &landmarks);
         let weight = vec![1.0; rows.len()];
         let mut design = Design::new(rows.clone(), group, groups, weight, &covariates);
+        design.accounts = accounts_in(&rows, &landmarks);
         design.residual = design.residualise(&growth, &covariates);
         design
     });
@@ -452,12 +457,19 @@ fn fe_logit<const K: usize>(
             let eta = alpha[group[k] as usize] + (0..K).map(|j| beta[j] * xk[j]).sum::<f64>();
             let q = (1.0 / (1.0 + (-eta).exp())).clamp(1e-12, 1.0 - 1e-12);
             *slot = q;
+            // One logarithm for a 0/1 outcome (the other term is exactly 0).
             let yk = y(k);
-            loglik += yk * q.ln() + (1.0 - yk) * (1.0 - q).ln();
+            if yk != 0.0 {
+                loglik += yk * q.ln();
+            }
+            if yk != 1.0 {
+                loglik += (1.0 - yk) * (1.0 - q).ln();
+            }
         }
         loglik
     };
     let mut loglik = predict(&alpha, &beta, &mut p);
+    let mut trial_p = vec![0.0; n];
     for _ in 0..50 {
         // Gradient and Hessian blocks.
         let mut g_alpha = vec![0.0; groups];
@@ -517,7 +529,6 @@ fn fe_logit<const K: usize>(
         // Step halving keeps the likelihood from falling.
         let mut step = 1.0;
         let mut accepted = false;
-        let mut trial_p = vec![0.0; n];
         for _ in 0..20 {
             let trial_alpha: Vec<f64> = alpha
                 .iter()
@@ -739,12 +750,9 @@ fn normal_equivalent(z: f64, df: f64) -> f64 {
     -inverse_normal(upper)
 }
 
-fn accounts_in(design: &Design, horizon: &Horizon) -> usize {
-    let mut ids: Vec<u32> = design
-        .rows
-        .iter()
-        .map(|&k| horizon.landmarks[k as usize].0)
-        .collect();
+/// The distinct accounts of `rows`.
+fn accounts_in(rows: &[u32], landmarks: &[(u32, u32)]) -> usize {
+    let mut ids: Vec<u32> = rows.iter().map(|&k| landmarks[k as usize].0).collect();
     ids.sort_unstable();
     ids.dedup();
     ids.len()
@@ -775,7 +783,7 @@ pub fn evidence(panel: &Panel, values: &[f64]) -> Evidence {
             };
             let df = robust_df(&per_customer);
             let landmarks = design.rows.len();
-            let in_design = accounts_in(design, h);
+            let in_design = design.accounts;
             if o == 0 {
                 account_periods = account_periods.max(landmarks);
                 accounts = accounts.max(in_design);
@@ -856,7 +864,7 @@ fn logit_coefficient(
     // Sandwich over accounts: the scores of (γ, β) with the intercepts partialled out.
     let weight: Vec<f64> = fit.p.iter().map(|p| p * (1.0 - p)).collect();
     let means = weighted_group_means(&design.group, design.groups, &weight, x);
-    let mut meat_by_customer = vec![[0.0f64; 5]; customers];
+    let mut meat_by_customer: Vec<[f64; 5]> = crate::memory::zeros(customers);
     for (k, &row) in rows.iter().enumerate() {
         let r = y(k) - fit.p[k];
         let c = h.landmarks[row as usize].0 as usize;

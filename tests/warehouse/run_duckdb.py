@@ -3,7 +3,7 @@
     python run_duckdb.py EVENTS_CSV REVENUE_CSV SQL_FILE OUT_CSV [SQL_FILE OUT_CSV ...]
 
 The events CSV becomes table `events` (timestamp as TIMESTAMPTZ, ids and names as text,
-value as DOUBLE) and the revenue CSV table `revenue`. Used by tests/warehouse.rs.
+value as DOUBLE) and the revenue CSV table `revenue`, in a session whose zone is New York. Used by tests/warehouse.rs.
 """
 import sys
 
@@ -15,6 +15,8 @@ def main(argv):
     if not pairs or len(pairs) % 2:
         sys.exit(__doc__)
     con = duckdb.connect()
+    # A session zone far from UTC: the queries must bucket TIMESTAMPTZ instants in UTC anyway.
+    con.execute("SET TimeZone = 'America/New_York'")
     con.execute(
         """CREATE TABLE events AS SELECT * FROM read_csv(?, header = true, quote = '"', escape = '"',
              columns = {'timestamp': 'TIMESTAMPTZ', 'user_id': 'VARCHAR', 'account_id': 'VARCHAR',

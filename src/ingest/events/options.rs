@@ -19,4 +19,6 @@ pub struct EventOptions {
     /// Ignore events after this UTC day.
     pub as_of: Option<i32>,
     pub skip_bad_rows: bool,
+    /// The zone of date-times written without one (UTC when `None`).
+    pub timezone: Option<chrono_tz::Tz>,
 }

@@ -13,7 +13,8 @@ use crate::ingest::source::{
     csv_header, delimiter_hint, for_each_record, record_line, FileFormat, InputFile, Visit,
 };
 use crate::ingest::timestamp::{
-    epoch_seconds_to_day, fast_day_expr, fast_format, TimestampFamily, NOT_A_TIMESTAMP,
+    epoch_seconds_to_day, fast_day_expr, fast_format, is_naive, local_datetime_day_expr,
+    TimestampFamily, NOT_A_TIMESTAMP,
 };
 
 /// Internal column names of the scan.
@@ -43,6 +44,8 @@ pub(super) enum TimestampKind {
     /// A typed column: days since epoch = physical / per_day (datetime), or already days (date).
     Datetime {
         per_day: i64,
+        /// The column has a zone (zone-less values are wall times: UTC, or `--timezone`).
+        zoned: bool,
     },
     Date,
     EpochNumber,
@@ -207,7 +210,8 @@ fn plan_typed(
         .cloned()
         .unwrap_or(DataType::Null);
     let timestamp = match &ts_type {
-        DataType::Datetime(unit, _) => TimestampKind::Datetime {
+        DataType::Datetime(unit, zone) => TimestampKind::Datetime {
+            zoned: zone.is_some(),
             per_day: match unit {
                 TimeUnit::Milliseconds => 86_400_000,
                 TimeUnit::Microseconds => 86_400_000_000,
@@ -321,9 +325,19 @@ fn select_columns(
 pub(super) fn normalize(plan: &FilePlan, options: &EventOptions) -> LazyFrame {
     let raw = col(RAW_TS);
     let day = match plan.timestamp {
-        TimestampKind::Text(family) => family.day_expr(raw),
+        TimestampKind::Text(family) => family.day_expr(raw, options.timezone),
+        // The fixed formats read zone-less times as UTC: in another zone, the general parse.
+        TimestampKind::TextFormat(format) if options.timezone.is_some() && is_naive(format) => {
+            TimestampFamily::Iso.day_expr(raw, options.timezone)
+        }
         TimestampKind::TextFormat(format) => fast_day_expr(raw, format),
-        TimestampKind::Datetime { per_day } => raw
+        TimestampKind::Datetime {
+            per_day,
+            zoned: false,
+        } if options.timezone.is_some() => {
+            local_datetime_day_expr(raw, per_day, options.timezone.expect("checked"))
+        }
+        TimestampKind::Datetime { per_day, .. } => raw
             .cast(DataType::Int64)
             .floor_div(lit(per_day))
             .cast(DataType::Int32),
