@@ -86,8 +86,12 @@ impl Render<Evaluation> for Table {
             evaluation.settings.period,
             data.churn_source
         );
-        out.push_str(&table.to_string());
-        out.push_str("\n\n");
+        // The labels column is padded to its width: no trailing blanks on a line.
+        for line in table.to_string().lines() {
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out.push('\n');
         out.push_str(&wrap(&evaluation.recommendation, self.width, "", ""));
         out.push_str("\nWhy:\n");
         for c in evaluation.ranked() {
