@@ -85,6 +85,14 @@ pub struct InputArgs {
     /// legacy Mixpanel projects, app databases) [default: UTC, or `[events] timezone`].
     #[arg(long, value_name = "ZONE", value_parser = crate::ingest::timestamp::parse_zone)]
     pub timezone: Option<chrono_tz::Tz>,
+    /// With a `currency` column in the revenue file: keep the rows in this currency (the
+    /// others are left out and counted in the notes).
+    #[arg(long, value_name = "CODE", conflicts_with = "fx")]
+    pub currency: Option<String>,
+    /// With a `currency` column: convert every row at these rates (`currency,rate` or
+    /// `month,currency,rate`; amount × rate = amount in the reporting currency).
+    #[arg(long, value_name = "FILE")]
+    pub fx: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -504,6 +504,7 @@ impl DemoData {
             rows: self.revenue_lines.len() as u64,
             entries,
             source: "demo revenue".into(),
+            notes: Vec::new(),
         }
     }
 

@@ -4,7 +4,9 @@
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Weekday};
 use nsm::ingest::columns::EventColumns;
 use nsm::ingest::events::{load_activity, EventOptions, EventSource};
-use nsm::ingest::revenue::{load_revenue, Revenue, RevenueEntry, RevenueShape, Start};
+use nsm::ingest::revenue::{
+    load_revenue, CurrencyOptions, Revenue, RevenueEntry, RevenueShape, Start,
+};
 use nsm::ingest::source::{for_each_record, resolve, Visit};
 use nsm::ingest::timestamp::{
     fast_day_expr, fast_format, parse_epoch_day, parse_iso_day, TimestampFamily,
@@ -220,6 +222,7 @@ proptest! {
             rows: entries.len() as u64,
             entries: entries.clone(),
             source: "generated".into(),
+            notes: Vec::new(),
         };
         for kind in [PeriodKind::Month, PeriodKind::Week] {
             let spread = revenue.spread(kind);
@@ -256,7 +259,7 @@ fn readers_survive(bytes: &[u8]) {
     };
     // Ok or an error, never a panic.
     let _ = for_each_record(&files[0], b',', |_| Ok(Visit::Continue));
-    let _ = load_revenue(&files[0], b',', None);
+    let _ = load_revenue(&files[0], b',', None, &CurrencyOptions::default());
     let quiet = Progress::new(true);
     let _ = load_activity(&EventSource::Files(files.clone()), &options, &quiet);
     let strict = EventOptions {

@@ -7,6 +7,7 @@ mod accounts;
 mod check;
 mod churn;
 mod cli;
+mod currencies;
 mod demo;
 mod errors;
 mod kinds;

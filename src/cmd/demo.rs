@@ -32,6 +32,8 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
         delimiter: b',',
         skip_bad_rows: false,
         timezone: None,
+        currency: None,
+        fx: None,
     };
     let evaluation = evaluate(inputs, &super::settings(&args.analysis), &progress)?;
     super::render_and_emit(&evaluation, &args.output)?;

@@ -8,7 +8,7 @@ use crate::candidates::KindName;
 use crate::cli::InitArgs;
 use crate::error::InputError;
 use crate::ingest::events::{load_activity, EventOptions, EventSource};
-use crate::ingest::revenue::load_revenue;
+use crate::ingest::revenue::{load_revenue, CurrencyOptions};
 use crate::ingest::source::resolve;
 use crate::output::write_atomic;
 use crate::progress::Progress;
@@ -24,7 +24,11 @@ pub(crate) fn run(args: InitArgs) -> Result<ExitCode> {
     let files = resolve(&args.events, "events")?;
     if let Some(revenue) = &args.revenue {
         for file in resolve(std::slice::from_ref(revenue), "revenue")? {
-            load_revenue(&file, args.delimiter, None)?;
+            let checking = CurrencyOptions {
+                only_checking: true,
+                ..CurrencyOptions::default()
+            };
+            load_revenue(&file, args.delimiter, None, &checking)?;
         }
     }
     let config = Config::default();

@@ -148,6 +148,8 @@ pub(crate) fn inputs(input: &InputArgs, config: Option<Config>) -> Result<Inputs
         delimiter: input.delimiter,
         skip_bad_rows: input.skip_bad_rows,
         timezone: input.timezone,
+        currency: input.currency.clone(),
+        fx: input.fx.clone(),
     })
 }
 

@@ -18,7 +18,7 @@ use crate::ingest::activity::Activity;
 use crate::ingest::dataset::{self, Dataset};
 use crate::ingest::dataset::{Status, CHURN_HORIZON};
 use crate::ingest::events::{load_activity, EventOptions, EventSource};
-use crate::ingest::revenue::{load_revenue, Revenue};
+use crate::ingest::revenue::{load_revenue, CurrencyOptions, FxRates, Revenue};
 use crate::ingest::source::{self};
 use crate::period::{self, PeriodKind};
 use crate::progress::Progress;
@@ -89,6 +89,10 @@ pub(crate) struct Inputs {
     pub(crate) skip_bad_rows: bool,
     /// `--timezone`: the zone of event times written without one (before `[events]`'s).
     pub(crate) timezone: Option<chrono_tz::Tz>,
+    /// `--currency`: keep the revenue rows in this currency.
+    pub(crate) currency: Option<String>,
+    /// `--fx`: rates converting every revenue row to the reporting currency.
+    pub(crate) fx: Option<std::path::PathBuf>,
 }
 
 /// Statistics are rounded for output so that files stay readable; the verdicts are decided on
@@ -175,7 +179,23 @@ pub(crate) fn evaluate(
                 .into_iter()
                 .next()
                 .ok_or_else(|| crate::input_err!("no revenue file given"))?;
-            load_revenue(&file, inputs.delimiter, settings.as_of)?
+            let fx = inputs
+                .fx
+                .as_ref()
+                .map(|path| {
+                    let file = source::resolve(std::slice::from_ref(path), "fx")?
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| crate::input_err!("no fx file given"))?;
+                    FxRates::load(&file, inputs.delimiter)
+                })
+                .transpose()?;
+            let currency = CurrencyOptions {
+                keep: inputs.currency.clone(),
+                fx,
+                only_checking: false,
+            };
+            load_revenue(&file, inputs.delimiter, settings.as_of, &currency)?
         }
         RevenueSource::Memory(revenue) => revenue,
     };

@@ -127,7 +127,7 @@ pub(crate) fn build(
     revenue: &Revenue,
     as_of: Option<i32>,
 ) -> Result<Dataset> {
-    let mut notes = Vec::new();
+    let mut notes = revenue.notes.clone();
     if activity.duplicate_rows > 0 {
         notes.push(format!(
             "{} event row(s) repeat another row exactly (same timestamp, user, account, event and value); they are kept and counted as events",

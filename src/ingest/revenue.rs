@@ -40,6 +40,100 @@ pub struct Revenue {
     pub rows: u64,
     pub entries: Vec<RevenueEntry>,
     pub source: String,
+    /// What the output should say about the file (its currency, rows left out or converted).
+    pub notes: Vec<String>,
+}
+
+/// What to do with a `currency` column: amounts in several currencies are never summed as
+/// they stand.
+#[derive(Debug, Clone, Default)]
+pub struct CurrencyOptions {
+    /// `--currency`: keep the rows in this currency, leave the others out (counted).
+    pub keep: Option<String>,
+    /// `--fx`: convert every row to the reporting currency at these rates.
+    pub fx: Option<FxRates>,
+    /// Only checking the file (`nsm init`): several currencies are not an error.
+    pub only_checking: bool,
+}
+
+/// Conversion rates to the reporting currency: one per currency, or per currency and month.
+#[derive(Debug, Clone, Default)]
+pub struct FxRates {
+    source: String,
+    /// (currency, month or `None` for every month) -> rate.
+    rates: BTreeMap<(String, Option<i32>), f64>,
+}
+
+const CURRENCY_COLUMN: &str = "currency";
+
+impl FxRates {
+    /// Read `currency,rate` or `month,currency,rate` (CSV): an amount in the currency times
+    /// the rate is the amount in the reporting currency.
+    pub fn load(file: &InputFile, delimiter: u8) -> Result<FxRates> {
+        let label = file.display();
+        let (header, rows) = read_csv_rows(file, delimiter)?;
+        let find = |name: &str| {
+            header
+                .iter()
+                .position(|h| h.trim().eq_ignore_ascii_case(name))
+        };
+        let (Some(currency), Some(rate)) = (find("currency"), find("rate")) else {
+            return Err(InputError::new(format!(
+                "fx file {label}: unrecognised header ({}); expected 'currency,rate' or 'month,currency,rate'",
+                header.join(", ")
+            ))
+            .into());
+        };
+        let month = find("month");
+        let mut rates = BTreeMap::new();
+        for (line, fields) in &rows {
+            let field = |i: usize| fields.get(i).map(|s| s.trim()).unwrap_or("");
+            let at = |column: usize, value: &str, what: &str| -> anyhow::Error {
+                InputError::at(
+                    &label,
+                    Some(*line),
+                    header.get(column).map(String::as_str),
+                    Some(value),
+                    what,
+                )
+                .into()
+            };
+            let code = field(currency).to_ascii_uppercase();
+            if code.is_empty() {
+                return Err(at(currency, "", "currency is empty"));
+            }
+            let value = match field(rate).parse::<f64>() {
+                Ok(v) if v.is_finite() && v > 0.0 => v,
+                _ => return Err(at(rate, field(rate), "not a positive number")),
+            };
+            let when = match month {
+                None => None,
+                Some(m) => Some(
+                    period::parse_month_label(field(m))
+                        .ok_or_else(|| at(m, field(m), "not a month (2024-03)"))?,
+                ),
+            };
+            if rates.insert((code.clone(), when), value).is_some() {
+                return Err(at(
+                    currency,
+                    &code,
+                    "a second rate for the same currency and month",
+                ));
+            }
+        }
+        Ok(FxRates {
+            source: label,
+            rates,
+        })
+    }
+
+    /// The rate of `currency` in `month` (a month's own rate, else the currency's only one).
+    fn rate(&self, currency: &str, month: i32) -> Option<f64> {
+        self.rates
+            .get(&(currency.to_string(), Some(month)))
+            .or_else(|| self.rates.get(&(currency.to_string(), None)))
+            .copied()
+    }
 }
 
 /// Revenue per period after spreading, in total and per customer.
@@ -93,14 +187,24 @@ fn detect_layout(header: &[String], label: &str) -> Result<Layout> {
     .into())
 }
 
-/// Read a revenue file (CSV, gzip CSV or Parquet). Rows after `as_of` are left out.
-pub fn load_revenue(file: &InputFile, delimiter: u8, as_of: Option<i32>) -> Result<Revenue> {
+/// Read a revenue file (CSV, gzip CSV or Parquet). Rows after `as_of` are left out; a
+/// `currency` column is handled as `currency` says.
+pub fn load_revenue(
+    file: &InputFile,
+    delimiter: u8,
+    as_of: Option<i32>,
+    currency: &CurrencyOptions,
+) -> Result<Revenue> {
     let label = file.display();
     let (header, rows) = match file.format {
         FileFormat::Csv | FileFormat::GzipCsv => read_csv_rows(file, delimiter)?,
         FileFormat::Parquet => read_parquet_rows(file)?,
     };
     let layout = detect_layout(&header, &label)?;
+    let currency_column = header
+        .iter()
+        .position(|h| h.trim().eq_ignore_ascii_case(CURRENCY_COLUMN));
+    let mut currencies: Vec<String> = Vec::with_capacity(rows.len());
     let mut entries = Vec::with_capacity(rows.len());
     for (line, fields) in &rows {
         let at = |column: usize, value: &str, what: &str| -> anyhow::Error {
@@ -178,9 +282,20 @@ pub fn load_revenue(file: &InputFile, delimiter: u8, as_of: Option<i32>) -> Resu
             Start::Day(d) => d,
         };
         if as_of.is_none_or(|limit| first_day <= limit) {
+            if let Some(column) = currency_column {
+                let code = field(column).to_ascii_uppercase();
+                if code.is_empty() {
+                    return Err(at(column, "", "currency is empty"));
+                }
+                currencies.push(code);
+            }
             entries.push(entry);
         }
     }
+    let notes = match currency_column {
+        None => Vec::new(),
+        Some(_) => one_currency(&mut entries, &currencies, currency, &label)?,
+    };
     if entries.is_empty() {
         let what = if rows.is_empty() {
             "has no data rows"
@@ -197,7 +312,94 @@ pub fn load_revenue(file: &InputFile, delimiter: u8, as_of: Option<i32>) -> Resu
         rows: rows.len() as u64,
         entries,
         source: label,
+        notes,
     })
+}
+
+/// Bring every entry to one currency (`codes[i]` is entry i's): keep one, convert all, or
+/// refuse to sum several. Returns the notes saying what was done.
+fn one_currency(
+    entries: &mut Vec<RevenueEntry>,
+    codes: &[String],
+    options: &CurrencyOptions,
+    label: &str,
+) -> Result<Vec<String>> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for code in codes {
+        *counts.entry(code).or_default() += 1;
+    }
+    let listed = |counts: &BTreeMap<&str, usize>| {
+        counts
+            .iter()
+            .map(|(code, n)| format!("{code} ({n} row{})", if *n == 1 { "" } else { "s" }))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(fx) = &options.fx {
+        let mut converted = 0;
+        for (entry, code) in entries.iter_mut().zip(codes) {
+            let month = match entry.start {
+                Start::Month(m) => m,
+                Start::Day(d) => period::month_of_day(d),
+            };
+            let rate = fx.rate(code, month).ok_or_else(|| {
+                InputError::new(format!(
+                    "revenue file {label}: fx file {} has no rate for {code} in {}",
+                    fx.source,
+                    PeriodKind::Month.label(month)
+                ))
+            })?;
+            entry.amount *= rate;
+            converted += 1;
+        }
+        return Ok(vec![format!(
+            "revenue in {}: {converted} row(s) converted to the reporting currency at the rates of {}",
+            listed(&counts),
+            fx.source
+        )]);
+    }
+    if let Some(keep) = &options.keep {
+        let keep = keep.to_ascii_uppercase();
+        if !counts.contains_key(keep.as_str()) {
+            return Err(InputError::new(format!(
+                "revenue file {label}: no rows in {keep} (--currency); currencies found: {}",
+                listed(&counts)
+            ))
+            .into());
+        }
+        let mut index = 0;
+        entries.retain(|_| {
+            index += 1;
+            codes[index - 1] == keep
+        });
+        let dropped: BTreeMap<&str, usize> = counts
+            .iter()
+            .filter(|(code, _)| **code != keep)
+            .map(|(code, n)| (*code, *n))
+            .collect();
+        return Ok(vec![if dropped.is_empty() {
+            format!("revenue in {keep}")
+        } else {
+            format!(
+                "revenue in {keep} only (--currency): left out {}",
+                listed(&dropped)
+            )
+        }]);
+    }
+    match counts.len() {
+        0 => Ok(Vec::new()),
+        _ if options.only_checking => Ok(Vec::new()),
+        1 => Ok(vec![format!(
+            "revenue in {}",
+            counts.keys().next().expect("one currency")
+        )]),
+        n => Err(InputError::new(format!(
+            "revenue file {label}: amounts in {n} currencies, {}; they cannot be summed as they stand: keep one with --currency {} (the others are left out and counted), or convert them with --fx rates.csv ('currency,rate' or 'month,currency,rate': an amount times its rate is the amount in your reporting currency)",
+            listed(&counts),
+            counts.keys().next().expect("several currencies")
+        ))
+        .into()),
+    }
 }
 
 /// `2024-03` is a month; anything else must be a date or date-time.
@@ -366,6 +568,7 @@ mod tests {
                 1200.0,
             )],
             source: "test".into(),
+            notes: Vec::new(),
         };
         let spread = revenue.spread(PeriodKind::Month);
         assert_eq!(spread.total.len(), 12);
