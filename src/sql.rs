@@ -266,7 +266,17 @@ impl Writer<'_> {
         let d = self.d;
         let cols = &self.config.columns;
         let ts = d.ident(&cols.timestamp);
-        let user = format!("CAST({} AS {})", d.ident(&cols.user_id), d.text());
+        let cast = |name: &str| format!("CAST({} AS {})", d.ident(name), d.text());
+        // With fallbacks (`user_id = ["user_id", "anonymous_id"]`), the first non-empty one.
+        let user = if cols.user_id_fallbacks.is_empty() {
+            cast(&cols.user_id)
+        } else {
+            let tried: Vec<String> = std::iter::once(&cols.user_id)
+                .chain(&cols.user_id_fallbacks)
+                .map(|name| format!("NULLIF({}, '')", cast(name)))
+                .collect();
+            format!("COALESCE({})", tried.join(", "))
+        };
         let account = format!(
             "COALESCE(CAST({} AS {}), {user})",
             d.ident(&cols.account_id),
@@ -280,7 +290,7 @@ impl Writer<'_> {
             .unwrap_or_default();
         format!(
             "-- One row per event with a timestamp, a user and an event name; account defaults to the user.\n\
-{ROWS}_raw AS (\n  SELECT\n    {day} AS day,\n    {user} AS user_id,\n    {account} AS account_id,\n    CAST({} AS {}) AS event,\n    CAST({} AS {}) AS value\n  FROM {}\n  WHERE {ts} IS NOT NULL AND {} IS NOT NULL AND {} IS NOT NULL\n),\n\
+{ROWS}_raw AS (\n  SELECT\n    {day} AS day,\n    {user} AS user_id,\n    {account} AS account_id,\n    CAST({} AS {}) AS event,\n    CAST({} AS {}) AS value\n  FROM {}\n  WHERE {ts} IS NOT NULL AND {user} IS NOT NULL AND {} IS NOT NULL\n),\n\
 {ROWS} AS (\n  SELECT\n    day, user_id, account_id, event, value,\n    {} AS week,\n    {} AS month\n  FROM {ROWS}_raw{as_of}\n),\n\
 {CALENDAR}_bounds AS (\n  SELECT MIN({key}) AS lo, MAX({key}) AS hi FROM {ROWS}\n),\n\
 -- Every period from the first event to the last, for running counts.\n\
@@ -290,7 +300,6 @@ impl Writer<'_> {
             d.ident(&cols.value),
             d.double(),
             d.table(self.options.table),
-            d.ident(&cols.user_id),
             d.ident(&cols.event),
             d.floor_int("(day + 3) / 7.0"),
             d.month_of_day("day"),

@@ -309,3 +309,103 @@ fn iso_week_53_is_its_own_week() {
     );
     assert_eq!(series(&json, "meetings"), [7.0, 7.0, 14.0, 7.0]);
 }
+
+/// tests/data/tiny_events.csv as a Segment warehouse table: u5's rows (two meetings in March)
+/// have an empty `user_id` and the id in `anonymous_id`.
+pub(crate) fn segment_table(
+    dir: &std::path::Path,
+    blank_both_on: Option<usize>,
+) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(crate::common::data("tiny_events.csv")).unwrap();
+    let mut out = String::from("timestamp,user_id,anonymous_id,account_id,event,value\n");
+    for (i, line) in text.lines().skip(1).enumerate() {
+        let fields: Vec<&str> = line.split(',').collect();
+        let (user, anonymous) = match fields[1] {
+            _ if Some(i) == blank_both_on => ("", ""),
+            "u5" => ("", "u5"),
+            user => (user, "anon-x"),
+        };
+        out.push_str(&format!(
+            "{},{user},{anonymous},{},{},{}\n",
+            fields[0], fields[2], fields[3], fields[4]
+        ));
+    }
+    let path = dir.join("segment.csv");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+pub(crate) fn with_fallback_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let toml = std::fs::read_to_string(crate::common::data("tiny_nsm.toml")).unwrap();
+    let path = dir.join("nsm.toml");
+    std::fs::write(
+        &path,
+        format!("[events]\nuser_id = [\"user_id\", \"anonymous_id\"]\n\n{toml}"),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn empty_user_ids_fall_back_to_the_anonymous_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = segment_table(dir.path(), None);
+    let config = with_fallback_config(dir.path());
+    let revenue = crate::common::data("tiny_revenue_customers.csv");
+    let json = crate::common::evaluate_json(&events, &revenue, &config, &[]);
+    crate::kinds::check_all(&json);
+    let notes = json["data"]["notes"].to_string();
+    assert!(
+        notes.contains("2 event row(s) had an empty user id and took it from a fallback column"),
+        "{notes}"
+    );
+    // Without the fallback, the same rows are bad rows.
+    let output = crate::common::nsm()
+        .args(["evaluate", "--events"])
+        .arg(&events)
+        .arg("--revenue")
+        .arg(&revenue)
+        .arg("--config")
+        .arg(crate::common::data("tiny_nsm.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("user id is empty"), "{stderr}");
+}
+
+#[test]
+fn a_row_with_every_user_column_empty_is_still_a_bad_row() {
+    let dir = tempfile::tempdir().unwrap();
+    // Row 3 of the data (line 4): both ids empty.
+    let events = segment_table(dir.path(), Some(2));
+    let config = with_fallback_config(dir.path());
+    let output = crate::common::nsm()
+        .args(["evaluate", "--events"])
+        .arg(&events)
+        .arg("--revenue")
+        .arg(crate::common::data("tiny_revenue_customers.csv"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("line 4"), "{stderr}");
+    assert!(stderr.contains("user id is empty"), "{stderr}");
+    // A fallback column the file lacks is named.
+    let toml = dir.path().join("missing.toml");
+    std::fs::write(&toml, "[events]\nuser_id = [\"user_id\", \"visitor\"]\n").unwrap();
+    let output = crate::common::nsm()
+        .args(["evaluate", "--events"])
+        .arg(&events)
+        .arg("--revenue")
+        .arg(crate::common::data("tiny_revenue_customers.csv"))
+        .arg("--config")
+        .arg(&toml)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("missing column 'visitor'"), "{stderr}");
+}

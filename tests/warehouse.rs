@@ -205,6 +205,17 @@ fn whole_hour_offsets_agree_with_duckdb_timestamptz() {
 }
 
 #[test]
+fn anonymous_id_fallbacks_agree_with_duckdb() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = crate::odd_inputs::segment_table(dir.path(), None);
+    let config = crate::odd_inputs::with_fallback_config(dir.path());
+    let revenue = data("tiny_revenue_customers.csv");
+    let (series, _) = run_on_duckdb(dir.path(), &events, &revenue, &config, &[]);
+    let json = crate::common::evaluate_json(&events, &revenue, &config, &[]);
+    assert_same_series(&json, &read_series(&series, false));
+}
+
+#[test]
 fn awkward_event_names_are_quoted() {
     let dir = tempfile::tempdir().unwrap();
     let name = "it's \"x\", \\ y";

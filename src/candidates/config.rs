@@ -388,7 +388,16 @@ pub(crate) fn to_toml(config: &Config, header_comment: &str) -> String {
     out.push('\n');
     out.push_str("# Column names in the event files (left: nsm's name, right: yours).\n[events]\n");
     for (default, mapped) in config.columns.pairs() {
-        out.push_str(&format!("{default} = {}\n", toml_string(mapped)));
+        let fallbacks = &config.columns.user_id_fallbacks;
+        if default == crate::ingest::columns::DEFAULT_USER_ID && !fallbacks.is_empty() {
+            let names: Vec<String> = std::iter::once(mapped)
+                .chain(fallbacks.iter().map(String::as_str))
+                .map(toml_string)
+                .collect();
+            out.push_str(&format!("{default} = [{}]\n", names.join(", ")));
+        } else {
+            out.push_str(&format!("{default} = {}\n", toml_string(mapped)));
+        }
     }
     if let Some(zone) = config.timezone {
         out.push_str("# The zone of event times written without one.\n");
@@ -532,6 +541,25 @@ denominator = "accounts_5plus_meetings"
         );
         let written = to_toml(&config, "test");
         assert_eq!(Config::parse(&written, "written").unwrap(), config);
+    }
+
+    #[test]
+    fn user_id_fallbacks_and_the_zone_round_trip() {
+        let text =
+            "[events]\nuser_id = [\"user_id\", \"anonymous_id\"]\ntimezone = \"Europe/Berlin\"\n";
+        let config = Config::parse(text, "nsm.toml").unwrap();
+        assert_eq!(config.columns.user_id, "user_id");
+        assert_eq!(config.columns.user_id_fallbacks, ["anonymous_id"]);
+        assert_eq!(config.timezone.map(|z| z.name()), Some("Europe/Berlin"));
+        let written = to_toml(&config, "test");
+        assert!(
+            written.contains("user_id = [\"user_id\", \"anonymous_id\"]"),
+            "{written}"
+        );
+        assert_eq!(Config::parse(&written, "written").unwrap(), config);
+        assert!(
+            error_of("[events]\ntimezone = \"Mars/Olympus\"\n").contains("not an IANA time zone")
+        );
     }
 
     fn error_of(text: &str) -> String {

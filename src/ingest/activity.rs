@@ -270,6 +270,8 @@ pub struct Activity {
     pub(crate) skipped_examples: Vec<BadRow>,
     /// Rows identical to an earlier row in every column read; kept and counted.
     pub(crate) duplicate_rows: u64,
+    /// Rows whose user id came from a fallback column of `[events] user_id`.
+    pub(crate) user_fallback_rows: u64,
 }
 
 /// Per-day lookups of the week and the period, over the days of the events.
@@ -323,6 +325,7 @@ impl Activity {
             skipped_rows: 0,
             skipped_examples: Vec::new(),
             duplicate_rows: 0,
+            user_fallback_rows: 0,
         }
     }
 

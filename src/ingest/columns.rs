@@ -17,6 +17,9 @@ pub struct EventColumns {
     pub account_id: String,
     pub event: String,
     pub value: String,
+    /// Columns read, in order, where `user_id` is empty (`user_id = ["user_id",
+    /// "anonymous_id"]`: Segment and RudderStack tables of anonymous visitors).
+    pub user_id_fallbacks: Vec<String>,
 }
 
 impl Default for EventColumns {
@@ -27,6 +30,7 @@ impl Default for EventColumns {
             account_id: DEFAULT_ACCOUNT_ID.into(),
             event: DEFAULT_EVENT.into(),
             value: DEFAULT_VALUE.into(),
+            user_id_fallbacks: Vec::new(),
         }
     }
 }
@@ -44,12 +48,20 @@ impl EventColumns {
     }
 }
 
+/// A column name, or several in order of preference.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
 /// The `[events]` table of nsm.toml as written: every key optional, unknown keys refused.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnsTable {
     timestamp: Option<String>,
-    user_id: Option<String>,
+    user_id: Option<OneOrMany>,
     account_id: Option<String>,
     event: Option<String>,
     value: Option<String>,
@@ -65,13 +77,21 @@ impl ColumnsTable {
 
     /// The mapping, with the default name for every column not mapped.
     pub fn into_columns(self) -> EventColumns {
+        let names = match self.user_id.clone() {
+            None => Vec::new(),
+            Some(OneOrMany::One(name)) => vec![name],
+            Some(OneOrMany::Many(names)) => names,
+        };
+        let first = names.first().cloned();
+        let user_id_fallbacks = names.iter().skip(1).cloned().collect();
         let or = |mapped: Option<String>, default: &str| mapped.unwrap_or_else(|| default.into());
         EventColumns {
             timestamp: or(self.timestamp, DEFAULT_TIMESTAMP),
-            user_id: or(self.user_id, DEFAULT_USER_ID),
+            user_id: or(first.clone(), DEFAULT_USER_ID),
             account_id: or(self.account_id, DEFAULT_ACCOUNT_ID),
             event: or(self.event, DEFAULT_EVENT),
             value: or(self.value, DEFAULT_VALUE),
+            user_id_fallbacks,
         }
     }
 }

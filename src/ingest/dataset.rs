@@ -128,6 +128,12 @@ pub(crate) fn build(
     as_of: Option<i32>,
 ) -> Result<Dataset> {
     let mut notes = revenue.notes.clone();
+    if activity.user_fallback_rows > 0 {
+        notes.push(format!(
+            "{} event row(s) had an empty user id and took it from a fallback column of [events] user_id (anonymous visitors)",
+            activity.user_fallback_rows
+        ));
+    }
     if activity.duplicate_rows > 0 {
         notes.push(format!(
             "{} event row(s) repeat another row exactly (same timestamp, user, account, event and value); they are kept and counted as events",

@@ -143,10 +143,17 @@ fn locate_in_csv(
         index(&cols.event),
     );
     let value_i = index(&cols.value);
+    let fallbacks: Vec<Option<usize>> = cols.user_id_fallbacks.iter().map(|f| index(f)).collect();
     for_each_record(file, options.delimiter, |record| {
         let get = |i: Option<usize>| i.and_then(|i| record.get(i));
+        // The first non-empty of the user id and its fallbacks.
+        let user = std::iter::once(user_i)
+            .chain(fallbacks.iter().copied())
+            .map(get)
+            .find(|u| !u.unwrap_or("").is_empty())
+            .unwrap_or(get(user_i));
         if let Some((problem, value)) =
-            check_fields(family, get(ts_i), get(user_i), get(event_i), get(value_i))
+            check_fields(family, get(ts_i), user, get(event_i), get(value_i))
         {
             found.push(problem.bad_row(label.clone(), record_line(record), value, cols));
         }

@@ -99,6 +99,7 @@ fn finish(
     has_account: bool,
 ) -> Result<Activity> {
     let bad_rows = loaded.bad_rows;
+    let fallback_rows = loaded.fallback_rows;
     let (loaded, users) = loaded
         .merge()
         .map_err(|failure| failure.to_error(plans, options))?;
@@ -146,5 +147,6 @@ fn finish(
         skipped_rows: bad_rows,
         skipped_examples,
         duplicate_rows,
+        user_fallback_rows: fallback_rows,
     })
 }

@@ -60,6 +60,8 @@ pub(super) const PARSED_VALUE: &str = "__value_parsed";
 pub(super) const DAY: &str = "__day";
 
 pub(super) const BAD: &str = "__bad";
+/// The row's user id came from a fallback column (only with `user_id` fallbacks).
+pub(super) const FALLBACK: &str = "__user_fallback";
 
 pub(super) fn file_plans(source: &EventSource, options: &EventOptions) -> Result<Vec<FilePlan>> {
     match source {
@@ -73,7 +75,7 @@ pub(super) fn one_plan(plans: &[FilePlan], options: &EventOptions) -> Result<Laz
     let normalized: Vec<LazyFrame> = plans
         .iter()
         .map(|p| {
-            normalize(p, options).select([
+            let mut columns = vec![
                 col(BAD),
                 col(DAY),
                 col(c::USER),
@@ -82,7 +84,11 @@ pub(super) fn one_plan(plans: &[FilePlan], options: &EventOptions) -> Result<Laz
                 col(PARSED_VALUE),
                 col(RAW_TS),
                 col(RAW_VALUE),
-            ])
+            ];
+            if !options.columns.user_id_fallbacks.is_empty() {
+                columns.push(col(FALLBACK));
+            }
+            normalize(p, options).select(columns)
         })
         .collect();
     Ok(concat(normalized, UnionArgs::default())?)
@@ -117,6 +123,11 @@ fn plan_file(file: &InputFile, options: &EventOptions) -> Result<FilePlan> {
             ] {
                 if !header.iter().any(|h| h == mapped) {
                     return Err(missing_column_error(&label, role, mapped, &header));
+                }
+            }
+            for fallback in &cols.user_id_fallbacks {
+                if !header.iter().any(|h| h == fallback) {
+                    return Err(missing_column_error(&label, "user_id", fallback, &header));
                 }
             }
             let timestamp = sample_csv_timestamps(file, options)?;
@@ -193,6 +204,11 @@ fn plan_typed(
     ] {
         if schema.get(mapped).is_none() {
             return Err(missing_column_error(&label, role, mapped, &found));
+        }
+    }
+    for fallback in &cols.user_id_fallbacks {
+        if schema.get(fallback).is_none() {
+            return Err(missing_column_error(&label, "user_id", fallback, &found));
         }
     }
     let type_error = |column: &str, dtype: &DataType, wanted: &str| -> anyhow::Error {
@@ -298,7 +314,17 @@ fn select_columns(
     has_value: bool,
     ts_dtype: DataType,
 ) -> LazyFrame {
-    let user = col(cols.user_id.as_str()).cast(DataType::String);
+    let id = |name: &str| col(name).cast(DataType::String);
+    let present = |name: &str| id(name).is_not_null().and(id(name).neq(lit("")));
+    // The first non-empty of the user id and its fallbacks, tried in order.
+    let names: Vec<&str> = std::iter::once(cols.user_id.as_str())
+        .chain(cols.user_id_fallbacks.iter().map(String::as_str))
+        .collect();
+    let (last, earlier) = names.split_last().expect("the user id column");
+    let mut user = id(last);
+    for name in earlier.iter().rev() {
+        user = when(present(name)).then(id(name)).otherwise(user);
+    }
     let account = if has_account {
         col(cols.account_id.as_str()).cast(DataType::String)
     } else {
@@ -309,16 +335,25 @@ fn select_columns(
     } else {
         lit(NULL).cast(DataType::String)
     };
-    scan.select([
+    let mut columns = vec![
         col(cols.timestamp.as_str()).cast(ts_dtype).alias(RAW_TS),
         user.clone().alias(c::USER),
         // Events without an account belong to their user's own account.
-        account.fill_null(user).alias(c::ACCOUNT),
+        account.fill_null(user.clone()).alias(c::ACCOUNT),
         col(cols.event.as_str())
             .cast(DataType::String)
             .alias(c::EVENT),
         value.alias(RAW_VALUE),
-    ])
+    ];
+    if !cols.user_id_fallbacks.is_empty() {
+        columns.push(
+            present(&cols.user_id)
+                .not()
+                .and(user.clone().is_not_null().and(user.neq(lit(""))))
+                .alias(FALLBACK),
+        );
+    }
+    scan.select(columns)
 }
 
 /// Parsed day, value and a bad-row flag, with `--as-of` applied.

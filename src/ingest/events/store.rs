@@ -44,6 +44,8 @@ pub(super) const MAX_EVENT_NAMES: usize = 1 << 16;
 pub(super) struct Loader {
     pub(super) shards: [Shard; 2],
     pub(super) bad_rows: u64,
+    /// Good rows whose user id came from a fallback column.
+    pub(super) fallback_rows: u64,
     pub(super) failure: Option<Failure>,
 }
 
@@ -134,6 +136,7 @@ impl Loader {
         Loader {
             shards: [Shard::new(has_value), Shard::new(has_value)],
             bad_rows: 0,
+            fallback_rows: 0,
             failure: None,
         }
     }
@@ -141,6 +144,15 @@ impl Loader {
     /// Store one batch: its good rows are split by user between the two shards (each half of
     /// the batch on its own thread), and the shards store theirs on two threads.
     pub(super) fn add(&mut self, batch: &DataFrame) -> PolarsResult<()> {
+        if let Ok(fallback) = batch.column(super::plan::FALLBACK) {
+            let bad = batch.column(super::plan::BAD)?.bool()?;
+            self.fallback_rows += fallback
+                .bool()?
+                .iter()
+                .zip(bad.iter())
+                .filter(|(used, bad)| *used == Some(true) && *bad != Some(true))
+                .count() as u64;
+        }
         let half = batch.height() / 2;
         let (early, late) = (batch.slice(0, half), batch.slice(half as i64, usize::MAX));
         let (early, late) = rayon::join(|| split_rows(&early), || split_rows(&late));
