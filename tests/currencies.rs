@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::common::{data, evaluate_json, nsm, series};
+use crate::common::{data, evaluate_json, input_error_of, series};
 
 fn revenue() -> std::path::PathBuf {
     data("tiny_revenue_currencies.csv")
@@ -33,16 +33,7 @@ fn notes(json: &serde_json::Value) -> String {
 
 #[test]
 fn two_currencies_without_a_choice_are_refused() {
-    let output = nsm()
-        .args(["evaluate", "--events"])
-        .arg(data("tiny_events.csv"))
-        .arg("--revenue")
-        .arg(revenue())
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(output.stdout.is_empty());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = input_error_of(&data("tiny_events.csv"), &revenue(), None, &[]);
     assert!(stderr.contains("tiny_revenue_currencies.csv"), "{stderr}");
     assert!(stderr.contains("EUR (2 rows), USD (2 rows)"), "{stderr}");
     assert!(
@@ -91,48 +82,19 @@ fn every_currency_converted_at_one_rate_or_a_rate_per_month() {
 #[test]
 fn a_missing_rate_names_the_currency_and_month() {
     let dir = tempfile::tempdir().unwrap();
+    // Every USD row starts in January or March: the rates it needs are all there.
     let fx = write(
         dir.path(),
         "fx.csv",
         "month,currency,rate\n2024-01,USD,1\n2024-03,USD,1\n2024-01,EUR,1.1\n2024-02,EUR,1.2\n",
     );
-    let output = nsm()
-        .args(["evaluate", "--events"])
-        .arg(data("tiny_events.csv"))
-        .arg("--revenue")
-        .arg(revenue())
-        .args(["--fx", &fx])
-        .output()
-        .unwrap();
-    // Every USD row starts in January or March: all rates are there.
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run(&["--fx", &fx]);
+    let events = data("tiny_events.csv");
     let fx = write(dir.path(), "fx2.csv", "currency,rate\nUSD,1\n");
-    let output = nsm()
-        .args(["evaluate", "--events"])
-        .arg(data("tiny_events.csv"))
-        .arg("--revenue")
-        .arg(revenue())
-        .args(["--fx", &fx])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = input_error_of(&events, &revenue(), None, &["--fx", &fx]);
     assert!(stderr.contains("no rate for EUR in 2024-01"), "{stderr}");
     let bad = write(dir.path(), "fx3.csv", "currency,rate\nUSD,1\nEUR,-2\n");
-    let output = nsm()
-        .args(["evaluate", "--events"])
-        .arg(data("tiny_events.csv"))
-        .arg("--revenue")
-        .arg(revenue())
-        .args(["--fx", &bad])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = input_error_of(&events, &revenue(), None, &["--fx", &bad]);
     assert!(
         stderr.contains("line 3") && stderr.contains("-2"),
         "{stderr}"

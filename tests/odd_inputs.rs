@@ -360,17 +360,8 @@ fn empty_user_ids_fall_back_to_the_anonymous_id() {
         "{notes}"
     );
     // Without the fallback, the same rows are bad rows.
-    let output = crate::common::nsm()
-        .args(["evaluate", "--events"])
-        .arg(&events)
-        .arg("--revenue")
-        .arg(&revenue)
-        .arg("--config")
-        .arg(crate::common::data("tiny_nsm.toml"))
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let plain = crate::common::data("tiny_nsm.toml");
+    let stderr = crate::common::input_error_of(&events, &revenue, Some(&plain), &[]);
     assert!(stderr.contains("user id is empty"), "{stderr}");
 }
 
@@ -380,32 +371,13 @@ fn a_row_with_every_user_column_empty_is_still_a_bad_row() {
     // Row 3 of the data (line 4): both ids empty.
     let events = segment_table(dir.path(), Some(2));
     let config = with_fallback_config(dir.path());
-    let output = crate::common::nsm()
-        .args(["evaluate", "--events"])
-        .arg(&events)
-        .arg("--revenue")
-        .arg(crate::common::data("tiny_revenue_customers.csv"))
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let revenue = crate::common::data("tiny_revenue_customers.csv");
+    let stderr = crate::common::input_error_of(&events, &revenue, Some(&config), &[]);
     assert!(stderr.contains("line 4"), "{stderr}");
     assert!(stderr.contains("user id is empty"), "{stderr}");
     // A fallback column the file lacks is named.
     let toml = dir.path().join("missing.toml");
     std::fs::write(&toml, "[events]\nuser_id = [\"user_id\", \"visitor\"]\n").unwrap();
-    let output = crate::common::nsm()
-        .args(["evaluate", "--events"])
-        .arg(&events)
-        .arg("--revenue")
-        .arg(crate::common::data("tiny_revenue_customers.csv"))
-        .arg("--config")
-        .arg(&toml)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = crate::common::input_error_of(&events, &revenue, Some(&toml), &[]);
     assert!(stderr.contains("missing column 'visitor'"), "{stderr}");
 }

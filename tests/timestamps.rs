@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use crate::common::{data, evaluate_json, nsm, periods, series};
+use crate::common::{data, evaluate_json, input_error_of, periods, series};
 use crate::kinds::{check_all, evaluate_tiny};
 
 /// tests/data/tiny_events.csv with two instants moved next to a period edge, so that a
@@ -154,34 +154,16 @@ fn naive_times_are_read_in_the_zone_given() {
 
 #[test]
 fn an_unknown_zone_is_an_input_error() {
-    let output = nsm()
-        .args(["evaluate", "--timezone", "Europe/Atlantis", "--events"])
-        .arg(data("tiny_events.csv"))
-        .arg("--revenue")
-        .arg(data("tiny_revenue_customers.csv"))
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (events, revenue) = (data("tiny_events.csv"), data("tiny_revenue_customers.csv"));
+    let stderr = input_error_of(&events, &revenue, None, &["--timezone", "Europe/Atlantis"]);
     assert!(
         stderr.contains("'Europe/Atlantis' is not an IANA time zone"),
         "{stderr}"
     );
-
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("nsm.toml");
     std::fs::write(&config, "[events]\ntimezone = \"CET+1\"\n").unwrap();
-    let output = nsm()
-        .args(["evaluate", "--events"])
-        .arg(data("tiny_events.csv"))
-        .arg("--revenue")
-        .arg(data("tiny_revenue_customers.csv"))
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = input_error_of(&events, &revenue, Some(&config), &[]);
     assert!(stderr.contains("[events] timezone"), "{stderr}");
     assert!(stderr.contains("CET+1"), "{stderr}");
 }
@@ -195,15 +177,7 @@ fn a_zone_name_in_the_text_is_refused_with_the_shapes_accepted() {
         "timestamp,user_id,account_id,event,value\n2024-01-01T09:00:00Z,u1,a1,meeting,30\n2024-01-03 10:00:00 CET,u1,a1,meeting,30\n",
     )
     .unwrap();
-    let output = nsm()
-        .args(["evaluate", "--events"])
-        .arg(&events)
-        .arg("--revenue")
-        .arg(data("tiny_revenue_customers.csv"))
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = input_error_of(&events, &data("tiny_revenue_customers.csv"), None, &[]);
     assert!(stderr.contains("line 3"), "{stderr}");
     assert!(stderr.contains("2024-01-03 10:00:00 CET"), "{stderr}");
     assert!(stderr.contains("+02:00"), "{stderr}");

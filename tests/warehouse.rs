@@ -169,6 +169,16 @@ fn assert_same_series(json: &serde_json::Value, duckdb: &BTreeMap<String, BTreeM
     assert!(compared > 0, "no series compared");
 }
 
+/// nsm's series and DuckDB's (running `nsm sql`) agree, by month and by week.
+fn agree_by_month_and_week(dir: &Path, events: &Path, revenue: &Path, config: &Path) {
+    for period in ["month", "week"] {
+        let extra = ["--period", period];
+        let (series, _) = run_on_duckdb(dir, events, revenue, config, &extra);
+        let json = crate::common::evaluate_json(events, revenue, config, &extra);
+        assert_same_series(&json, &read_series(&series, period == "week"));
+    }
+}
+
 #[test]
 fn every_kind_agrees_with_duckdb_by_month_and_by_week() {
     let dir = tempfile::tempdir().unwrap();
@@ -177,12 +187,7 @@ fn every_kind_agrees_with_duckdb_by_month_and_by_week() {
         data("tiny_revenue_customers.csv"),
         data("tiny_nsm.toml"),
     );
-    for period in ["month", "week"] {
-        let extra = ["--period", period];
-        let (series, _) = run_on_duckdb(dir.path(), &events, &revenue, &config, &extra);
-        let json = crate::common::evaluate_json(&events, &revenue, &config, &extra);
-        assert_same_series(&json, &read_series(&series, period == "week"));
-    }
+    agree_by_month_and_week(dir.path(), &events, &revenue, &config);
 }
 
 #[test]
@@ -196,12 +201,7 @@ fn whole_hour_offsets_agree_with_duckdb_timestamptz() {
         crate::timestamps::postgres_plus_two,
     );
     let (revenue, config) = (data("tiny_revenue_customers.csv"), data("tiny_nsm.toml"));
-    for period in ["month", "week"] {
-        let extra = ["--period", period];
-        let (series, _) = run_on_duckdb(dir.path(), &events, &revenue, &config, &extra);
-        let json = crate::common::evaluate_json(&events, &revenue, &config, &extra);
-        assert_same_series(&json, &read_series(&series, period == "week"));
-    }
+    agree_by_month_and_week(dir.path(), &events, &revenue, &config);
 }
 
 #[test]
@@ -210,9 +210,7 @@ fn anonymous_id_fallbacks_agree_with_duckdb() {
     let events = crate::odd_inputs::segment_table(dir.path(), None);
     let config = crate::odd_inputs::with_fallback_config(dir.path());
     let revenue = data("tiny_revenue_customers.csv");
-    let (series, _) = run_on_duckdb(dir.path(), &events, &revenue, &config, &[]);
-    let json = crate::common::evaluate_json(&events, &revenue, &config, &[]);
-    assert_same_series(&json, &read_series(&series, false));
+    agree_by_month_and_week(dir.path(), &events, &revenue, &config);
 }
 
 #[test]

@@ -88,15 +88,8 @@ impl FxRates {
         let mut rates = BTreeMap::new();
         for (line, fields) in &rows {
             let field = |i: usize| fields.get(i).map(|s| s.trim()).unwrap_or("");
-            let at = |column: usize, value: &str, what: &str| -> anyhow::Error {
-                InputError::at(
-                    &label,
-                    Some(*line),
-                    header.get(column).map(String::as_str),
-                    Some(value),
-                    what,
-                )
-                .into()
+            let at = |column: usize, value: &str, what: &str| {
+                cell_error(&label, *line, &header, column, value, what)
             };
             let code = field(currency).to_ascii_uppercase();
             if code.is_empty() {
@@ -207,15 +200,8 @@ pub fn load_revenue(
     let mut currencies: Vec<String> = Vec::with_capacity(rows.len());
     let mut entries = Vec::with_capacity(rows.len());
     for (line, fields) in &rows {
-        let at = |column: usize, value: &str, what: &str| -> anyhow::Error {
-            InputError::at(
-                &label,
-                Some(*line),
-                header.get(column).map(String::as_str),
-                Some(value),
-                what,
-            )
-            .into()
+        let at = |column: usize, value: &str, what: &str| {
+            cell_error(&label, *line, &header, column, value, what)
         };
         let field = |i: usize| fields.get(i).map(|s| s.trim()).unwrap_or("");
         let amount_of = |i: usize| -> Result<f64> {
@@ -411,6 +397,25 @@ fn parse_start(text: &str) -> Option<Start> {
 }
 
 type Rows = Vec<(u64, Vec<String>)>;
+
+/// The error of one cell: file, line, column (by its header) and value.
+fn cell_error(
+    label: &str,
+    line: u64,
+    header: &[String],
+    column: usize,
+    value: &str,
+    what: &str,
+) -> anyhow::Error {
+    InputError::at(
+        label,
+        Some(line),
+        header.get(column).map(String::as_str),
+        Some(value),
+        what,
+    )
+    .into()
+}
 
 fn read_csv_rows(file: &InputFile, delimiter: u8) -> Result<(Vec<String>, Rows)> {
     let header = csv_header(file, delimiter)?;

@@ -15,6 +15,30 @@ pub fn nsm() -> Command {
     Command::cargo_bin("nsm").expect("the nsm binary is built")
 }
 
+/// `nsm evaluate` on these files (and `extra` arguments), expected to stop with exit 2 and
+/// write nothing to stdout; returns its stderr.
+pub fn input_error_of(
+    events: &Path,
+    revenue: &Path,
+    config: Option<&Path>,
+    extra: &[&str],
+) -> String {
+    let mut command = nsm();
+    command
+        .args(["evaluate", "--events"])
+        .arg(events)
+        .arg("--revenue")
+        .arg(revenue);
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    let output = command.args(extra).output().expect("nsm runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(output.stdout.is_empty(), "{stderr}");
+    stderr
+}
+
 /// Run nsm, expecting success, and parse its stdout as JSON.
 pub fn json_of(args: &[&str]) -> serde_json::Value {
     let output = nsm().args(args).output().expect("nsm runs");
