@@ -271,8 +271,8 @@ impl Writer<'_> {
         let user = if cols.user_id_fallbacks.is_empty() {
             cast(&cols.user_id)
         } else {
-            let tried: Vec<String> = std::iter::once(&cols.user_id)
-                .chain(&cols.user_id_fallbacks)
+            let tried: Vec<String> = cols
+                .user_id_columns()
                 .map(|name| format!("NULLIF({}, '')", cast(name)))
                 .collect();
             format!("COALESCE({})", tried.join(", "))

@@ -390,10 +390,7 @@ pub(crate) fn to_toml(config: &Config, header_comment: &str) -> String {
     for (default, mapped) in config.columns.pairs() {
         let fallbacks = &config.columns.user_id_fallbacks;
         if default == crate::ingest::columns::DEFAULT_USER_ID && !fallbacks.is_empty() {
-            let names: Vec<String> = std::iter::once(mapped)
-                .chain(fallbacks.iter().map(String::as_str))
-                .map(toml_string)
-                .collect();
+            let names: Vec<String> = config.columns.user_id_columns().map(toml_string).collect();
             out.push_str(&format!("{default} = [{}]\n", names.join(", ")));
         } else {
             out.push_str(&format!("{default} = {}\n", toml_string(mapped)));

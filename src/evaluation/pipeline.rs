@@ -159,6 +159,14 @@ fn stable_hash(text: &str) -> u64 {
     })
 }
 
+/// The first file `path` resolves to (a path, or a pattern that matches one).
+fn one_file(path: &std::path::Path, role: &str) -> Result<source::InputFile> {
+    source::resolve(&[path.to_path_buf()], role)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| crate::input_err!("no {role} file given"))
+}
+
 /// Load everything and evaluate.
 pub(crate) fn evaluate(
     inputs: Inputs,
@@ -175,20 +183,11 @@ pub(crate) fn evaluate(
     };
     let revenue = match inputs.revenue {
         RevenueSource::File(path) => {
-            let file = source::resolve(std::slice::from_ref(&path), "revenue")?
-                .into_iter()
-                .next()
-                .ok_or_else(|| crate::input_err!("no revenue file given"))?;
+            let file = one_file(&path, "revenue")?;
             let fx = inputs
                 .fx
                 .as_ref()
-                .map(|path| {
-                    let file = source::resolve(std::slice::from_ref(path), "fx")?
-                        .into_iter()
-                        .next()
-                        .ok_or_else(|| crate::input_err!("no fx file given"))?;
-                    FxRates::load(&file, inputs.delimiter)
-                })
+                .map(|path| FxRates::load(&one_file(path, "fx")?, inputs.delimiter))
                 .transpose()?;
             let currency = CurrencyOptions {
                 keep: inputs.currency.clone(),

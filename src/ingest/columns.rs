@@ -36,6 +36,12 @@ impl Default for EventColumns {
 }
 
 impl EventColumns {
+    /// The user id column and its fallbacks, in the order they are tried.
+    pub fn user_id_columns(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.user_id.as_str())
+            .chain(self.user_id_fallbacks.iter().map(String::as_str))
+    }
+
     /// `(default name, mapped name)` pairs, in SPEC order.
     pub fn pairs(&self) -> [(&'static str, &str); 5] {
         [

@@ -142,21 +142,21 @@ pub fn fast_day_expr(text: Expr, format: &'static str) -> Expr {
         .cast(DataType::Int32)
 }
 
-/// The epoch value of a text in the accepted units, in seconds: only digits, one `-` in front
-/// and at most one `.`.
-fn epoch_seconds(text: &str) -> Option<f64> {
+/// The epoch number of a text: only digits, one `-` in front and at most one `.`.
+fn epoch_value(text: &str) -> Option<f64> {
     let digits = text.strip_prefix('-').unwrap_or(text);
     let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) {
         return None;
     }
-    let value: f64 = text.parse().ok()?;
-    Some(value / epoch_divisor(value.abs()))
+    text.parse().ok()
 }
 
-fn epoch_divisor(magnitude: f64) -> f64 {
-    if magnitude >= EPOCH_NANOS_FROM {
+/// An epoch number in its unit (told by its magnitude) as seconds; `None` unless finite.
+fn epoch_seconds(value: f64) -> Option<f64> {
+    let magnitude = value.abs();
+    let divisor = if magnitude >= EPOCH_NANOS_FROM {
         1e9
     } else if magnitude >= EPOCH_MICROS_FROM {
         1e6
@@ -164,38 +164,36 @@ fn epoch_divisor(magnitude: f64) -> f64 {
         1e3
     } else {
         1.0
-    }
+    };
+    value.is_finite().then(|| value / divisor)
+}
+
+/// An epoch number (any accepted unit) to a UTC day.
+fn epoch_day(value: f64) -> Option<i32> {
+    let day = (epoch_seconds(value)? / SECONDS_PER_DAY).floor();
+    (day.abs() < f64::from(i32::MAX)).then_some(day as i32)
 }
 
 /// Epoch text (any accepted unit) to a UTC day.
 pub fn parse_epoch_day(text: &str) -> Option<i32> {
-    let day = (epoch_seconds(text)? / SECONDS_PER_DAY).floor();
-    (day.abs() < f64::from(i32::MAX)).then_some(day as i32)
+    epoch_day(epoch_value(text)?)
 }
 
 /// Epoch text to UTC microseconds (for tests against other parsers).
 pub fn parse_epoch_micros(text: &str) -> Option<i64> {
-    let micros = (epoch_seconds(text)? * 1e6).round();
+    let micros = (epoch_seconds(epoch_value(text)?)? * 1e6).round();
     (micros.abs() < 9e18).then_some(micros as i64)
 }
 
-/// A numeric epoch column (any accepted unit) to UTC days.
+/// A numeric epoch column (any accepted unit) to UTC days, by [`epoch_day`].
 pub fn epoch_seconds_to_day(value: Expr) -> Expr {
-    let magnitude = value.clone().abs();
-    let seconds = when(magnitude.clone().gt_eq(lit(EPOCH_NANOS_FROM)))
-        .then(value.clone() / lit(1e9))
-        .when(magnitude.clone().gt_eq(lit(EPOCH_MICROS_FROM)))
-        .then(value.clone() / lit(1e6))
-        .when(magnitude.gt_eq(lit(EPOCH_MILLIS_FROM)))
-        .then(value.clone() / lit(1e3))
-        .otherwise(value.clone());
-    when(value.is_finite())
-        .then(
-            (seconds / lit(SECONDS_PER_DAY))
-                .floor()
-                .cast(DataType::Int32),
-        )
-        .otherwise(lit(NULL).cast(DataType::Int32))
+    days_udf(value.cast(DataType::Float64), |column| {
+        Ok(column
+            .f64()?
+            .iter()
+            .map(|v| v.and_then(epoch_day))
+            .collect())
+    })
 }
 
 /// The value of the digits of `text[range]`, if they are all digits.
@@ -341,49 +339,57 @@ pub fn parse_iso_day_in(text: &str, zone: Option<Tz>) -> Option<i32> {
     day_of_micros(parse_iso_micros_in(text, zone)?)
 }
 
-/// A text column through one of the parsers above, as UTC days (null where it refuses).
-fn text_day_expr(raw: Expr, parse: impl Fn(&str) -> Option<i32> + Send + Sync + 'static) -> Expr {
+/// An elementwise polars function from a column to its UTC days (null where `days` gives
+/// none), under the column's name.
+fn days_udf(
+    raw: Expr,
+    days: impl Fn(&Column) -> PolarsResult<Int32Chunked> + Send + Sync + 'static,
+) -> Expr {
     raw.map(
         move |column| {
-            let days: Int32Chunked = column
-                .str()?
-                .iter()
-                .map(|text| text.and_then(&parse))
-                .collect();
-            Ok(days.with_name(column.name().clone()).into_column())
+            Ok(days(&column)?
+                .with_name(column.name().clone())
+                .into_column())
         },
         |_, field| Ok(Field::new(field.name().clone(), DataType::Int32)),
     )
+}
+
+/// A text column through one of the parsers above, as UTC days (null where it refuses).
+fn text_day_expr(raw: Expr, parse: impl Fn(&str) -> Option<i32> + Send + Sync + 'static) -> Expr {
+    days_udf(raw, move |column| {
+        Ok(column
+            .str()?
+            .iter()
+            .map(|text| text.and_then(&parse))
+            .collect())
+    })
 }
 
 fn iso_day_expr(raw: Expr, zone: Option<Tz>) -> Expr {
     text_day_expr(raw, move |text| parse_iso_day_in(text, zone))
 }
 
+fn epoch_day_expr(raw: Expr) -> Expr {
+    text_day_expr(raw, |text| parse_epoch_day(text.trim()))
+}
+
 /// A zone-less datetime column (`per_day` units a day) holding wall times in `zone`, as UTC
 /// days.
 pub fn local_datetime_day_expr(raw: Expr, per_day: i64, zone: Tz) -> Expr {
-    let per_micro = per_day / MICROS_PER_DAY;
-    let per_micro = per_micro.max(1);
-    let micros_per = (MICROS_PER_DAY / per_day).max(1);
-    raw.cast(DataType::Int64).map(
-        move |column| {
-            let days: Int32Chunked = column
-                .i64()?
-                .iter()
-                .map(|value| {
-                    let wall = value?.div_euclid(per_micro) * micros_per;
-                    day_of_micros(local_to_utc_micros(wall, zone)?)
-                })
-                .collect();
-            Ok(days.with_name(column.name().clone()).into_column())
-        },
-        |_, field| Ok(Field::new(field.name().clone(), DataType::Int32)),
-    )
-}
-
-fn epoch_day_expr(raw: Expr) -> Expr {
-    text_day_expr(raw, |text| parse_epoch_day(text.trim()))
+    // Microseconds from the column's unit: milliseconds, microseconds or nanoseconds.
+    let to_micros = move |value: i64| match per_day.cmp(&MICROS_PER_DAY) {
+        std::cmp::Ordering::Less => value * (MICROS_PER_DAY / per_day),
+        std::cmp::Ordering::Equal => value,
+        std::cmp::Ordering::Greater => value.div_euclid(per_day / MICROS_PER_DAY),
+    };
+    days_udf(raw.cast(DataType::Int64), move |column| {
+        Ok(column
+            .i64()?
+            .iter()
+            .map(|value| day_of_micros(local_to_utc_micros(to_micros(value?), zone)?))
+            .collect())
+    })
 }
 
 #[cfg(test)]

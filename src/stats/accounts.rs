@@ -96,8 +96,10 @@ impl Design {
         groups: usize,
         weight: Vec<f64>,
         covariates: &[[f64; COVARIATES]],
+        landmarks: &[(u32, u32)],
     ) -> Design {
         let means = weighted_group_means(&group, groups, &weight, |k| covariates[rows[k] as usize]);
+        let accounts = accounts_in(&rows, landmarks);
         let mut design = Design {
             rows,
             group,
@@ -107,7 +109,7 @@ impl Design {
             inverse: [[0.0; COVARIATES]; COVARIATES],
             residual: Vec::new(),
             start: None,
-            accounts: 0,
+            accounts,
         };
         let mut cross = [[0.0; COVARIATES]; COVARIATES];
         for k in 0..design.rows.len() {
@@ -363,8 +365,7 @@ fn horizon(
         let fit = fe_logit(&group, groups, y, |k| covariates[rows[k] as usize], None);
         let weight: Vec<f64> = fit.p.iter().map(|p| p * (1.0 - p)).collect();
         let residual: Vec<f64> = (0..rows.len()).map(|k| y(k) - fit.p[k]).collect();
-        let mut design = Design::new(rows.clone(), group, groups, weight, &covariates);
-        design.accounts = accounts_in(&rows, &landmarks);
+        let mut design = Design::new(rows.clone(), group, groups, weight, &covariates, &landmarks);
         design.residual = residual;
         design.start = Some((fit.alpha, fit.beta));
         design
@@ -384,8 +385,7 @@ fn horizon(
     let expansion = (rows.len() >= MIN_ACCOUNTS).then(|| {
         let (group, groups) = groups_of(&rows, &landmarks);
         let weight = vec![1.0; rows.len()];
-        let mut design = Design::new(rows.clone(), group, groups, weight, &covariates);
-        design.accounts = accounts_in(&rows, &landmarks);
+        let mut design = Design::new(rows.clone(), group, groups, weight, &covariates, &landmarks);
         design.residual = design.residualise(&growth, &covariates);
         design
     });

@@ -143,13 +143,13 @@ fn locate_in_csv(
         index(&cols.event),
     );
     let value_i = index(&cols.value);
-    let fallbacks: Vec<Option<usize>> = cols.user_id_fallbacks.iter().map(|f| index(f)).collect();
+    let user_columns: Vec<Option<usize>> = cols.user_id_columns().map(index).collect();
     for_each_record(file, options.delimiter, |record| {
         let get = |i: Option<usize>| i.and_then(|i| record.get(i));
         // The first non-empty of the user id and its fallbacks.
-        let user = std::iter::once(user_i)
-            .chain(fallbacks.iter().copied())
-            .map(get)
+        let user = user_columns
+            .iter()
+            .map(|&i| get(i))
             .find(|u| !u.unwrap_or("").is_empty())
             .unwrap_or(get(user_i));
         if let Some((problem, value)) =

@@ -94,6 +94,22 @@ pub(super) fn one_plan(plans: &[FilePlan], options: &EventOptions) -> Result<Laz
     Ok(concat(normalized, UnionArgs::default())?)
 }
 
+/// `(role, column)` of every column a file must have: the timestamp, the user id, the event,
+/// then the user id's fallbacks.
+fn required_columns(cols: &EventColumns) -> impl Iterator<Item = (&'static str, &str)> {
+    [
+        ("timestamp", cols.timestamp.as_str()),
+        ("user_id", cols.user_id.as_str()),
+        ("event", cols.event.as_str()),
+    ]
+    .into_iter()
+    .chain(
+        cols.user_id_fallbacks
+            .iter()
+            .map(|c| ("user_id", c.as_str())),
+    )
+}
+
 fn missing_column_error(label: &str, role: &str, mapped: &str, found: &[String]) -> anyhow::Error {
     let hint = if mapped == role {
         format!(
@@ -116,18 +132,9 @@ fn plan_file(file: &InputFile, options: &EventOptions) -> Result<FilePlan> {
     match file.format {
         FileFormat::Csv | FileFormat::GzipCsv => {
             let header = csv_header(file, options.delimiter)?;
-            for (role, mapped) in [
-                ("timestamp", &cols.timestamp),
-                ("user_id", &cols.user_id),
-                ("event", &cols.event),
-            ] {
+            for (role, mapped) in required_columns(cols) {
                 if !header.iter().any(|h| h == mapped) {
                     return Err(missing_column_error(&label, role, mapped, &header));
-                }
-            }
-            for fallback in &cols.user_id_fallbacks {
-                if !header.iter().any(|h| h == fallback) {
-                    return Err(missing_column_error(&label, "user_id", fallback, &header));
                 }
             }
             let timestamp = sample_csv_timestamps(file, options)?;
@@ -197,18 +204,9 @@ fn plan_typed(
 ) -> Result<FilePlan> {
     let cols = &options.columns;
     let found: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
-    for (role, mapped) in [
-        ("timestamp", &cols.timestamp),
-        ("user_id", &cols.user_id),
-        ("event", &cols.event),
-    ] {
+    for (role, mapped) in required_columns(cols) {
         if schema.get(mapped).is_none() {
             return Err(missing_column_error(&label, role, mapped, &found));
-        }
-    }
-    for fallback in &cols.user_id_fallbacks {
-        if schema.get(fallback).is_none() {
-            return Err(missing_column_error(&label, "user_id", fallback, &found));
         }
     }
     let type_error = |column: &str, dtype: &DataType, wanted: &str| -> anyhow::Error {
@@ -317,9 +315,7 @@ fn select_columns(
     let id = |name: &str| col(name).cast(DataType::String);
     let present = |name: &str| id(name).is_not_null().and(id(name).neq(lit("")));
     // The first non-empty of the user id and its fallbacks, tried in order.
-    let names: Vec<&str> = std::iter::once(cols.user_id.as_str())
-        .chain(cols.user_id_fallbacks.iter().map(String::as_str))
-        .collect();
+    let names: Vec<&str> = cols.user_id_columns().collect();
     let (last, earlier) = names.split_last().expect("the user id column");
     let mut user = id(last);
     for name in earlier.iter().rev() {
