@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::ingest::columns::ColumnMap;
 use crate::period::PeriodKind;
 use crate::render::format::Format;
 use crate::render::gate::CheckFormat;
@@ -26,7 +27,7 @@ pub struct Cli {
 pub enum Command {
     /// Rank every candidate metric on the lead and churn tests.
     #[command(
-        after_help = "Examples:\n  nsm evaluate --events events.csv --revenue revenue.csv\n  nsm evaluate --events 'exports/*.csv.gz' --revenue mrr.csv --config nsm.toml --format json --output result.json\n  nsm evaluate --events events.parquet --revenue revenue.csv --period week --lags 3..9"
+        after_help = "Examples:\n  nsm evaluate --events events.csv --revenue revenue.csv\n  nsm evaluate --events 'exports/*.csv.gz' --revenue mrr.csv --config nsm.toml --format json --output result.json\n  nsm evaluate --events events.parquet --revenue revenue.csv --period week --lags 3..9\n  nsm evaluate --events export.csv --revenue revenue.csv --map timestamp=occurred_at,user_id=member,event=action"
     )]
     Evaluate(EvaluateArgs),
     /// Evaluate a built-in synthetic SaaS dataset with a planted north star.
@@ -51,7 +52,7 @@ pub enum Command {
     Sql(SqlArgs),
     /// Write a starter nsm.toml with the candidates discovered in the events.
     #[command(
-        after_help = "Examples:\n  nsm init --events events.csv --revenue revenue.csv\n  nsm init --events 'exports/*.parquet' --output config/nsm.toml --force"
+        after_help = "Examples:\n  nsm init --events events.csv --revenue revenue.csv\n  nsm init --events 'exports/*.parquet' --output config/nsm.toml --force\n  nsm init --events export.csv --map account_id=workspace\n\nColumns not named timestamp, user_id, account_id, event, value are proposed from the header and\nthe first rows; the choices are written as comments under [events] and said on stderr."
     )]
     Init(InitArgs),
 }
@@ -85,6 +86,10 @@ pub struct InputArgs {
     /// legacy Mixpanel projects, app databases) [default: UTC, or `[events] timezone`].
     #[arg(long, value_name = "ZONE", value_parser = crate::ingest::timestamp::parse_zone)]
     pub timezone: Option<chrono_tz::Tz>,
+    /// Event columns for this run, over `[events]` in nsm.toml: nsm's name = yours, e.g.
+    /// `timestamp=occurred_at,user_id=member,account_id=workspace,event=action`.
+    #[arg(long, value_name = "ROLE=COLUMN,...", value_parser = ColumnMap::parse)]
+    pub map: Option<ColumnMap>,
     /// With a `currency` column in the revenue file: keep the rows in this currency (the
     /// others are left out and counted in the notes).
     #[arg(long, value_name = "CODE", conflicts_with = "fx")]
@@ -260,6 +265,11 @@ pub struct InitArgs {
     /// Field delimiter of every CSV input: one character, or `tab`.
     #[arg(long, value_name = "CHAR", default_value = ",", value_parser = parse_delimiter)]
     pub delimiter: u8,
+    /// Event columns, where their names do not say it (nsm's name = yours, e.g.
+    /// `timestamp=occurred_at,user_id=member`); the others are proposed from the header and
+    /// the first rows.
+    #[arg(long, value_name = "ROLE=COLUMN,...", value_parser = ColumnMap::parse)]
+    pub map: Option<ColumnMap>,
     /// Where to write the config.
     #[arg(long, value_name = "PATH", default_value = "nsm.toml")]
     pub output: PathBuf,

@@ -381,6 +381,16 @@ pub(crate) fn toml_string(text: &str) -> String {
 
 /// Write a config as commented TOML that [`Config::parse`] reads back unchanged.
 pub(crate) fn to_toml(config: &Config, header_comment: &str) -> String {
+    to_toml_with_notes(config, header_comment, &[])
+}
+
+/// [`to_toml`] with a comment line above some `[events]` entries (`(nsm's column name,
+/// note)`): how `nsm init` chose them.
+pub(crate) fn to_toml_with_notes(
+    config: &Config,
+    header_comment: &str,
+    column_notes: &[(&str, String)],
+) -> String {
     let mut out = String::new();
     for line in header_comment.lines() {
         out.push_str(&format!("# {line}\n").replace("# \n", "#\n"));
@@ -388,6 +398,9 @@ pub(crate) fn to_toml(config: &Config, header_comment: &str) -> String {
     out.push('\n');
     out.push_str("# Column names in the event files (left: nsm's name, right: yours).\n[events]\n");
     for (default, mapped) in config.columns.pairs() {
+        for (_, note) in column_notes.iter().filter(|(role, _)| *role == default) {
+            out.push_str(&format!("# {note}\n"));
+        }
         let fallbacks = &config.columns.user_id_fallbacks;
         if default == crate::ingest::columns::DEFAULT_USER_ID && !fallbacks.is_empty() {
             let names: Vec<String> = config.columns.user_id_columns().map(toml_string).collect();

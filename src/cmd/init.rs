@@ -3,11 +3,12 @@ use anyhow::Result;
 use crate::exit_codes::ExitCode;
 
 use crate::candidates::catalog;
-use crate::candidates::config::{to_toml, Config};
+use crate::candidates::config::{to_toml_with_notes, Config};
 use crate::candidates::KindName;
 use crate::cli::InitArgs;
 use crate::error::InputError;
 use crate::ingest::events::{load_activity, EventOptions, EventSource};
+use crate::ingest::propose::{propose_columns, Choice, GIVEN};
 use crate::ingest::revenue::{load_revenue, CurrencyOptions};
 use crate::ingest::source::resolve;
 use crate::output::write_atomic;
@@ -31,7 +32,22 @@ pub(crate) fn run(args: InitArgs) -> Result<ExitCode> {
             load_revenue(&file, args.delimiter, None, &checking)?;
         }
     }
-    let config = Config::default();
+    let given = args.map.clone().unwrap_or_default();
+    let proposal = propose_columns(&files[0], args.delimiter, &given)?;
+    // The choices worth a word: every column not under nsm's own name, and every --map entry.
+    let chosen: Vec<&Choice> = proposal
+        .choices
+        .iter()
+        .filter(|c| c.role != c.column || c.reason == GIVEN)
+        .collect();
+    let notes: Vec<(&str, String)> = chosen
+        .iter()
+        .map(|c| (c.role, format!("'{}': {} (nsm init)", c.column, c.reason)))
+        .collect();
+    let config = Config {
+        columns: proposal.columns.clone(),
+        ..Config::default()
+    };
     let options = EventOptions {
         columns: config.columns.clone(),
         delimiter: args.delimiter,
@@ -53,7 +69,27 @@ pub(crate) fn run(args: InitArgs) -> Result<ExitCode> {
         and name the metric your team has chosen under [north_star] for `nsm check`.",
         wrap_kinds()
     );
-    write_atomic(&args.output, to_toml(&config, &header).as_bytes())?;
+    write_atomic(
+        &args.output,
+        to_toml_with_notes(&config, &header, &notes).as_bytes(),
+    )?;
+    for choice in &chosen {
+        eprintln!(
+            "nsm: {} = '{}': {}",
+            choice.role, choice.column, choice.reason
+        );
+    }
+    if !proposal.account_suspects.is_empty() && !chosen.is_empty() {
+        let names: Vec<String> = proposal
+            .account_suspects
+            .iter()
+            .map(|c| format!("'{c}'"))
+            .collect();
+        eprintln!(
+            "nsm: no column is named like an account, so each user is its own account; if {} holds the account, pass --map account_id=<column>",
+            names.join(" or ")
+        );
+    }
     eprintln!(
         "nsm: wrote {} with {count} candidates",
         args.output.display()

@@ -131,6 +131,16 @@ pub(crate) fn render_and_emit(evaluation: &Evaluation, output: &OutputArgs) -> R
 
 /// What the input flags name: the event files resolved, revenue, the config already loaded.
 pub(crate) fn inputs(input: &InputArgs, config: Option<Config>) -> Result<Inputs> {
+    let config = match &input.map {
+        Some(map) => {
+            let config = config.unwrap_or_default();
+            Some(Config {
+                columns: config.columns.clone().with_map(map),
+                ..config
+            })
+        }
+        None => config,
+    };
     let series = input.series.clone().map(|series| SeriesFiles {
         series,
         customers: input.customers.clone(),

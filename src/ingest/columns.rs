@@ -42,6 +42,29 @@ impl EventColumns {
             .chain(self.user_id_fallbacks.iter().map(String::as_str))
     }
 
+    /// Map one role (nsm's column name) to a column.
+    pub fn set(&mut self, role: &str, column: &str) {
+        let column = column.to_string();
+        match role {
+            DEFAULT_TIMESTAMP => self.timestamp = column,
+            DEFAULT_USER_ID => {
+                self.user_id = column;
+                self.user_id_fallbacks.clear();
+            }
+            DEFAULT_ACCOUNT_ID => self.account_id = column,
+            DEFAULT_EVENT => self.event = column,
+            _ => self.value = column,
+        }
+    }
+
+    /// The mapping with `--map`'s entries in place of these.
+    pub fn with_map(mut self, map: &ColumnMap) -> Self {
+        for (role, column) in map.entries() {
+            self.set(role, column);
+        }
+        self
+    }
+
     /// `(default name, mapped name)` pairs, in SPEC order.
     pub fn pairs(&self) -> [(&'static str, &str); 5] {
         [
@@ -99,5 +122,78 @@ impl ColumnsTable {
             value: or(self.value, DEFAULT_VALUE),
             user_id_fallbacks,
         }
+    }
+}
+
+/// `--map timestamp=occurred_at,user_id=member`: a one-off column mapping, over nsm.toml's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ColumnMap(Vec<(&'static str, String)>);
+
+impl ColumnMap {
+    pub fn entries(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.0.iter().map(|(role, column)| (*role, column.as_str()))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Parse `role=column,...`; roles are nsm's column names.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let roles = EventColumns::default();
+        let roles: Vec<&'static str> = roles.pairs().map(|(role, _)| role).to_vec();
+        let mut out: Vec<(&'static str, String)> = Vec::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((role, column)) = part.split_once('=') else {
+                return Err(format!(
+                    "'{part}' is not role=column (e.g. timestamp=occurred_at)"
+                ));
+            };
+            let (role, column) = (role.trim(), column.trim());
+            let Some(role) = roles.iter().copied().find(|r| *r == role) else {
+                return Err(format!(
+                    "unknown column role '{role}'; the roles are {}",
+                    roles.join(", ")
+                ));
+            };
+            if column.is_empty() {
+                return Err(format!("{role}= needs a column name"));
+            }
+            if out.iter().any(|(r, _)| *r == role) {
+                return Err(format!("{role} is mapped twice"));
+            }
+            out.push((role, column.to_string()));
+        }
+        if out.is_empty() {
+            return Err("give at least one role=column".into());
+        }
+        Ok(Self(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_parse_and_refuse_mistakes() {
+        let map = ColumnMap::parse("timestamp=occurred_at, user_id=member").unwrap();
+        let entries: Vec<_> = map.entries().collect();
+        assert_eq!(
+            entries,
+            [("timestamp", "occurred_at"), ("user_id", "member")]
+        );
+        assert!(ColumnMap::parse("when=occurred_at")
+            .unwrap_err()
+            .contains("unknown column role 'when'"));
+        assert!(ColumnMap::parse("timestamp")
+            .unwrap_err()
+            .contains("role=column"));
+        assert!(ColumnMap::parse("event=a,event=b")
+            .unwrap_err()
+            .contains("mapped twice"));
+        assert!(ColumnMap::parse("value=")
+            .unwrap_err()
+            .contains("needs a column"));
     }
 }

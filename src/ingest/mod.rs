@@ -10,6 +10,7 @@ pub(crate) mod bad_row;
 pub mod columns;
 pub(crate) mod dataset;
 pub mod events;
+pub mod propose;
 pub mod revenue;
 pub mod source;
 pub mod timestamp;

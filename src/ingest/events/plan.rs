@@ -116,7 +116,9 @@ fn missing_column_error(label: &str, role: &str, mapped: &str, found: &[String])
             "if another column holds it, map it in nsm.toml: [events] {role} = \"<your column>\""
         )
     } else {
-        format!("nsm.toml maps {role} to '{mapped}'; fix the mapping under [events]")
+        format!(
+            "{role} is mapped to '{mapped}' (by [events] in nsm.toml, or --map); fix the mapping"
+        )
     };
     InputError::new(format!(
         "events file {label}: missing column '{mapped}' ({role}); columns found: {}; {hint}{}",
@@ -171,6 +173,7 @@ fn plan_file(file: &InputFile, options: &EventOptions) -> Result<FilePlan> {
             })
         }
         FileFormat::Parquet => {
+            let file_types = check_parquet_types(file, cols)?;
             let mut scan = LazyFrame::scan_parquet(
                 PlRefPath::from(file.path.to_string_lossy().as_ref()),
                 ScanArgsParquet::default(),
@@ -185,15 +188,91 @@ fn plan_file(file: &InputFile, options: &EventOptions) -> Result<FilePlan> {
                     "events file {label}: not a readable Parquet file: {e}"
                 ))
             })?;
-            plan_typed(label, scan, &schema, options)
+            plan_typed(label, scan, &schema, options, &file_types)
         }
+    }
+}
+
+/// The types accepted in each role, for errors.
+const TIMESTAMP_TYPES: &str = "a timestamp (any unit, with a zone or none, INT96 too), a date, epoch seconds or milliseconds, or ISO 8601 text";
+const ID_TYPES: &str = "text (plain, large or dictionary-encoded) or integer ids";
+const VALUE_TYPES: &str = "a number (integer, float or decimal) or numeric text";
+
+/// A Parquet column whose type polars cannot represent would stop the scan with a panic:
+/// find it from the file's own schema first and say which column, its type, and what nsm reads.
+/// Returns every column's file type in words, for the type errors of [`plan_typed`].
+fn check_parquet_types(file: &InputFile, cols: &EventColumns) -> Result<Vec<(String, String)>> {
+    use polars::io::parquet::read::ParquetReader;
+    let label = file.display();
+    let unreadable = |e: &dyn std::fmt::Display| -> anyhow::Error {
+        InputError::new(format!(
+            "events file {label}: not a readable Parquet file: {e}"
+        ))
+        .into()
+    };
+    let handle = std::fs::File::open(&file.path).map_err(|e| unreadable(&e))?;
+    let schema = ParquetReader::new(handle)
+        .schema()
+        .map_err(|e| unreadable(&e))?;
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let failed = schema
+        .iter_values()
+        .find(|field| std::panic::catch_unwind(|| DataType::from_arrow_field(field)).is_err());
+    std::panic::set_hook(previous);
+    let Some(field) = failed else {
+        return Ok(schema
+            .iter_values()
+            .map(|f| (f.name.to_string(), format!("{:?}", f.dtype)))
+            .collect());
+    };
+    let name = field.name.as_str();
+    let role = cols
+        .pairs()
+        .into_iter()
+        .find(|(_, mapped)| *mapped == name)
+        .map(|(role, _)| role);
+    let wanted = match role {
+        Some("timestamp") => format!("; expected {TIMESTAMP_TYPES}"),
+        Some("value") => format!("; expected {VALUE_TYPES}"),
+        Some(_) => format!("; expected {ID_TYPES}"),
+        None => "; nsm reads only the mapped columns, but cannot open a file with this type in it: write the file without it (or cast it)".into(),
+    };
+    Err(InputError::at(
+        &label,
+        None,
+        Some(name),
+        None,
+        format!(
+            "has Parquet type {:?}, which nsm cannot read{wanted}",
+            field.dtype
+        ),
+    )
+    .into())
+}
+
+/// A typed column's type in words: nsm's reading of it, and the file's own type when known.
+fn type_words(dtype: &DataType, file_type: Option<&str>) -> String {
+    let read = match dtype {
+        DataType::Time => "time (a time of day without a date)".to_string(),
+        other => other.to_string(),
+    };
+    match file_type {
+        Some(file_type) => format!("{read} (Parquet {file_type})"),
+        None => read,
     }
 }
 
 /// An in-memory frame (the demo) is read like a typed file.
 fn plan_frame(name: &str, frame: &DataFrame, options: &EventOptions) -> Result<FilePlan> {
     let schema = frame.schema().clone();
-    plan_typed(name.to_string(), frame.clone().lazy(), &schema, options)
+    plan_typed(
+        name.to_string(),
+        frame.clone().lazy(),
+        &schema,
+        options,
+        &[],
+    )
 }
 
 fn plan_typed(
@@ -201,6 +280,7 @@ fn plan_typed(
     scan: LazyFrame,
     schema: &Schema,
     options: &EventOptions,
+    file_types: &[(String, String)],
 ) -> Result<FilePlan> {
     let cols = &options.columns;
     let found: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
@@ -215,7 +295,16 @@ fn plan_typed(
             None,
             Some(column),
             None,
-            format!("has type {dtype}; expected {wanted}"),
+            format!(
+                "has type {}; expected {wanted}",
+                type_words(
+                    dtype,
+                    file_types
+                        .iter()
+                        .find(|(name, _)| name == column)
+                        .map(|(_, t)| t.as_str())
+                )
+            ),
         )
         .into()
     };
@@ -233,7 +322,7 @@ fn plan_typed(
             },
         },
         DataType::Date => TimestampKind::Date,
-        t if t.is_integer() || t.is_float() => TimestampKind::EpochNumber,
+        t if t.is_integer() || t.is_float() || t.is_decimal() => TimestampKind::EpochNumber,
         DataType::String => {
             let sample = scan
                 .clone()
@@ -263,13 +352,7 @@ fn plan_typed(
                 }
             }
         }
-        other => {
-            return Err(type_error(
-                &cols.timestamp,
-                other,
-                "a datetime, date, epoch number or text",
-            ))
-        }
+        other => return Err(type_error(&cols.timestamp, other, TIMESTAMP_TYPES)),
     };
     for (column, required) in [
         (&cols.user_id, true),
@@ -277,21 +360,23 @@ fn plan_typed(
         (&cols.account_id, false),
     ] {
         match schema.get(column) {
-            Some(t) if t.is_string() || t.is_integer() => {}
-            Some(other) => return Err(type_error(column, other, "text or integer ids")),
+            Some(t) if t.is_string() || t.is_integer() || t.is_categorical() => {}
+            Some(other) => return Err(type_error(column, other, ID_TYPES)),
             None if required => unreachable!("required columns were checked above"),
             None => {}
         }
     }
     if let Some(t) = schema.get(&cols.value) {
-        if !(t.is_primitive_numeric() || t.is_string() || t.is_null()) {
-            return Err(type_error(&cols.value, t, "a number"));
+        if !(t.is_primitive_numeric() || t.is_decimal() || t.is_string() || t.is_null()) {
+            return Err(type_error(&cols.value, t, VALUE_TYPES));
         }
     }
     let has_account = schema.get(&cols.account_id).is_some();
     let has_value = schema.get(&cols.value).is_some();
     let ts_dtype = match timestamp {
         TimestampKind::Text(_) | TimestampKind::TextFormat(_) => DataType::String,
+        // Zoned or not, a datetime's physical value counts units since the epoch in UTC.
+        TimestampKind::Datetime { .. } => DataType::Int64,
         _ => ts_type.clone(),
     };
     Ok(FilePlan {
