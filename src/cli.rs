@@ -270,6 +270,10 @@ pub struct InitArgs {
     /// the first rows.
     #[arg(long, value_name = "ROLE=COLUMN,...", value_parser = ColumnMap::parse)]
     pub map: Option<ColumnMap>,
+    /// IANA zone of event times written without one; written as `[events] timezone`, so that
+    /// every later run reads them the same way.
+    #[arg(long, value_name = "ZONE", value_parser = crate::ingest::timestamp::parse_zone)]
+    pub timezone: Option<chrono_tz::Tz>,
     /// Where to write the config.
     #[arg(long, value_name = "PATH", default_value = "nsm.toml")]
     pub output: PathBuf,

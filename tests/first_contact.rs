@@ -180,3 +180,20 @@ fn init_maps_a_typed_parquet_export() {
         [4.0, 3.0, 2.0]
     );
 }
+
+#[test]
+fn init_writes_the_zone_of_local_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let events =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parquet/ts_us_naive.parquet");
+    let config = dir.path().join("nsm.toml");
+    let (text, _) = init(&events, &config, &["--timezone", "Asia/Tokyo"]);
+    assert!(text.contains("timezone = \"Asia/Tokyo\""), "{text}");
+    // Later runs read the zone-less times as Tokyo wall time without the flag: 2024-02-01
+    // 01:30 there is still January in UTC.
+    let json = evaluate_json(&events, &data("tiny_revenue_customers.csv"), &config, &[]);
+    assert_eq!(
+        crate::common::series(&json, "meeting_count"),
+        [5.0, 2.0, 2.0]
+    );
+}

@@ -46,6 +46,7 @@ pub(crate) fn run(args: InitArgs) -> Result<ExitCode> {
         .collect();
     let config = Config {
         columns: proposal.columns.clone(),
+        timezone: args.timezone,
         ..Config::default()
     };
     let options = EventOptions {
@@ -53,7 +54,7 @@ pub(crate) fn run(args: InitArgs) -> Result<ExitCode> {
         delimiter: args.delimiter,
         as_of: None,
         skip_bad_rows: false,
-        timezone: None,
+        timezone: args.timezone,
     };
     let progress = Progress::new(false);
     let activity = load_activity(&EventSource::Files(files), &options, &progress)?;
