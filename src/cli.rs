@@ -27,7 +27,7 @@ pub struct Cli {
 pub enum Command {
     /// Rank every candidate metric on the lead and churn tests.
     #[command(
-        after_help = "Examples:\n  nsm evaluate --events events.csv --revenue revenue.csv\n  nsm evaluate --events 'exports/*.csv.gz' --revenue mrr.csv --config nsm.toml --format json --output result.json\n  nsm evaluate --events events.parquet --revenue revenue.csv --period week --lags 3..9\n  nsm evaluate --events export.csv --revenue revenue.csv --map timestamp=occurred_at,user_id=member,event=action"
+        after_help = "Examples:\n  nsm evaluate --events events.csv --revenue revenue.csv\n  nsm evaluate --events 'exports/*.csv.gz' --revenue mrr.csv --config nsm.toml --format json --output result.json\n  nsm evaluate --events events.parquet --revenue revenue.csv --period week --lags 3..9\n  nsm evaluate --events export.csv --revenue revenue.csv --map timestamp=occurred_at,user_id=member,event=action\n  nsm evaluate --events amplitude_export.zip --revenue revenue.csv --map account_id=company,value=duration"
     )]
     Evaluate(EvaluateArgs),
     /// Evaluate a built-in synthetic SaaS dataset with a planted north star.
@@ -52,14 +52,15 @@ pub enum Command {
     Sql(SqlArgs),
     /// Write a starter nsm.toml with the candidates discovered in the events.
     #[command(
-        after_help = "Examples:\n  nsm init --events events.csv --revenue revenue.csv\n  nsm init --events 'exports/*.parquet' --output config/nsm.toml --force\n  nsm init --events export.csv --map account_id=workspace\n\nColumns not named timestamp, user_id, account_id, event, value are proposed from the header and\nthe first rows; the choices are written as comments under [events] and said on stderr."
+        after_help = "Examples:\n  nsm init --events events.csv --revenue revenue.csv\n  nsm init --events 'exports/*.parquet' --output config/nsm.toml --force\n  nsm init --events export.csv --map account_id=workspace\n  nsm init --events mixpanel_export.json --timezone America/Los_Angeles --map account_id=company_id\n\nColumns not named timestamp, user_id, account_id, event, value are proposed from the header and\nthe first rows; the choices are written as comments under [events] and said on stderr."
     )]
     Init(InitArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct InputArgs {
-    /// Event files: CSV, gzip CSV or Parquet; several files or a quoted glob.
+    /// Event files: CSV, gzip CSV or Parquet, or a vendor's event export (see
+    /// --events-format); several files or a quoted glob.
     #[arg(long, value_name = "FILE", num_args = 1.., required_unless_present = "series", conflicts_with = "series")]
     pub events: Vec<PathBuf>,
     /// Pre-aggregated series (`period,candidate,value`, from `nsm sql`) instead of events;
@@ -90,6 +91,10 @@ pub struct InputArgs {
     /// `timestamp=occurred_at,user_id=member,account_id=workspace,event=action`.
     #[arg(long, value_name = "ROLE=COLUMN,...", value_parser = ColumnMap::parse)]
     pub map: Option<ColumnMap>,
+    /// The event files are this vendor's export (JSON lines, `.json.gz`, Amplitude's ZIP,
+    /// PostHog's Parquet) [default: detected from the first record, or `[events] format`].
+    #[arg(long, value_name = "VENDOR")]
+    pub events_format: Option<crate::ingest::events::Vendor>,
     /// With a `currency` column in the revenue file: keep the rows in this currency (the
     /// others are left out and counted in the notes).
     #[arg(long, value_name = "CODE", conflicts_with = "fx")]
@@ -256,7 +261,8 @@ pub struct ReportArgs {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Event files: CSV, gzip CSV or Parquet; several files or a quoted glob.
+    /// Event files: CSV, gzip CSV or Parquet, or a vendor's event export (see
+    /// --events-format); several files or a quoted glob.
     #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
     pub events: Vec<PathBuf>,
     /// Revenue file; checked to be readable, so mistakes show up now rather than later.
@@ -274,6 +280,10 @@ pub struct InitArgs {
     /// every later run reads them the same way.
     #[arg(long, value_name = "ZONE", value_parser = crate::ingest::timestamp::parse_zone)]
     pub timezone: Option<chrono_tz::Tz>,
+    /// The event files are this vendor's export [default: detected from the first record];
+    /// written as `[events] format`.
+    #[arg(long, value_name = "VENDOR")]
+    pub events_format: Option<crate::ingest::events::Vendor>,
     /// Where to write the config.
     #[arg(long, value_name = "PATH", default_value = "nsm.toml")]
     pub output: PathBuf,

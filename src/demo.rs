@@ -284,7 +284,7 @@ pub(crate) fn generate() -> DemoData {
             if a.paying && a.churn_month.is_none() {
                 let hazard = 0.006 + 0.03 * (1.0 - a.power_before(m, 3)) + churn_wave(m);
                 let leave_at = m + 1 + NOTICE;
-                let may_leave = !a.annual || (leave_at - a.signup_month) % 12 == 0;
+                let may_leave = !a.annual || (leave_at - a.signup_month).is_multiple_of(12);
                 if may_leave && rng.random::<f64>() < hazard {
                     a.churn_month = Some(leave_at);
                 }
@@ -469,6 +469,7 @@ pub(crate) fn demo_config() -> Config {
         north_star: Some(STAR.into()),
         candidates,
         timezone: None,
+        format: None,
     }
 }
 

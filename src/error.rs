@@ -42,7 +42,7 @@ impl InputError {
 }
 
 /// Keep offending values readable in a one-line message.
-fn shorten(value: &str) -> String {
+pub(crate) fn shorten(value: &str) -> String {
     const MAX: usize = 80;
     if value.chars().count() <= MAX {
         value.to_string()

@@ -15,6 +15,7 @@ fn one_scan_of_the_events_file() {
         as_of: None,
         skip_bad_rows: false,
         timezone: None,
+        format: None,
     };
     let plan = activity_plan(&EventSource::Files(files), &options).unwrap();
     let explained = plan.explain(true).unwrap();

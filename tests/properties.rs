@@ -84,7 +84,7 @@ fn iso_text(seconds: i64, millis: u32, offset: i32, style: u8, sep: char) -> (St
         }
         _ => return (base, period::day_of_date(local.date())),
     };
-    let expected = if style % 5 == 0 {
+    let expected = if style.is_multiple_of(5) {
         period::day_of_date(local.date())
     } else {
         expected
@@ -256,6 +256,7 @@ fn readers_survive(bytes: &[u8]) {
         as_of: None,
         skip_bad_rows: true,
         timezone: None,
+        format: None,
     };
     // Ok or an error, never a panic.
     let _ = for_each_record(&files[0], b',', |_| Ok(Visit::Continue));

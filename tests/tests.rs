@@ -20,4 +20,5 @@ mod properties;
 mod report;
 mod statsmodels;
 mod timestamps;
+mod vendors;
 mod warehouse;

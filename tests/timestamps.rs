@@ -52,7 +52,7 @@ pub(crate) fn write_events(
 /// other row with microseconds.
 pub(crate) fn postgres_plus_two(i: usize, instant: DateTime<Utc>) -> String {
     let local = instant.with_timezone(&chrono::FixedOffset::east_opt(2 * 3600).unwrap());
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         local.format("%Y-%m-%d %H:%M:%S+02").to_string()
     } else {
         local.format("%Y-%m-%d %H:%M:%S.000000+02").to_string()

@@ -18,6 +18,8 @@ pub(crate) struct Config {
     pub(crate) candidates: Vec<Candidate>,
     /// `[events] timezone`: the zone of event times written without one.
     pub(crate) timezone: Option<chrono_tz::Tz>,
+    /// `[events] format`: the event files are this vendor's export.
+    pub(crate) format: Option<crate::ingest::events::Vendor>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -80,6 +82,18 @@ impl Config {
                 })
             })
             .transpose()?;
+        let format = raw
+            .events
+            .format()
+            .map(|text| {
+                crate::ingest::events::Vendor::parse(text).ok_or_else(|| {
+                    InputError::new(format!(
+                        "config {source}: [events] format '{text}' is not one of: {}",
+                        crate::ingest::events::Vendor::keys()
+                    ))
+                })
+            })
+            .transpose()?;
         let columns = raw.events.into_columns();
         let mut candidates = Vec::with_capacity(raw.candidates.len());
         let mut seen = BTreeSet::new();
@@ -109,6 +123,7 @@ impl Config {
             north_star,
             candidates,
             timezone,
+            format,
         })
     }
 }
@@ -396,17 +411,42 @@ pub(crate) fn to_toml_with_notes(
         out.push_str(&format!("# {line}\n").replace("# \n", "#\n"));
     }
     out.push('\n');
-    out.push_str("# Column names in the event files (left: nsm's name, right: yours).\n[events]\n");
-    for (default, mapped) in config.columns.pairs() {
-        for (_, note) in column_notes.iter().filter(|(role, _)| *role == default) {
-            out.push_str(&format!("# {note}\n"));
-        }
-        let fallbacks = &config.columns.user_id_fallbacks;
-        if default == crate::ingest::columns::DEFAULT_USER_ID && !fallbacks.is_empty() {
-            let names: Vec<String> = config.columns.user_id_columns().map(toml_string).collect();
-            out.push_str(&format!("{default} = [{}]\n", names.join(", ")));
-        } else {
-            out.push_str(&format!("{default} = {}\n", toml_string(mapped)));
+    if let Some(vendor) = config.format {
+        // A vendor export has its fields where the vendor keeps them: only the group and the
+        // value property are the user's names.
+        out.push_str(&format!(
+            "# The event files are {}'s export: nsm reads each field where {} keeps it.\n[events]\nformat = {}\n",
+            vendor.name(),
+            vendor.name(),
+            toml_string(vendor.key())
+        ));
+        let columns = &config.columns;
+        out.push_str(&format!(
+            "# The account: {}.\naccount_id = {}\n",
+            vendor.account_path(&columns.account_id),
+            toml_string(&columns.account_id)
+        ));
+        out.push_str(&format!(
+            "# The value: {}.\nvalue = {}\n",
+            vendor.value_path(&columns.value),
+            toml_string(&columns.value)
+        ));
+    } else {
+        out.push_str(
+            "# Column names in the event files (left: nsm's name, right: yours).\n[events]\n",
+        );
+        for (default, mapped) in config.columns.pairs() {
+            for (_, note) in column_notes.iter().filter(|(role, _)| *role == default) {
+                out.push_str(&format!("# {note}\n"));
+            }
+            let fallbacks = &config.columns.user_id_fallbacks;
+            if default == crate::ingest::columns::DEFAULT_USER_ID && !fallbacks.is_empty() {
+                let names: Vec<String> =
+                    config.columns.user_id_columns().map(toml_string).collect();
+                out.push_str(&format!("{default} = [{}]\n", names.join(", ")));
+            } else {
+                out.push_str(&format!("{default} = {}\n", toml_string(mapped)));
+            }
         }
     }
     if let Some(zone) = config.timezone {

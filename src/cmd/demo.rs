@@ -32,6 +32,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
         delimiter: b',',
         skip_bad_rows: false,
         timezone: None,
+        format: None,
         currency: None,
         fx: None,
     };

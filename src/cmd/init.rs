@@ -7,8 +7,9 @@ use crate::candidates::config::{to_toml_with_notes, Config};
 use crate::candidates::KindName;
 use crate::cli::InitArgs;
 use crate::error::InputError;
-use crate::ingest::events::{load_activity, EventOptions, EventSource};
-use crate::ingest::propose::{propose_columns, Choice, GIVEN};
+use crate::ingest::columns::EventColumns;
+use crate::ingest::events::{load_activity, vendor_of, EventOptions, EventSource};
+use crate::ingest::propose::{propose_columns, Choice, Proposal, GIVEN};
 use crate::ingest::revenue::{load_revenue, CurrencyOptions};
 use crate::ingest::source::resolve;
 use crate::output::write_atomic;
@@ -33,7 +34,25 @@ pub(crate) fn run(args: InitArgs) -> Result<ExitCode> {
         }
     }
     let given = args.map.clone().unwrap_or_default();
-    let proposal = propose_columns(&files[0], args.delimiter, &given)?;
+    let probe = EventOptions {
+        columns: EventColumns::default().with_map(&given),
+        delimiter: args.delimiter,
+        as_of: None,
+        skip_bad_rows: false,
+        timezone: args.timezone,
+        format: args.events_format,
+    };
+    // A vendor export has its fields where the vendor keeps them: nothing to propose but the
+    // group type and value property, which --map names.
+    let vendor = vendor_of(&files, &probe)?;
+    let proposal = match vendor {
+        Some(_) => Proposal {
+            columns: probe.columns.clone(),
+            choices: Vec::new(),
+            account_suspects: Vec::new(),
+        },
+        None => propose_columns(&files[0], args.delimiter, &given)?,
+    };
     // The choices worth a word: every column not under nsm's own name, and every --map entry.
     let chosen: Vec<&Choice> = proposal
         .choices
@@ -47,17 +66,20 @@ pub(crate) fn run(args: InitArgs) -> Result<ExitCode> {
     let config = Config {
         columns: proposal.columns.clone(),
         timezone: args.timezone,
+        format: vendor,
         ..Config::default()
     };
     let options = EventOptions {
         columns: config.columns.clone(),
-        delimiter: args.delimiter,
-        as_of: None,
-        skip_bad_rows: false,
-        timezone: args.timezone,
+        ..probe
     };
     let progress = Progress::new(false);
     let activity = load_activity(&EventSource::Files(files), &options, &progress)?;
+    if vendor.is_some() {
+        for note in &activity.source_notes {
+            eprintln!("nsm: {note}");
+        }
+    }
     let candidates = catalog::automatic(&activity)?;
     let count = candidates.len();
     let config = Config {

@@ -158,6 +158,7 @@ pub(crate) fn inputs(input: &InputArgs, config: Option<Config>) -> Result<Inputs
         delimiter: input.delimiter,
         skip_bad_rows: input.skip_bad_rows,
         timezone: input.timezone,
+        format: input.events_format,
         currency: input.currency.clone(),
         fx: input.fx.clone(),
     })

@@ -89,6 +89,8 @@ pub(crate) struct Inputs {
     pub(crate) skip_bad_rows: bool,
     /// `--timezone`: the zone of event times written without one (before `[events]`'s).
     pub(crate) timezone: Option<chrono_tz::Tz>,
+    /// `--events-format`: the files are this vendor's event export (before `[events]`'s).
+    pub(crate) format: Option<crate::ingest::events::Vendor>,
     /// `--currency`: keep the revenue rows in this currency.
     pub(crate) currency: Option<String>,
     /// `--fx`: rates converting every revenue row to the reporting currency.
@@ -180,6 +182,7 @@ pub(crate) fn evaluate(
         as_of: settings.as_of,
         skip_bad_rows: inputs.skip_bad_rows,
         timezone: inputs.timezone.or(config.timezone),
+        format: inputs.format.or(config.format),
     };
     let revenue = match inputs.revenue {
         RevenueSource::File(path) => {

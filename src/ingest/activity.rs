@@ -272,6 +272,9 @@ pub struct Activity {
     pub(crate) duplicate_rows: u64,
     /// Rows whose user id came from a fallback column of `[events] user_id`.
     pub(crate) user_fallback_rows: u64,
+    /// What reading the source did that the results should say (vendor exports: dropped
+    /// duplicates and bookkeeping events, anonymous users).
+    pub(crate) source_notes: Vec<String>,
 }
 
 /// Per-day lookups of the week and the period, over the days of the events.
@@ -326,6 +329,7 @@ impl Activity {
             skipped_examples: Vec::new(),
             duplicate_rows: 0,
             user_fallback_rows: 0,
+            source_notes: Vec::new(),
         }
     }
 

@@ -96,12 +96,20 @@ pub struct ColumnsTable {
     value: Option<String>,
     /// The zone of event times written without one.
     timezone: Option<String>,
+    /// The files are this vendor's event export (`amplitude`, `mixpanel`, `segment`,
+    /// `posthog`).
+    format: Option<String>,
 }
 
 impl ColumnsTable {
     /// The `timezone` entry, as written.
     pub fn timezone(&self) -> Option<&str> {
         self.timezone.as_deref()
+    }
+
+    /// The `format` entry, as written.
+    pub fn format(&self) -> Option<&str> {
+        self.format.as_deref()
     }
 
     /// The mapping, with the default name for every column not mapped.

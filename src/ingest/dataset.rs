@@ -127,7 +127,8 @@ pub(crate) fn build(
     revenue: &Revenue,
     as_of: Option<i32>,
 ) -> Result<Dataset> {
-    let mut notes = revenue.notes.clone();
+    let mut notes = activity.source_notes.clone();
+    notes.extend(revenue.notes.iter().cloned());
     if activity.user_fallback_rows > 0 {
         notes.push(format!(
             "{} event row(s) had an empty user id and took it from a fallback column of [events] user_id (anonymous visitors)",

@@ -168,6 +168,13 @@ fn name_rank(name: &str, names: &[&str]) -> Option<usize> {
 /// is a date or date-time, and its values printed).
 fn sample(file: &InputFile, delimiter: u8) -> Result<Vec<(Profile, Vec<Option<String>>)>> {
     let label = file.display();
+    if file.format.is_json() {
+        return Err(InputError::new(format!(
+            "events file {label}: is {} but not an export nsm recognises; give --events-format, or convert it to CSV",
+            file.format.describe()
+        ))
+        .into());
+    }
     match file.format {
         FileFormat::Csv | FileFormat::GzipCsv => {
             let header = csv_header(file, delimiter)?;
@@ -190,7 +197,7 @@ fn sample(file: &InputFile, delimiter: u8) -> Result<Vec<(Profile, Vec<Option<St
                 .map(|(name, column)| (Profile::new(name, &column, false), column))
                 .collect())
         }
-        FileFormat::Parquet => {
+        _ => {
             let read_error = |e: PolarsError| {
                 InputError::new(format!(
                     "events file {label}: not a readable Parquet file: {e}"

@@ -192,6 +192,13 @@ pub fn load_revenue(
     let (header, rows) = match file.format {
         FileFormat::Csv | FileFormat::GzipCsv => read_csv_rows(file, delimiter)?,
         FileFormat::Parquet => read_parquet_rows(file)?,
+        other => {
+            return Err(InputError::new(format!(
+                "revenue file {label}: is {}; revenue is read from CSV (plain or gzip) or Parquet",
+                other.describe()
+            ))
+            .into())
+        }
     };
     let layout = detect_layout(&header, &label)?;
     let currency_column = header

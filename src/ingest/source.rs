@@ -14,6 +14,33 @@ pub enum FileFormat {
     Csv,
     GzipCsv,
     Parquet,
+    /// One JSON object per line (the vendors' event exports), plain or gzip.
+    JsonLines,
+    GzipJsonLines,
+    /// A ZIP archive of JSON-lines files (Amplitude's export).
+    Zip,
+}
+
+impl FileFormat {
+    /// JSON lines in any wrapping.
+    pub fn is_json(self) -> bool {
+        matches!(
+            self,
+            FileFormat::JsonLines | FileFormat::GzipJsonLines | FileFormat::Zip
+        )
+    }
+
+    /// The format in words, for errors.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FileFormat::Csv => "CSV",
+            FileFormat::GzipCsv => "gzip CSV",
+            FileFormat::Parquet => "Parquet",
+            FileFormat::JsonLines => "JSON lines",
+            FileFormat::GzipJsonLines => "gzip JSON lines",
+            FileFormat::Zip => "a ZIP archive",
+        }
+    }
 }
 
 /// One input file, checked to exist and be readable.
@@ -31,6 +58,40 @@ impl InputFile {
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
+const ZIP_MAGIC: &[u8; 4] = b"PK\x03\x04";
+
+/// Whether a text starts (after white space and a byte-order mark) like a JSON document.
+fn starts_like_json(head: &[u8]) -> bool {
+    let head = head.strip_prefix("\u{feff}".as_bytes()).unwrap_or(head);
+    matches!(
+        head.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{') | Some(b'[')
+    )
+}
+
+/// Whether the file's name says JSON (`.json`, `.jsonl`, `.ndjson`, gzipped or not): a blank
+/// file so named is an export without records, not a table without a header.
+fn named_json(path: &Path) -> bool {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    [".json", ".jsonl", ".ndjson"]
+        .iter()
+        .any(|end| name.ends_with(end))
+}
+
+/// The first bytes of a file, decompressed when it is gzip.
+fn first_bytes(path: &Path, gzip: bool) -> std::io::Result<Vec<u8>> {
+    let file = File::open(path)?;
+    let mut head = Vec::with_capacity(256);
+    if gzip {
+        MultiGzDecoder::new(BufReader::new(file))
+            .take(256)
+            .read_to_end(&mut head)?;
+    } else {
+        file.take(256).read_to_end(&mut head)?;
+    }
+    Ok(head)
+}
 
 /// Expand globs and check every file. Order: arguments in the order given, glob matches sorted.
 pub fn resolve(patterns: &[PathBuf], role: &str) -> Result<Vec<InputFile>> {
@@ -82,12 +143,18 @@ fn open_checked(path: &Path, role: &str) -> Result<InputFile> {
     let read = File::open(path)
         .and_then(|mut f| f.read(&mut head))
         .map_err(|e| InputError::new(format!("{role} file {shown}: cannot read: {e}")))?;
-    let format = if read >= 2 && head[..2] == GZIP_MAGIC {
-        FileFormat::GzipCsv
-    } else if read == 4 && &head == PARQUET_MAGIC {
-        FileFormat::Parquet
-    } else {
-        FileFormat::Csv
+    let gzip = read >= 2 && head[..2] == GZIP_MAGIC;
+    // A file whose text cannot be read here is left to the reader, which says why.
+    let json = first_bytes(path, gzip).is_ok_and(|text| {
+        starts_like_json(&text) || (named_json(path) && text.iter().all(u8::is_ascii_whitespace))
+    });
+    let format = match (gzip, json) {
+        (true, true) => FileFormat::GzipJsonLines,
+        (true, false) => FileFormat::GzipCsv,
+        _ if read == 4 && &head == PARQUET_MAGIC => FileFormat::Parquet,
+        _ if read == 4 && &head == ZIP_MAGIC => FileFormat::Zip,
+        (false, true) => FileFormat::JsonLines,
+        (false, false) => FileFormat::Csv,
     };
     Ok(InputFile {
         path: path.to_path_buf(),

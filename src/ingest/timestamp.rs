@@ -181,7 +181,12 @@ pub fn parse_epoch_day(text: &str) -> Option<i32> {
 
 /// Epoch text to UTC microseconds (for tests against other parsers).
 pub fn parse_epoch_micros(text: &str) -> Option<i64> {
-    let micros = (epoch_seconds(epoch_value(text)?)? * 1e6).round();
+    epoch_micros(epoch_value(text)?)
+}
+
+/// An epoch number (any accepted unit) to microseconds since the epoch.
+pub fn epoch_micros(value: f64) -> Option<i64> {
+    let micros = (epoch_seconds(value)? * 1e6).round();
     (micros.abs() < 9e18).then_some(micros as i64)
 }
 
@@ -325,7 +330,8 @@ pub fn parse_iso_micros(text: &str) -> Option<i64> {
     parse_iso_micros_in(text, None)
 }
 
-fn day_of_micros(micros: i64) -> Option<i32> {
+/// The UTC day of an instant in microseconds since the epoch.
+pub fn day_of_micros(micros: i64) -> Option<i32> {
     i32::try_from(micros.div_euclid(MICROS_PER_DAY)).ok()
 }
 

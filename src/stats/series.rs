@@ -288,7 +288,7 @@ impl PhaseSurrogates {
                 im -= (v - m) * sin[j];
             }
             amplitudes.push((re * re + im * im).sqrt());
-            if n % 2 == 0 && k == half {
+            if n.is_multiple_of(2) && k == half {
                 nyquist_phase = Some(im.atan2(re));
             }
         }

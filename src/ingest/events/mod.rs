@@ -8,6 +8,7 @@ mod bad_rows;
 mod options;
 mod plan;
 mod store;
+mod vendor;
 
 use std::sync::{Arc, Mutex};
 
@@ -18,8 +19,10 @@ use bad_rows::{explain_scan_failure, locate_bad_rows};
 pub use options::{EventOptions, EventSource};
 use plan::{file_plans, one_plan, FilePlan, TimestampKind};
 use store::Loader;
+pub use vendor::Vendor;
 
 use super::activity::Activity;
+use super::bad_row::BadRow;
 use super::timestamp::TimestampFamily;
 use crate::error::InputError;
 use crate::progress::{Counter, Progress};
@@ -33,10 +36,24 @@ pub fn load_activity(
     options: &EventOptions,
     progress: &Progress,
 ) -> Result<Activity> {
+    let counter = || progress.counter("reading events", "rows", None);
+    if let EventSource::Files(files) = source {
+        if let Some((vendor, how)) = vendor::detect(files, options)? {
+            let loaded = vendor::load(files, vendor, &how, options, &counter())?;
+            let examples = loaded.examples;
+            return finish(
+                loaded.loader,
+                &loaded.labels,
+                options,
+                loaded.has_account,
+                move || Ok(examples),
+                loaded.notes,
+            );
+        }
+    }
     let mut plans = file_plans(source, options)?;
     let has_account = plans.iter().any(|p| p.has_account);
     let has_value = plans.iter().any(|p| p.has_value);
-    let counter = || progress.counter("reading events", "rows", None);
     let mut loaded = read_batches(&plans, options, has_value, counter())?;
     let fixed = plans
         .iter()
@@ -50,7 +67,28 @@ pub fn load_activity(
         drop(loaded);
         loaded = read_batches(&plans, options, has_value, counter())?;
     }
-    finish(loaded, &plans, options, has_account)
+    let labels = labels(&plans);
+    finish(
+        loaded,
+        &labels,
+        options,
+        has_account,
+        || locate_bad_rows(&plans, options, 5),
+        Vec::new(),
+    )
+}
+
+fn labels(plans: &[FilePlan]) -> Vec<String> {
+    plans.iter().map(|p| p.label.clone()).collect()
+}
+
+/// The vendor whose event export `files` are (by `options.format`, or detected from the
+/// first record); `None` for tables.
+pub fn vendor_of(
+    files: &[crate::ingest::source::InputFile],
+    options: &EventOptions,
+) -> Result<Option<Vendor>> {
+    Ok(vendor::detect(files, options)?.map(|(vendor, _)| vendor))
 }
 
 /// Run the plan, storing each batch as it arrives.
@@ -82,7 +120,7 @@ fn read_batches(
         .into_inner()
         .map_err(|_| anyhow::anyhow!("reading the events failed"))?;
     if let Some(failure) = &loader.failure {
-        return Err(failure.to_error(plans, options).into());
+        return Err(failure.to_error(&labels(plans), options).into());
     }
     Ok(loader)
 }
@@ -92,20 +130,23 @@ pub fn activity_plan(source: &EventSource, options: &EventOptions) -> Result<Laz
     one_plan(&file_plans(source, options)?, options)
 }
 
+/// The stored events as an [`Activity`]; `locate` finds the first bad rows when there are any.
 fn finish(
     loaded: Loader,
-    plans: &[FilePlan],
+    files: &[String],
     options: &EventOptions,
     has_account: bool,
+    locate: impl FnOnce() -> Result<Vec<BadRow>>,
+    notes: Vec<String>,
 ) -> Result<Activity> {
     let bad_rows = loaded.bad_rows;
     let fallback_rows = loaded.fallback_rows;
     let (loaded, users) = loaded
         .merge()
-        .map_err(|failure| failure.to_error(plans, options))?;
+        .map_err(|failure| failure.to_error(files, options))?;
     let mut skipped_examples = Vec::new();
     if bad_rows > 0 {
-        let examples = locate_bad_rows(plans, options, 5)?;
+        let examples = locate()?;
         if !options.skip_bad_rows {
             return Err(match examples.first() {
                 Some(bad) => anyhow::Error::new(InputError::new(format!(
@@ -127,7 +168,6 @@ fn finish(
         } else {
             "no event rows"
         };
-        let files: Vec<&str> = plans.iter().map(|p| p.label.as_str()).collect();
         return Err(InputError::new(format!("events {}: {what}", files.join(", "))).into());
     }
     let mut fingerprints = loaded.fingerprints;
@@ -148,5 +188,6 @@ fn finish(
         skipped_examples,
         duplicate_rows,
         user_fallback_rows: fallback_rows,
+        source_notes: notes,
     })
 }

@@ -21,4 +21,7 @@ pub struct EventOptions {
     pub skip_bad_rows: bool,
     /// The zone of date-times written without one (UTC when `None`).
     pub timezone: Option<chrono_tz::Tz>,
+    /// Read the files as this vendor's export (`None`: tables, or a vendor export detected
+    /// from its first record).
+    pub format: Option<super::Vendor>,
 }

@@ -190,6 +190,14 @@ fn plan_file(file: &InputFile, options: &EventOptions) -> Result<FilePlan> {
             })?;
             plan_typed(label, scan, &schema, options, &file_types)
         }
+        FileFormat::JsonLines | FileFormat::GzipJsonLines | FileFormat::Zip => {
+            Err(InputError::new(format!(
+                "events file {label}: is {}, which is read as a vendor event export (--events-format {}), not as a table",
+                file.format.describe(),
+                super::Vendor::keys().replace(", ", "|")
+            ))
+            .into())
+        }
     }
 }
 

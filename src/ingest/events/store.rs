@@ -6,7 +6,7 @@ use std::hash::BuildHasher;
 use polars::prelude::*;
 
 use super::options::EventOptions;
-use super::plan::{col_names as c, FilePlan, BAD, DAY, PARSED_VALUE, RAW_TS, RAW_VALUE};
+use super::plan::{col_names as c, BAD, DAY, PARSED_VALUE, RAW_TS, RAW_VALUE};
 use crate::error::InputError;
 use crate::ingest::activity::{
     hasher, head, Events, Member, Names, HEAD_BYTES, NO_VALUE, VALUE_SCALE,
@@ -20,8 +20,7 @@ pub(super) enum Failure {
 }
 
 impl Failure {
-    pub(super) fn to_error(&self, plans: &[FilePlan], options: &EventOptions) -> InputError {
-        let files: Vec<&str> = plans.iter().map(|p| p.label.as_str()).collect();
+    pub(super) fn to_error(&self, files: &[String], options: &EventOptions) -> InputError {
         let what = match self {
             Failure::Ids(value) => format!(
                 "column '{}', value '{value}': more than 4,294,967,294 distinct ids",
