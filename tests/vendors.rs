@@ -343,19 +343,12 @@ fn init_on_a_vendor_export_writes_its_format() {
     assert!(text.contains("account_id = \"company\""), "{text}");
     assert!(text.contains("value = \"duration\""), "{text}");
     // The written config reads the export without flags.
-    let json = crate::common::json_of(&[
-        "evaluate",
-        "--format",
-        "json",
-        "--surrogates",
-        "19",
-        "--events",
-        fixture("posthog_export.jsonl").to_str().unwrap(),
-        "--revenue",
-        data("tiny_revenue_customers.csv").to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-    ]);
+    let json = evaluate_json(
+        &fixture("posthog_export.jsonl"),
+        &data("tiny_revenue_customers.csv"),
+        &config,
+        &[],
+    );
     assert_eq!(json["data"]["events_rows"], 11);
     has_note(&json, &["events format 'posthog'"]);
 }
