@@ -71,9 +71,16 @@ pub struct InputArgs {
     /// `nsm sql --query customers`), for the churn test's entity-level figures.
     #[arg(long, value_name = "FILE", requires = "series")]
     pub customers: Option<PathBuf>,
-    /// Revenue file: `period,revenue` or `date,customer_id,amount[,months]`.
+    /// Revenue file: `period,revenue`, `date,customer_id,amount[,months]`, Stripe invoice line
+    /// items or ChartMogul activities (see --revenue-format).
     #[arg(long, value_name = "FILE", required = true)]
     pub revenue: PathBuf,
+    /// The revenue file's layout: `stripe` (invoice line items: customer, amount in the
+    /// smallest currency unit, currency, status, period_start, period_end), `chartmogul`
+    /// (activities: MRR from the running sum of activity-mrr-movement), or `table` (nsm's own)
+    /// [default: detected from the header].
+    #[arg(long, value_name = "FORMAT")]
+    pub revenue_format: Option<crate::ingest::revenue::RevenueFormat>,
     /// Candidates, column mapping and the declared north star (default: automatic catalog).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -268,6 +275,10 @@ pub struct InitArgs {
     /// Revenue file; checked to be readable, so mistakes show up now rather than later.
     #[arg(long, value_name = "FILE")]
     pub revenue: Option<PathBuf>,
+    /// The revenue file's layout: `stripe`, `chartmogul` or `table` [default: detected from
+    /// the header].
+    #[arg(long, value_name = "FORMAT", requires = "revenue")]
+    pub revenue_format: Option<crate::ingest::revenue::RevenueFormat>,
     /// Field delimiter of every CSV input: one character, or `tab`.
     #[arg(long, value_name = "CHAR", default_value = ",", value_parser = parse_delimiter)]
     pub delimiter: u8,

@@ -25,7 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::candidates::config::Config;
 use crate::candidates::{Candidate, Entity, EventFilter, Kind, Rollup, Threshold, Window};
 use crate::ingest::columns::EventColumns;
-use crate::ingest::revenue::{Revenue, RevenueEntry, RevenueShape, Start};
+use crate::ingest::revenue::{Revenue, RevenueEntry, RevenueShape, Span, Start};
 use crate::period;
 
 pub(crate) const DEMO_SEED: u64 = 20_220_101;
@@ -496,7 +496,7 @@ impl DemoData {
             .map(|(date, customer, amount, months)| RevenueEntry {
                 customer: Some(customer.clone()),
                 start: Start::Day(period::parse_date(date).unwrap_or(0)),
-                months: months.parse().unwrap_or(1),
+                span: Span::Months(months.parse().unwrap_or(1)),
                 amount: amount.parse().unwrap_or(0.0),
             })
             .collect();

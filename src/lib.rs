@@ -15,7 +15,7 @@
 //!
 //! Where to add things: a candidate kind in `candidates` (its model in `candidates/mod.rs`,
 //! its pass in `candidates/plan.rs`, its SQL in `sql.rs`); an output format as one file under
-//! `render/`; an input format in `ingest/events/plan.rs` (events) or `ingest/revenue.rs`.
+//! `render/`; an input format in `ingest/events/plan.rs` (events) or `ingest/revenue/`.
 //!
 //! Only what the binary, the integration tests and the examples use is public.
 

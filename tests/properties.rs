@@ -5,7 +5,7 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Weekday};
 use nsm::ingest::columns::EventColumns;
 use nsm::ingest::events::{load_activity, EventOptions, EventSource};
 use nsm::ingest::revenue::{
-    load_revenue, CurrencyOptions, Revenue, RevenueEntry, RevenueShape, Start,
+    load_revenue, Revenue, RevenueEntry, RevenueOptions, RevenueShape, Span, Start,
 };
 use nsm::ingest::source::{for_each_record, resolve, Visit};
 use nsm::ingest::timestamp::{
@@ -198,20 +198,26 @@ proptest! {
     #[test]
     fn spread_revenue_sums_to_the_amounts(
         entries in prop::collection::vec(
-            (-1_000_000.0f64..1_000_000.0, 1u32..37, any::<bool>(), 0i32..3_000, 0u8..4),
+            (-1_000_000.0f64..1_000_000.0, 1u32..37, 0u8..3, 0i32..3_000, 0u8..4),
             1..30,
         ),
     ) {
+        // Shapes: a month start, a day start covering whole months, a day start covering
+        // days (a billing line item's service period; zero days is one day).
         let entries: Vec<RevenueEntry> = entries
             .into_iter()
-            .map(|(amount, months, by_day, start, customer)| RevenueEntry {
+            .map(|(amount, months, shape, start, customer)| RevenueEntry {
                 customer: Some(format!("c{customer}")),
-                start: if by_day {
-                    Start::Day(18_000 + start)
-                } else {
+                start: if shape == 0 {
                     Start::Month(24_000 + start / 30)
+                } else {
+                    Start::Day(18_000 + start)
                 },
-                months,
+                span: if shape == 2 {
+                    Span::Days(18_000 + start + months as i32 * 11 - 11)
+                } else {
+                    Span::Months(months)
+                },
                 amount,
             })
             .collect();
@@ -260,7 +266,7 @@ fn readers_survive(bytes: &[u8]) {
     };
     // Ok or an error, never a panic.
     let _ = for_each_record(&files[0], b',', |_| Ok(Visit::Continue));
-    let _ = load_revenue(&files[0], b',', None, &CurrencyOptions::default());
+    let _ = load_revenue(&files[0], b',', None, &RevenueOptions::default());
     let quiet = Progress::new(true);
     let _ = load_activity(&EventSource::Files(files.clone()), &options, &quiet);
     let strict = EventOptions {
@@ -289,13 +295,15 @@ proptest! {
             ),
             0..12,
         ),
-        revenue_header in any::<bool>(),
+        header in 0usize..4,
     ) {
-        let mut bytes = if revenue_header {
-            b"date,customer_id,amount,months\n".to_vec()
-        } else {
-            b"timestamp,user_id,account_id,event,value\n".to_vec()
-        };
+        let headers: [&[u8]; 4] = [
+            b"timestamp,user_id,account_id,event,value\n",
+            b"date,customer_id,amount,months\n",
+            b"customer,status,amount,currency,period_start,period_end,amount_refunded\n",
+            b"customer-external-id,date,activity-mrr-movement,currency\n",
+        ];
+        let mut bytes = headers[header].to_vec();
         for row in rows {
             bytes.extend(row);
             bytes.push(b'\n');

@@ -4,6 +4,7 @@
 mod common;
 
 mod accounts;
+mod billing;
 mod check;
 mod churn;
 mod cli;

@@ -33,6 +33,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
         skip_bad_rows: false,
         timezone: None,
         format: None,
+        revenue_format: None,
         currency: None,
         fx: None,
     };

@@ -10,7 +10,7 @@ use crate::error::InputError;
 use crate::ingest::columns::EventColumns;
 use crate::ingest::events::{load_activity, vendor_of, EventOptions, EventSource};
 use crate::ingest::propose::{propose_columns, Choice, Proposal, GIVEN};
-use crate::ingest::revenue::{load_revenue, CurrencyOptions};
+use crate::ingest::revenue::{load_revenue, RevenueOptions};
 use crate::ingest::source::resolve;
 use crate::output::write_atomic;
 use crate::progress::Progress;
@@ -26,9 +26,10 @@ pub(crate) fn run(args: InitArgs) -> Result<ExitCode> {
     let files = resolve(&args.events, "events")?;
     if let Some(revenue) = &args.revenue {
         for file in resolve(std::slice::from_ref(revenue), "revenue")? {
-            let checking = CurrencyOptions {
+            let checking = RevenueOptions {
+                format: args.revenue_format,
                 only_checking: true,
-                ..CurrencyOptions::default()
+                ..RevenueOptions::default()
             };
             load_revenue(&file, args.delimiter, None, &checking)?;
         }

@@ -159,6 +159,7 @@ pub(crate) fn inputs(input: &InputArgs, config: Option<Config>) -> Result<Inputs
         skip_bad_rows: input.skip_bad_rows,
         timezone: input.timezone,
         format: input.events_format,
+        revenue_format: input.revenue_format,
         currency: input.currency.clone(),
         fx: input.fx.clone(),
     })

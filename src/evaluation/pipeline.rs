@@ -18,7 +18,7 @@ use crate::ingest::activity::Activity;
 use crate::ingest::dataset::{self, Dataset};
 use crate::ingest::dataset::{Status, CHURN_HORIZON};
 use crate::ingest::events::{load_activity, EventOptions, EventSource};
-use crate::ingest::revenue::{load_revenue, CurrencyOptions, FxRates, Revenue};
+use crate::ingest::revenue::{load_revenue, FxRates, Revenue, RevenueOptions};
 use crate::ingest::source::{self};
 use crate::period::{self, PeriodKind};
 use crate::progress::Progress;
@@ -91,6 +91,8 @@ pub(crate) struct Inputs {
     pub(crate) timezone: Option<chrono_tz::Tz>,
     /// `--events-format`: the files are this vendor's event export (before `[events]`'s).
     pub(crate) format: Option<crate::ingest::events::Vendor>,
+    /// `--revenue-format`: the revenue file's layout [default: detected from the header].
+    pub(crate) revenue_format: Option<crate::ingest::revenue::RevenueFormat>,
     /// `--currency`: keep the revenue rows in this currency.
     pub(crate) currency: Option<String>,
     /// `--fx`: rates converting every revenue row to the reporting currency.
@@ -192,12 +194,13 @@ pub(crate) fn evaluate(
                 .as_ref()
                 .map(|path| FxRates::load(&one_file(path, "fx")?, inputs.delimiter))
                 .transpose()?;
-            let currency = CurrencyOptions {
+            let options = RevenueOptions {
+                format: inputs.revenue_format,
                 keep: inputs.currency.clone(),
                 fx,
                 only_checking: false,
             };
-            load_revenue(&file, inputs.delimiter, settings.as_of, &currency)?
+            load_revenue(&file, inputs.delimiter, settings.as_of, &options)?
         }
         RevenueSource::Memory(revenue) => revenue,
     };

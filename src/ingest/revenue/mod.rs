@@ -1,5 +1,13 @@
-//! Revenue: aggregate (`period,revenue`) or per customer (`date,customer_id,amount[,months]`),
-//! detected from the header. Amounts covering several months are spread evenly over them.
+//! Revenue: aggregate (`period,revenue`), per customer (`date,customer_id,amount[,months]`),
+//! or a billing export (Stripe invoice line items, ChartMogul activities), detected from the
+//! header. Amounts covering several months are spread evenly over them.
+
+mod billing;
+mod entry;
+
+pub use billing::RevenueFormat;
+use entry::{cell_error, Rows};
+pub use entry::{RevenueEntry, Span, Start};
 
 use std::collections::BTreeMap;
 
@@ -19,21 +27,6 @@ pub enum RevenueShape {
     PerCustomer,
 }
 
-/// When an amount starts: a whole month (`2024-03`) or a day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Start {
-    Month(i32),
-    Day(i32),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RevenueEntry {
-    pub customer: Option<String>,
-    pub start: Start,
-    pub months: u32,
-    pub amount: f64,
-}
-
 #[derive(Debug, Clone)]
 pub struct Revenue {
     pub shape: RevenueShape,
@@ -44,10 +37,12 @@ pub struct Revenue {
     pub notes: Vec<String>,
 }
 
-/// What to do with a `currency` column: amounts in several currencies are never summed as
-/// they stand.
+/// How to read a revenue file: its format, and what to do with a `currency` column (amounts
+/// in several currencies are never summed as they stand).
 #[derive(Debug, Clone, Default)]
-pub struct CurrencyOptions {
+pub struct RevenueOptions {
+    /// `--revenue-format`: the file's layout [default: detected from the header].
+    pub format: Option<RevenueFormat>,
     /// `--currency`: keep the rows in this currency, leave the others out (counted).
     pub keep: Option<String>,
     /// `--fx`: convert every row to the reporting currency at these rates.
@@ -172,7 +167,7 @@ fn detect_layout(header: &[String], label: &str) -> Result<Layout> {
     }
     let hint = delimiter_hint(header);
     Err(InputError::new(format!(
-        "revenue file {label}: unrecognised header ({}); expected either '{}' (aggregate) or '{}[,{MONTHS_COLUMN}]' (per customer){hint}",
+        "revenue file {label}: unrecognised header ({}); expected either '{}' (aggregate) or '{}[,{MONTHS_COLUMN}]' (per customer), or a billing export: Stripe invoice line items (customer, amount, currency, status, period_start, period_end) or ChartMogul activities (customer-external-id, date, activity-mrr-movement, currency){hint}",
         header.join(", "),
         AGGREGATE_COLUMNS.join(","),
         CUSTOMER_COLUMNS.join(","),
@@ -180,13 +175,13 @@ fn detect_layout(header: &[String], label: &str) -> Result<Layout> {
     .into())
 }
 
-/// Read a revenue file (CSV, gzip CSV or Parquet). Rows after `as_of` are left out; a
-/// `currency` column is handled as `currency` says.
+/// Read a revenue file (CSV, gzip CSV or Parquet): one of nsm's tables or a billing export.
+/// Rows after `as_of` are left out; a `currency` column is handled as `options` say.
 pub fn load_revenue(
     file: &InputFile,
     delimiter: u8,
     as_of: Option<i32>,
-    currency: &CurrencyOptions,
+    options: &RevenueOptions,
 ) -> Result<Revenue> {
     let label = file.display();
     let (header, rows) = match file.format {
@@ -200,15 +195,65 @@ pub fn load_revenue(
             .into())
         }
     };
-    let layout = detect_layout(&header, &label)?;
+    let format = options
+        .format
+        .or_else(|| billing::detect(&header))
+        .unwrap_or(RevenueFormat::Table);
+    let (shape, read) = match format {
+        RevenueFormat::Table => table_entries(&header, &rows, &label, as_of)?,
+        RevenueFormat::Stripe => (
+            RevenueShape::PerCustomer,
+            billing::stripe(&header, &rows, &label, as_of)?,
+        ),
+        RevenueFormat::Chartmogul => (
+            RevenueShape::PerCustomer,
+            billing::chartmogul(&header, &rows, &label, as_of)?,
+        ),
+    };
+    let billing::Billing {
+        mut entries,
+        codes,
+        mut notes,
+    } = read;
+    if !codes.is_empty() {
+        notes.extend(one_currency(&mut entries, &codes, options, &label)?);
+    }
+    if entries.is_empty() {
+        let what = if rows.is_empty() {
+            "has no data rows"
+        } else if format == RevenueFormat::Table {
+            "has no rows on or before --as-of"
+        } else {
+            "has no paid amounts on or before --as-of"
+        };
+        return Err(InputError::new(format!("revenue file {label}: {what}")).into());
+    }
+    Ok(Revenue {
+        shape,
+        rows: rows.len() as u64,
+        entries,
+        source: label,
+        notes,
+    })
+}
+
+/// The entries of one of nsm's own tables, with the currency of each where the file has a
+/// `currency` column.
+fn table_entries(
+    header: &[String],
+    rows: &Rows,
+    label: &str,
+    as_of: Option<i32>,
+) -> Result<(RevenueShape, billing::Billing)> {
+    let layout = detect_layout(header, label)?;
     let currency_column = header
         .iter()
         .position(|h| h.trim().eq_ignore_ascii_case(CURRENCY_COLUMN));
-    let mut currencies: Vec<String> = Vec::with_capacity(rows.len());
+    let mut codes: Vec<String> = Vec::with_capacity(rows.len());
     let mut entries = Vec::with_capacity(rows.len());
-    for (line, fields) in &rows {
+    for (line, fields) in rows {
         let at = |column: usize, value: &str, what: &str| {
-            cell_error(&label, *line, &header, column, value, what)
+            cell_error(label, *line, header, column, value, what)
         };
         let field = |i: usize| fields.get(i).map(|s| s.trim()).unwrap_or("");
         let amount_of = |i: usize| -> Result<f64> {
@@ -231,7 +276,7 @@ pub fn load_revenue(
                 RevenueEntry {
                     customer: None,
                     start,
-                    months: 1,
+                    span: Span::Months(1),
                     amount: amount_of(revenue)?,
                 }
             }
@@ -265,7 +310,7 @@ pub fn load_revenue(
                 RevenueEntry {
                     customer: Some(id.to_string()),
                     start,
-                    months,
+                    span: Span::Months(months),
                     amount: amount_of(amount)?,
                 }
             }
@@ -280,33 +325,23 @@ pub fn load_revenue(
                 if code.is_empty() {
                     return Err(at(column, "", "currency is empty"));
                 }
-                currencies.push(code);
+                codes.push(code);
             }
             entries.push(entry);
         }
     }
-    let notes = match currency_column {
-        None => Vec::new(),
-        Some(_) => one_currency(&mut entries, &currencies, currency, &label)?,
+    let shape = match layout {
+        Layout::Aggregate { .. } => RevenueShape::Aggregate,
+        Layout::PerCustomer { .. } => RevenueShape::PerCustomer,
     };
-    if entries.is_empty() {
-        let what = if rows.is_empty() {
-            "has no data rows"
-        } else {
-            "has no rows on or before --as-of"
-        };
-        return Err(InputError::new(format!("revenue file {label}: {what}")).into());
-    }
-    Ok(Revenue {
-        shape: match layout {
-            Layout::Aggregate { .. } => RevenueShape::Aggregate,
-            Layout::PerCustomer { .. } => RevenueShape::PerCustomer,
+    Ok((
+        shape,
+        billing::Billing {
+            entries,
+            codes,
+            notes: Vec::new(),
         },
-        rows: rows.len() as u64,
-        entries,
-        source: label,
-        notes,
-    })
+    ))
 }
 
 /// Bring every entry to one currency (`codes[i]` is entry i's): keep one, convert all, or
@@ -314,7 +349,7 @@ pub fn load_revenue(
 fn one_currency(
     entries: &mut Vec<RevenueEntry>,
     codes: &[String],
-    options: &CurrencyOptions,
+    options: &RevenueOptions,
     label: &str,
 ) -> Result<Vec<String>> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
@@ -403,27 +438,6 @@ fn parse_start(text: &str) -> Option<Start> {
     TimestampFamily::Iso.parse_day(text).map(Start::Day)
 }
 
-type Rows = Vec<(u64, Vec<String>)>;
-
-/// The error of one cell: file, line, column (by its header) and value.
-fn cell_error(
-    label: &str,
-    line: u64,
-    header: &[String],
-    column: usize,
-    value: &str,
-    what: &str,
-) -> anyhow::Error {
-    InputError::at(
-        label,
-        Some(line),
-        header.get(column).map(String::as_str),
-        Some(value),
-        what,
-    )
-    .into()
-}
-
 fn read_csv_rows(file: &InputFile, delimiter: u8) -> Result<(Vec<String>, Rows)> {
     let header = csv_header(file, delimiter)?;
     let mut rows = Vec::new();
@@ -505,37 +519,31 @@ impl Revenue {
                         .or_insert(0.0) += amount;
                 }
             };
-            match (kind, entry.start) {
-                (PeriodKind::Month, start) => {
+            match (kind, entry.start, entry.span) {
+                (PeriodKind::Month, start, Span::Months(months)) => {
                     let first = match start {
                         Start::Month(m) => m,
                         Start::Day(d) => period::month_of_day(d),
                     };
-                    let share = entry.amount / f64::from(entry.months);
-                    for k in 0..entry.months as i32 {
+                    let share = entry.amount / f64::from(months);
+                    for k in 0..months as i32 {
                         add(first + k, share);
                     }
                 }
-                (PeriodKind::Week, Start::Day(d)) if entry.customer.is_none() => {
+                (PeriodKind::Week, Start::Day(d), Span::Months(1)) if entry.customer.is_none() => {
                     add(period::week_of_day(d), entry.amount);
                 }
-                (PeriodKind::Week, start) => {
-                    let (first_day, end_day) = match start {
-                        Start::Month(m) => (
-                            period::month_first_day(m),
-                            period::month_first_day(m + entry.months as i32),
-                        ),
-                        Start::Day(d) => (d, add_months(d, entry.months)),
+                (_, start, span) => {
+                    let first_day = match start {
+                        Start::Month(m) => period::month_first_day(m),
+                        Start::Day(d) => d,
                     };
-                    let days = (end_day - first_day).max(1);
-                    let per_day = entry.amount / f64::from(days);
-                    let mut day = first_day;
-                    while day < end_day.max(first_day + 1) {
-                        let week = period::week_of_day(day);
-                        let week_end = (7 * (week + 1) - 3).min(end_day.max(first_day + 1));
-                        add(week, per_day * f64::from(week_end - day));
-                        day = week_end;
-                    }
+                    let end_day = match (start, span) {
+                        (_, Span::Days(end)) => end,
+                        (Start::Month(m), Span::Months(n)) => period::month_first_day(m + n as i32),
+                        (Start::Day(d), Span::Months(n)) => add_months(d, n),
+                    };
+                    spread_days(kind, first_day, end_day, entry.amount, &mut add);
                 }
             }
         }
@@ -543,6 +551,26 @@ impl Revenue {
             total,
             per_customer: (self.shape == RevenueShape::PerCustomer).then_some(per_customer),
         }
+    }
+}
+
+/// `amount` spread evenly over the days `first..end` (at least the first day), summed per
+/// period.
+fn spread_days(
+    kind: PeriodKind,
+    first: i32,
+    end: i32,
+    amount: f64,
+    add: &mut impl FnMut(i32, f64),
+) {
+    let end = end.max(first + 1);
+    let per_day = amount / f64::from(end - first);
+    let mut day = first;
+    while day < end {
+        let index = kind.of_day(day);
+        let next = kind.first_day(index + 1).min(end);
+        add(index, per_day * f64::from(next - day));
+        day = next;
     }
 }
 
@@ -558,11 +586,11 @@ fn add_months(day: i32, months: u32) -> i32 {
 mod tests {
     use super::*;
 
-    fn entry(customer: &str, start: Start, months: u32, amount: f64) -> RevenueEntry {
+    fn entry(customer: &str, start: Start, span: Span, amount: f64) -> RevenueEntry {
         RevenueEntry {
             customer: Some(customer.into()),
             start,
-            months,
+            span,
             amount,
         }
     }
@@ -576,7 +604,7 @@ mod tests {
             entries: vec![entry(
                 "a",
                 Start::Day(period::parse_date("2024-01-15").unwrap()),
-                12,
+                Span::Months(12),
                 1200.0,
             )],
             source: "test".into(),
