@@ -357,6 +357,17 @@ impl Writer<'_> {
                 )
             }
             Kind::NewEntities { entity, .. } => self.new_entities(*entity, &filter),
+            Kind::ReturningEntities {
+                entity,
+                within_periods,
+                ..
+            } => self.returning(Self::entity(*entity), "", *within_periods, &filter),
+            Kind::RepeatWithin {
+                entity,
+                nth,
+                within_days,
+                ..
+            } => self.repeat_within(*entity, *nth, *within_days, &filter, false),
             Kind::CumulativeEntities { .. } | Kind::Ratio { .. } => return None,
         };
         Some(sql)
@@ -367,6 +378,55 @@ impl Writer<'_> {
             Threshold::MinCount(n) => format!("COUNT(*) >= {n}"),
             Threshold::MinValue(v) => format!("{} >= {:?}", self.micro_sum(), v * 1e6),
         }
+    }
+
+    /// The period key of a day expression.
+    fn period_of(&self, day: &str) -> String {
+        match self.options.period {
+            PeriodKind::Week => self.d.floor_int(&format!("({day} + 3) / 7.0")),
+            PeriodKind::Month => self.d.month_of_day(day),
+        }
+    }
+
+    /// `(k[, account_id], value)`: the entities (`ids`: their columns) active in a period that
+    /// were active in an earlier one (at most `within` periods before).
+    fn returning(&self, ids: &str, out: &str, within: Option<u32>, filter: &str) -> String {
+        let k = self.period_key();
+        let double = self.d.double();
+        let within = within
+            .map(|w| format!(" AND k - prev <= {w}"))
+            .unwrap_or_default();
+        format!(
+            "SELECT k{out}, CAST(COUNT(*) AS {double}) AS value FROM (\n    SELECT k, {ids}, LAG(k) OVER (PARTITION BY {ids} ORDER BY k) AS prev FROM (\n      SELECT {k} AS k, {ids} FROM {ROWS}{filter} GROUP BY {k}, {ids}\n    ) active\n  ) visits WHERE prev IS NOT NULL{within} GROUP BY k{out}"
+        )
+    }
+
+    /// `(k[, account_id], value)`: entities whose `nth` matching event came within
+    /// `within_days` of their first, in the period those days end; entities whose days end
+    /// after the last event are not counted. A user belongs to the first of its accounts in
+    /// name order.
+    fn repeat_within(
+        &self,
+        entity: Entity,
+        nth: u32,
+        within_days: u32,
+        filter: &str,
+        per_account: bool,
+    ) -> String {
+        let double = self.d.double();
+        let e = Self::entity(entity);
+        let (columns, account) = match entity {
+            Entity::User => (
+                "user_id, account_id, day",
+                ", MIN(account_id) AS account_id",
+            ),
+            Entity::Account => ("account_id, day", ""),
+        };
+        let out = if per_account { ", account_id" } else { "" };
+        let end = self.period_of(&format!("first_day + {within_days}"));
+        format!(
+            "SELECT k{out}, CAST(COUNT(*) AS {double}) AS value FROM (\n    SELECT {end} AS k{out} FROM (\n      SELECT {e}{account}, MIN(day) AS first_day, MIN(CASE WHEN n = {nth} THEN day END) AS nth_day FROM (\n        SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY {e} ORDER BY day) AS n FROM {ROWS}{filter}\n      ) numbered GROUP BY {e}\n    ) firsts\n    WHERE first_day + {within_days} <= (SELECT MAX(day) FROM {ROWS}) AND nth_day <= first_day + {within_days}\n  ) repeats GROUP BY k{out}"
+        )
     }
 
     fn new_entities(&self, entity: Entity, filter: &str) -> String {
@@ -567,6 +627,29 @@ impl Writer<'_> {
                         format!("SELECT {k} AS k, account_id, CAST(1 AS {double}) AS value FROM {ROWS}{filter} GROUP BY {k}, account_id HAVING COUNT(DISTINCT user_id) >= {min_members}"),
                     )
                 }
+                Kind::ReturningEntities {
+                    entity,
+                    within_periods,
+                    ..
+                } => {
+                    let ids = match entity {
+                        Entity::User => "account_id, user_id",
+                        Entity::Account => "account_id",
+                    };
+                    (
+                        Window::Period,
+                        self.returning(ids, ", account_id", *within_periods, &filter),
+                    )
+                }
+                Kind::RepeatWithin {
+                    entity,
+                    nth,
+                    within_days,
+                    ..
+                } => (
+                    Window::Period,
+                    self.repeat_within(*entity, *nth, *within_days, &filter, true),
+                ),
                 Kind::NewEntities { entity, .. } | Kind::CumulativeEntities { entity, .. } => {
                     let k = self.period_key();
                     let firsts = match entity {

@@ -15,12 +15,11 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn run(revenue: &Path, extra: &[&str]) -> serde_json::Value {
-    evaluate_json(
-        &data("tiny_events.csv"),
-        revenue,
-        &data("tiny_nsm.toml"),
-        extra,
-    )
+    run_with_config(revenue, &data("tiny_nsm.toml"), extra)
+}
+
+fn run_with_config(revenue: &Path, config: &Path, extra: &[&str]) -> serde_json::Value {
+    evaluate_json(&data("tiny_events.csv"), revenue, config, extra)
 }
 
 fn assert_close(got: &[f64], expected: &[f64]) {
@@ -222,7 +221,9 @@ fn a_named_format_the_header_does_not_fit_says_what_is_missing() {
 }
 
 #[test]
-fn init_accepts_a_billing_export() {
+fn init_checks_a_billing_export_without_asking_for_rates() {
+    // `nsm init` only checks that the revenue can be read: two currencies are not an error
+    // there (evaluate asks for --currency or --fx), and the config it writes reads the export.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("nsm.toml");
     let output = nsm()
@@ -234,10 +235,10 @@ fn init_accepts_a_billing_export() {
         .arg(&out)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(out.exists());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("wrote"), "{stderr}");
+    let fx = rates(dir.path());
+    let json = run_with_config(&fixture("stripe_line_items.csv"), &out, &["--fx", &fx]);
+    assert_close(&series(&json, "revenue"), &[530.0, 405.0, 370.0]);
 }

@@ -18,6 +18,7 @@ mod odd_inputs;
 mod parquet;
 mod plan;
 mod properties;
+mod repeat;
 mod report;
 mod statsmodels;
 mod timestamps;

@@ -8,7 +8,11 @@
 //!   its value sum when the event carries values;
 //! - for the `THRESHOLD_EVENTS` most frequent: entities (accounts, or users without accounts)
 //!   doing it at least N times in a week, N the median weekly count of those doing it (≥ 2);
-//! - with accounts of several users: accounts with at least 3 active users in a week.
+//! - with accounts of several users: accounts with at least 3 active users in a week;
+//! - when the events look transactional (at most `TRANSACTIONAL_NAMES` event names, the most
+//!   frequent one carrying values, at least half of all events): for that event, the
+//!   returning users, and the users with a 2nd within `REPEAT_DAYS` days of their first with
+//!   their cohort and the rate (a ratio of the two).
 
 use std::collections::BTreeSet;
 
@@ -21,6 +25,8 @@ pub(crate) const MAX_EVENTS: usize = 8;
 pub(crate) const MIN_EVENT_SHARE: f64 = 0.01;
 pub(crate) const THRESHOLD_EVENTS: usize = 3;
 pub(crate) const TEAM_MIN_MEMBERS: u64 = 3;
+pub(crate) const TRANSACTIONAL_NAMES: usize = 3;
+pub(crate) const REPEAT_DAYS: u32 = 60;
 
 /// Lower-case identifier from an event name.
 pub(crate) fn slug(name: &str) -> String {
@@ -219,7 +225,48 @@ pub(crate) fn automatic(activity: &Activity) -> Result<Vec<Candidate>> {
             },
         );
     }
+    if let Some(purchase) = transactional(&stats, total) {
+        let slug = slug(&purchase.name);
+        let filter = EventFilter::one(&purchase.name);
+        push(
+            format!("returning_{slug}_users"),
+            Kind::ReturningEntities {
+                entity: Entity::User,
+                filter: filter.clone(),
+                within_periods: None,
+            },
+        );
+        let (repeat, cohort) = (
+            format!("users_2nd_{slug}_{REPEAT_DAYS}d"),
+            format!("users_first_{slug}_{REPEAT_DAYS}d"),
+        );
+        for (name, nth) in [(&repeat, 2), (&cohort, 1)] {
+            push(
+                name.clone(),
+                Kind::RepeatWithin {
+                    entity: Entity::User,
+                    filter: filter.clone(),
+                    nth,
+                    within_days: REPEAT_DAYS,
+                },
+            );
+        }
+        push(
+            format!("{slug}_2nd_within_{REPEAT_DAYS}d_rate"),
+            Kind::Ratio {
+                numerator: repeat,
+                denominator: cohort,
+            },
+        );
+    }
     Ok(out)
+}
+
+/// The purchase event of transactional data: few event names, the most frequent carrying
+/// values and making at least half of all events.
+fn transactional(stats: &[EventStats], total: i64) -> Option<&EventStats> {
+    let top = stats.first()?;
+    (stats.len() <= TRANSACTIONAL_NAMES && top.has_value && top.count * 2 >= total).then_some(top)
 }
 
 #[cfg(test)]

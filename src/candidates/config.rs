@@ -54,6 +54,9 @@ struct RawCandidate {
     rollup: Option<String>,
     numerator: Option<String>,
     denominator: Option<String>,
+    within_periods: Option<u32>,
+    nth: Option<u32>,
+    within_days: Option<u32>,
 }
 
 impl Config {
@@ -296,8 +299,54 @@ fn validate_candidate(raw: RawCandidate, source: &str) -> Result<Candidate> {
                 Kind::CumulativeEntities { entity, filter }
             }
         }
+        KindName::ReturningEntities => {
+            unused("window/rollup", windowed)?;
+            if raw.within_periods == Some(0) {
+                return Err(fail(
+                    "within_periods must be at least 1 (the periods before this one to look back over; omit it for any earlier period)".into(),
+                ));
+            }
+            Kind::ReturningEntities {
+                entity: need_entity(entity)?,
+                filter,
+                within_periods: raw.within_periods,
+            }
+        }
+        KindName::RepeatWithin => {
+            unused("window/rollup", windowed)?;
+            let nth = raw.nth.unwrap_or(2);
+            if !(1..=1000).contains(&nth) {
+                return Err(fail(
+                    "nth must be from 1 to 1000 (2: a second purchase)".into(),
+                ));
+            }
+            let within_days = raw.within_days.ok_or_else(|| {
+                fail(
+                    "missing field 'within_days' (e.g. 60: a second purchase within 60 days)"
+                        .into(),
+                )
+            })?;
+            if !(1..=3660).contains(&within_days) {
+                return Err(fail("within_days must be from 1 to 3660".into()));
+            }
+            Kind::RepeatWithin {
+                entity: need_entity(entity)?,
+                filter,
+                nth,
+                within_days,
+            }
+        }
         KindName::Revenue => unreachable!("not a candidate kind"),
     };
+    unused(
+        "within_periods",
+        !matches!(kind, Kind::ReturningEntities { .. }) && raw.within_periods.is_some(),
+    )?;
+    unused(
+        "nth/within_days",
+        !matches!(kind, Kind::RepeatWithin { .. })
+            && (raw.nth.is_some() || raw.within_days.is_some()),
+    )?;
     if !matches!(kind, Kind::Ratio { .. }) {
         unused("numerator/denominator", has_ratio_parts)?;
     }
@@ -530,6 +579,27 @@ pub(crate) fn to_toml_with_notes(
             Kind::NewEntities { entity, filter } | Kind::CumulativeEntities { entity, filter } => {
                 out.push_str(&format!("entity = \"{}\"\n", entity.name()));
                 out.push_str(&filter_line(filter));
+            }
+            Kind::ReturningEntities {
+                entity,
+                filter,
+                within_periods,
+            } => {
+                out.push_str(&format!("entity = \"{}\"\n", entity.name()));
+                out.push_str(&filter_line(filter));
+                if let Some(n) = within_periods {
+                    out.push_str(&format!("within_periods = {n}\n"));
+                }
+            }
+            Kind::RepeatWithin {
+                entity,
+                filter,
+                nth,
+                within_days,
+            } => {
+                out.push_str(&format!("entity = \"{}\"\n", entity.name()));
+                out.push_str(&filter_line(filter));
+                out.push_str(&format!("nth = {nth}\nwithin_days = {within_days}\n"));
             }
         }
         out.push('\n');

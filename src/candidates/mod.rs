@@ -103,12 +103,14 @@ pub(crate) enum KindName {
     Ratio,
     NewEntities,
     CumulativeEntities,
+    ReturningEntities,
+    RepeatWithin,
     Revenue,
 }
 
 impl KindName {
     /// Every kind a candidate can be declared as, in the order the docs list them.
-    pub(crate) const CANDIDATE_KINDS: [KindName; 8] = [
+    pub(crate) const CANDIDATE_KINDS: [KindName; 10] = [
         KindName::ActiveEntities,
         KindName::EventCount,
         KindName::ValueSum,
@@ -117,6 +119,8 @@ impl KindName {
         KindName::Ratio,
         KindName::NewEntities,
         KindName::CumulativeEntities,
+        KindName::ReturningEntities,
+        KindName::RepeatWithin,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -129,6 +133,8 @@ impl KindName {
             KindName::Ratio => "ratio",
             KindName::NewEntities => "new_entities",
             KindName::CumulativeEntities => "cumulative_entities",
+            KindName::ReturningEntities => "returning_entities",
+            KindName::RepeatWithin => "repeat_within",
             KindName::Revenue => "revenue",
         }
     }
@@ -204,6 +210,22 @@ pub(crate) enum Kind {
         entity: Entity,
         filter: EventFilter,
     },
+    /// Entities active in the period that were active in an earlier one (within the last
+    /// `within_periods` periods, when given).
+    ReturningEntities {
+        entity: Entity,
+        filter: EventFilter,
+        within_periods: Option<u32>,
+    },
+    /// Entities whose `nth` matching event came within `within_days` days of their first,
+    /// counted in the period those days end (only then is the outcome known); entities whose
+    /// days have not ended by the data's last day are not counted at all.
+    RepeatWithin {
+        entity: Entity,
+        filter: EventFilter,
+        nth: u32,
+        within_days: u32,
+    },
 }
 
 impl Kind {
@@ -221,6 +243,8 @@ impl Kind {
             Kind::Ratio { .. } => KindName::Ratio,
             Kind::NewEntities { .. } => KindName::NewEntities,
             Kind::CumulativeEntities { .. } => KindName::CumulativeEntities,
+            Kind::ReturningEntities { .. } => KindName::ReturningEntities,
+            Kind::RepeatWithin { .. } => KindName::RepeatWithin,
         }
     }
 
@@ -233,7 +257,9 @@ impl Kind {
             | Kind::ThresholdEntities { filter, .. }
             | Kind::TeamEntities { filter, .. }
             | Kind::NewEntities { filter, .. }
-            | Kind::CumulativeEntities { filter, .. } => Some(filter),
+            | Kind::CumulativeEntities { filter, .. }
+            | Kind::ReturningEntities { filter, .. }
+            | Kind::RepeatWithin { filter, .. } => Some(filter),
             Kind::Ratio { .. } => None,
         }
     }
@@ -321,6 +347,55 @@ impl Candidate {
             Kind::CumulativeEntities { entity, filter } => {
                 format!("{}s ever seen with {}", entity.name(), filter.describe())
             }
+            Kind::ReturningEntities {
+                entity,
+                filter,
+                within_periods,
+            } => {
+                let earlier = match within_periods {
+                    None => "an earlier period".to_string(),
+                    Some(1) => "the period before".to_string(),
+                    Some(n) => format!("one of the {n} periods before"),
+                };
+                format!(
+                    "{}s with {} that had it in {earlier} too",
+                    entity.name(),
+                    filter.describe()
+                )
+            }
+            Kind::RepeatWithin {
+                entity,
+                filter,
+                nth,
+                within_days,
+            } => {
+                if *nth == 1 {
+                    format!(
+                        "{}s whose first {} turned {within_days} days old in the period (the cohort of a {within_days}-day repeat rate)",
+                        entity.name(),
+                        filter.describe()
+                    )
+                } else {
+                    format!(
+                        "{}s with a {} {} within {within_days} days of their first, counted in the period the {within_days} days end",
+                        entity.name(),
+                        ordinal(*nth),
+                        filter.describe()
+                    )
+                }
+            }
         }
     }
+}
+
+/// `2nd`, `3rd`, `11th`, ...
+fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }

@@ -103,6 +103,22 @@ fn ones_where(keys: &Keys, sums: &Sums, keep: impl Fn(i64) -> bool) -> Vec<(i32,
     rows
 }
 
+/// The `(key, id)` cells of `seen` whose id is also in an earlier key (at most `within`
+/// keys earlier, when given).
+fn returning(seen: &Bits, within: Option<u32>) -> Vec<(usize, u32)> {
+    let mut cells: Vec<(u32, usize)> = Vec::new();
+    seen.for_each(|key, id| cells.push((id, key)));
+    cells.sort_unstable();
+    cells
+        .windows(2)
+        .filter(|pair| {
+            let ((a, before), (b, key)) = (pair[0], pair[1]);
+            a == b && within.is_none_or(|w| key - before <= w as usize)
+        })
+        .map(|pair| (pair[1].1, pair[1].0))
+        .collect()
+}
+
 /// One candidate's contributions, from one pass over the events it selects.
 fn collect(
     activity: &Activity,
@@ -131,6 +147,19 @@ fn collect(
     let window = candidate.kind.window().0;
     let keys = Keys::new(calendar, window, kind, days);
     let key_of = |i: usize| keys.index(calendar, events.day[i]);
+    // The (key, member) cells with a selected event, and the (key, user) cells they make.
+    let members_seen = || {
+        let mut seen = Bits::new(keys.len, members.len());
+        for i in rows() {
+            seen.insert(key_of(i), events.member[i]);
+        }
+        seen
+    };
+    let users_seen = |seen: &Bits| {
+        let mut out = Bits::new(keys.len, users);
+        seen.for_each(|key, member| out.insert(key, user_of(member)));
+        out
+    };
     let (rows, total) = match &candidate.kind {
         Kind::EventCount { .. } | Kind::ValueSum { .. } => {
             let count = matches!(candidate.kind, Kind::EventCount { .. });
@@ -147,13 +176,9 @@ fn collect(
         }
         Kind::ActiveEntities { entity, .. } => match entity {
             Entity::User => {
-                let mut seen = Bits::new(keys.len, members.len());
-                for i in rows() {
-                    seen.insert(key_of(i), events.member[i]);
-                }
+                let seen = members_seen();
                 let total = (!one_account_each).then(|| {
-                    let mut users_seen = Bits::new(keys.len, users);
-                    seen.for_each(|key, member| users_seen.insert(key, user_of(member)));
+                    let users_seen = users_seen(&seen);
                     per_key(&keys, |count| users_seen.for_each(|key, _| count(key)))
                 });
                 let counts =
@@ -217,10 +242,7 @@ fn collect(
             }
         }
         Kind::TeamEntities { min_members, .. } => {
-            let mut seen = Bits::new(keys.len, members.len());
-            for i in rows() {
-                seen.insert(key_of(i), events.member[i]);
-            }
+            let seen = members_seen();
             let counts = members_per_account(|add| seen.for_each(add), members, accounts, keys.len);
             (
                 ones_where(&keys, &counts, |n| n >= *min_members as i64),
@@ -257,6 +279,89 @@ fn collect(
                 }
             }
             (rows_of(&keys, &counts), None)
+        }
+        Kind::ReturningEntities {
+            entity,
+            within_periods,
+            ..
+        } => match entity {
+            Entity::User => {
+                let seen = members_seen();
+                let total = (!one_account_each).then(|| {
+                    let back = returning(&users_seen(&seen), *within_periods);
+                    per_key(&keys, |count| back.iter().for_each(|(key, _)| count(*key)))
+                });
+                let back = returning(&seen, *within_periods);
+                let counts = members_per_account(
+                    |add| back.iter().for_each(|&(key, member)| add(key, member)),
+                    members,
+                    accounts,
+                    keys.len,
+                );
+                (rows_of(&keys, &counts), total)
+            }
+            Entity::Account => {
+                let mut seen = Bits::new(keys.len, accounts);
+                for i in rows() {
+                    seen.insert(key_of(i), account_of(i));
+                }
+                let rows = returning(&seen, *within_periods)
+                    .into_iter()
+                    .map(|(key, account)| (keys.key(key), account, 1.0))
+                    .collect();
+                (rows, None)
+            }
+        },
+        Kind::RepeatWithin {
+            entity,
+            nth,
+            within_days,
+            ..
+        } => {
+            // Each entity's first `nth` days of a matching event (ascending), and the first
+            // account of its events in name order (as for new entities).
+            let nth = *nth as usize;
+            let (len, by_user) = match entity {
+                Entity::User => (users, true),
+                Entity::Account => (accounts, false),
+            };
+            let ranks = activity.accounts.ranks();
+            let mut days: Vec<Vec<i32>> = vec![Vec::new(); len];
+            let mut first_rank = vec![u32::MAX; len];
+            for i in rows() {
+                let member = members[events.member[i] as usize];
+                let id = if by_user {
+                    member.user as usize
+                } else {
+                    member.account as usize
+                };
+                first_rank[id] = first_rank[id].min(ranks[member.account as usize]);
+                let kept = &mut days[id];
+                let day = events.day[i];
+                if kept.len() < nth || day < kept[nth - 1] {
+                    let at = kept.partition_point(|d| *d <= day);
+                    kept.insert(at, day);
+                    kept.truncate(nth);
+                }
+            }
+            let mut by_rank = vec![0u32; accounts];
+            for (code, rank) in ranks.iter().enumerate() {
+                by_rank[*rank as usize] = code as u32;
+            }
+            let mut rows = Vec::new();
+            for (id, kept) in days.iter().enumerate() {
+                let Some(&first) = kept.first() else { continue };
+                let end = first + *within_days as i32;
+                // The outcome is known once the days have passed; before that it is not
+                // counted, neither as a repeat nor as a failure.
+                if end > activity.last_day {
+                    continue;
+                }
+                if kept.len() == nth && kept[nth - 1] <= end {
+                    rows.push((kind.of_day(end), by_rank[first_rank[id] as usize], 1.0));
+                }
+            }
+            (rows, None)
         }
         Kind::Ratio { .. } => return None,
     };

@@ -122,7 +122,21 @@ pub(crate) fn run(args: InitArgs) -> Result<ExitCode> {
 }
 
 /// The list of kinds on two comment lines (a break after the second kind).
+/// The kinds, as the comment continues them: two on the first line (after "add your own
+/// (kinds: "), then lines of at most 90 characters.
 fn wrap_kinds() -> String {
     let kinds = KindName::CANDIDATE_KINDS.map(KindName::name);
-    format!("{},\n{}", kinds[..2].join(", "), kinds[2..].join(", "))
+    let mut lines = vec![kinds[..2].join(", ")];
+    let mut line = String::new();
+    for kind in &kinds[2..] {
+        if !line.is_empty() && line.len() + kind.len() + 2 > 90 {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push_str(", ");
+        }
+        line.push_str(kind);
+    }
+    lines.push(line);
+    lines.join(",\n")
 }
