@@ -74,6 +74,10 @@ fn stripe_line_items_read_to_the_hand_worked_revenue() {
     ] {
         assert!(notes.contains(said), "{said}: {notes}");
     }
+    // The same line items in Parquet, periods as zoned timestamps: the same evaluation.
+    let parquet = run(&fixture("stripe_line_items.parquet"), &["--fx", &fx]);
+    assert_eq!(parquet["candidates"], json["candidates"]);
+    assert_eq!(parquet["data"]["customers"], json["data"]["customers"]);
     // Named or detected, the same reading.
     let named = run(
         &fixture("stripe_line_items.csv"),

@@ -45,6 +45,8 @@ fn zoned_timestamps_are_instants() {
 fn int96_dates_epochs_and_text() {
     for name in [
         "ts_int96.parquet",
+        // Written by Spark itself (parquet-mr, outputTimestampType = INT96).
+        "spark_int96.parquet",
         "ts_date32.parquet",
         "ts_epoch_seconds.parquet",
         "ts_epoch_millis.parquet",

@@ -471,7 +471,12 @@ fn read_parquet_rows(file: &InputFile) -> Result<(Vec<String>, Rows)> {
         .columns()
         .iter()
         .map(|c| {
-            c.cast(&DataType::String)
+            // A zoned timestamp is an instant: its UTC wall time, as text.
+            let text = match c.dtype() {
+                DataType::Datetime(unit, Some(_)) => c.cast(&DataType::Datetime(*unit, None)),
+                _ => Ok(c.clone()),
+            };
+            text.and_then(|c| c.cast(&DataType::String))
                 .and_then(|c| c.str().cloned())
                 .map_err(|_| {
                     InputError::at(
