@@ -340,18 +340,14 @@ struct Reading<'a> {
 }
 
 impl Reading<'_> {
-    fn outcome(&self, raw: &Raw) -> Outcome {
-        let parsed;
-        let record = match raw {
-            Raw::Line(text) => match parse_object(text) {
-                Ok(map) => {
-                    parsed = map;
-                    &parsed
-                }
+    fn outcome(&self, raw: Raw) -> Outcome {
+        let mut record = match raw {
+            Raw::Line(text) => match parse_object(&text) {
+                Ok(map) => map,
                 Err(reason) => {
                     return Outcome::Bad(Bad {
                         column: "(record)".into(),
-                        value: shorten(text),
+                        value: shorten(&text),
                         reason,
                     })
                 }
@@ -359,14 +355,10 @@ impl Reading<'_> {
             Raw::Row(map) => map,
         };
         // PostHog's Parquet (and some of its JSON) holds `properties` as JSON text.
-        let expanded;
-        let record = match record.get("properties") {
-            Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+        if let Some(Value::String(text)) = record.get("properties") {
+            match serde_json::from_str::<Value>(text) {
                 Ok(properties @ Value::Object(_)) => {
-                    let mut copy = record.clone();
-                    copy.insert("properties".into(), properties);
-                    expanded = copy;
-                    &expanded
+                    record.insert("properties".into(), properties);
                 }
                 _ => {
                     return Outcome::Bad(Bad {
@@ -375,9 +367,9 @@ impl Reading<'_> {
                         reason: "is not a JSON object".into(),
                     })
                 }
-            },
-            _ => record,
-        };
+            }
+        }
+        let record = &record;
         let parts = self.vendor.parts(record, &self.wanted);
         self.event(record, parts).unwrap_or_else(Outcome::Bad)
     }
@@ -582,8 +574,8 @@ pub(super) fn load(
                        loader: &mut Loader|
      -> Result<()> {
         let outcomes: Vec<Outcome> = chunk
-            .par_iter()
-            .map(|(_, raw)| reading.outcome(raw))
+            .par_iter_mut()
+            .map(|(_, raw)| reading.outcome(std::mem::replace(raw, Raw::Line(String::new()))))
             .collect();
         let mut batch = Batch::default();
         for ((at, _), outcome) in chunk.iter().zip(outcomes) {
