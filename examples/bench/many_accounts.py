@@ -7,6 +7,7 @@ per account, twelve event names with skewed frequencies, a value on ~54% of rows
 OUT_DIR/revenue.csv (every account pays 100-160 a month from a random month for 3-39 months).
 Seeded: the same arguments give the same files. Needs numpy and polars.
 """
+import os
 import sys
 
 import numpy as np
@@ -14,6 +15,7 @@ import polars as pl
 
 
 def main(n, out):
+    os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(7)
     accounts, users = 200_000, 800_000
     start = np.datetime64("2022-01-01T00:00:00", "s")
