@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value};
 
+use super::prune::Keep;
+
 /// An analytics vendor whose event export nsm reads directly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Vendor {
@@ -252,6 +254,48 @@ pub(super) fn object<'a>(
 }
 
 impl Vendor {
+    /// The fields [`Vendor::parts`] and [`Vendor::group_types`] read: all a record needs to
+    /// keep when it is parsed.
+    pub(super) fn keep(self, wanted: &Wanted) -> Keep {
+        match self {
+            Vendor::Amplitude => Keep::keys(&[
+                "event_type",
+                "event_time",
+                "user_id",
+                "device_id",
+                "$insert_id",
+                "uuid",
+                "groups",
+            ])
+            .with("event_properties", Keep::keys(&[wanted.value])),
+            Vendor::Mixpanel => Keep::keys(&["event"]).with(
+                "properties",
+                Keep::keys(&[
+                    "time",
+                    "distinct_id",
+                    "$insert_id",
+                    "$device_id",
+                    wanted.group,
+                    wanted.value,
+                ]),
+            ),
+            Vendor::Segment => Keep::keys(&[
+                "type",
+                "event",
+                "timestamp",
+                "userId",
+                "anonymousId",
+                "messageId",
+            ])
+            .with("context", Keep::keys(&["groupId"]))
+            .with("properties", Keep::keys(&[wanted.value])),
+            Vendor::Posthog => Keep::keys(&["event", "timestamp", "distinct_id", "uuid"]).with(
+                "properties",
+                Keep::keys(&["$device_id", "$groups", wanted.value]),
+            ),
+        }
+    }
+
     /// The parts of one record (`properties` already an object).
     pub(super) fn parts<'a>(self, record: &'a Map<String, Value>, wanted: &Wanted) -> Parts<'a> {
         let get = |key: &str| record.get(key);

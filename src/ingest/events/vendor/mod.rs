@@ -6,6 +6,7 @@
 //! that of the stored events. Lines are parsed on every core, in order.
 
 mod fields;
+mod prune;
 
 use std::collections::BTreeMap;
 use std::hash::BuildHasher;
@@ -181,7 +182,12 @@ fn detect_json(file: &InputFile) -> Result<Vendor> {
 
 /// A JSON object, or why the text is not one.
 fn parse_object(text: &str) -> Result<Map<String, Value>, String> {
-    match serde_json::from_str::<Value>(text) {
+    object_of(serde_json::from_str::<Value>(text))
+}
+
+/// A parsed record as an object, or what is wrong with it.
+fn object_of(parsed: serde_json::Result<Value>) -> Result<Map<String, Value>, String> {
+    match parsed {
         Ok(Value::Object(map)) => Ok(map),
         Ok(Value::Array(_)) => Err(
             "is a JSON array; nsm reads JSON lines (one event object per line), as the vendors' exports write them"
@@ -334,6 +340,8 @@ struct Event {
 struct Reading<'a> {
     vendor: Vendor,
     wanted: Wanted<'a>,
+    /// The fields of a record that are read; the rest is skipped as it is parsed.
+    keep: prune::Keep,
     account_path: String,
     value_path: String,
     zone: Option<chrono_tz::Tz>,
@@ -342,7 +350,7 @@ struct Reading<'a> {
 impl Reading<'_> {
     fn outcome(&self, raw: Raw) -> Outcome {
         let mut record = match raw {
-            Raw::Line(text) => match parse_object(&text) {
+            Raw::Line(text) => match object_of(prune::parse(&text, &self.keep)) {
                 Ok(map) => map,
                 Err(reason) => {
                     return Outcome::Bad(Bad {
@@ -356,7 +364,8 @@ impl Reading<'_> {
         };
         // PostHog's Parquet (and some of its JSON) holds `properties` as JSON text.
         if let Some(Value::String(text)) = record.get("properties") {
-            match serde_json::from_str::<Value>(text) {
+            let keep = self.keep.child_of("properties");
+            match prune::parse(text, keep) {
                 Ok(properties @ Value::Object(_)) => {
                     record.insert("properties".into(), properties);
                 }
@@ -548,12 +557,14 @@ pub(super) fn load(
     options: &EventOptions,
     counter: &Counter,
 ) -> Result<Loaded> {
+    let wanted = Wanted {
+        group: &options.columns.account_id,
+        value: &options.columns.value,
+    };
     let reading = Reading {
         vendor,
-        wanted: Wanted {
-            group: &options.columns.account_id,
-            value: &options.columns.value,
-        },
+        keep: vendor.keep(&wanted),
+        wanted,
         account_path: vendor.account_path(&options.columns.account_id),
         value_path: vendor.value_path(&options.columns.value),
         zone: if vendor == Vendor::Mixpanel {
