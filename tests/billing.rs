@@ -246,3 +246,73 @@ fn init_checks_a_billing_export_without_asking_for_rates() {
     let json = run_with_config(&fixture("stripe_line_items.csv"), &out, &["--fx", &fx]);
     assert_close(&series(&json, "revenue"), &[530.0, 405.0, 370.0]);
 }
+
+/// Each customer's revenue in January to March 2024, read from one file by nsm's own reader.
+fn per_customer(
+    path: &Path,
+    fx: Option<&Path>,
+) -> std::collections::BTreeMap<(String, String), f64> {
+    use nsm::ingest::revenue::{load_revenue, FxRates, RevenueOptions};
+    use nsm::ingest::source::resolve;
+    use nsm::period::{self, PeriodKind};
+    let file = &resolve(&[path.to_path_buf()], "revenue").unwrap()[0];
+    let fx =
+        fx.map(|p| FxRates::load(&resolve(&[p.to_path_buf()], "fx").unwrap()[0], b',').unwrap());
+    let options = RevenueOptions {
+        fx,
+        ..RevenueOptions::default()
+    };
+    let revenue = load_revenue(file, b',', None, &options).unwrap();
+    let (jan, mar) = (
+        period::parse_month_label("2024-01").unwrap(),
+        period::parse_month_label("2024-03").unwrap(),
+    );
+    let mut out = std::collections::BTreeMap::new();
+    for (customer, months) in revenue.spread(PeriodKind::Month).per_customer.unwrap() {
+        for (month, amount) in months {
+            if (jan..=mar).contains(&month) && amount != 0.0 {
+                out.insert((customer.clone(), PeriodKind::Month.label(month)), amount);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn each_customer_pays_the_hand_worked_amount_in_each_month() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = PathBuf::from(rates(dir.path()));
+    for (export, fx, expected) in [
+        (
+            "stripe_line_items.csv",
+            Some(fx.as_path()),
+            "stripe_expected.csv",
+        ),
+        (
+            "stripe_line_items.parquet",
+            Some(fx.as_path()),
+            "stripe_expected.csv",
+        ),
+        ("chartmogul_activities.csv", None, "chartmogul_expected.csv"),
+    ] {
+        let got = per_customer(&fixture(export), fx);
+        let want = per_customer(&fixture(expected), None);
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>(),
+            "{export}"
+        );
+        for (key, amount) in &want {
+            assert!(
+                (got[key] - amount).abs() < 1e-9,
+                "{export} {key:?}: {} vs {amount}",
+                got[key]
+            );
+        }
+    }
+    // The hand-worked table itself, so that a wrong table cannot pass: a2 pays 50 in January,
+    // 50 - 15 + 30 in February, nothing in March (its invoice was void).
+    let want = per_customer(&fixture("stripe_expected.csv"), None);
+    assert_eq!(want[&("a2".to_string(), "2024-02".to_string())], 65.0);
+    assert!(!want.contains_key(&("a2".to_string(), "2024-03".to_string())));
+}
