@@ -103,6 +103,34 @@ fn ones_where(keys: &Keys, sums: &Sums, keep: impl Fn(i64) -> bool) -> Vec<(i32,
     rows
 }
 
+/// Each account's rank in name order, and the account of each rank: an entity-level first
+/// (new, cumulative, repeat-within users) counts for the first account of its events in this
+/// order.
+fn name_order(activity: &Activity) -> (Vec<u32>, Vec<u32>) {
+    let ranks = activity.accounts.ranks();
+    let mut by_rank = vec![0u32; ranks.len()];
+    for (code, rank) in ranks.iter().enumerate() {
+        by_rank[*rank as usize] = code as u32;
+    }
+    (ranks, by_rank)
+}
+
+/// How many slots an entity-level first needs (one per user or per account) ...
+fn entity_slots(entity: Entity, users: usize, accounts: usize) -> usize {
+    match entity {
+        Entity::User => users,
+        Entity::Account => accounts,
+    }
+}
+
+/// ... and the slot of an event's member.
+fn entity_slot(entity: Entity, member: Member) -> usize {
+    match entity {
+        Entity::User => member.user as usize,
+        Entity::Account => member.account as usize,
+    }
+}
+
 /// The `(key, id)` cells of `seen` whose id is also in an earlier key (at most `within`
 /// keys earlier, when given).
 fn returning(seen: &Bits, within: Option<u32>) -> Vec<(usize, u32)> {
@@ -252,25 +280,14 @@ fn collect(
         Kind::NewEntities { entity, .. } | Kind::CumulativeEntities { entity, .. } => {
             // First period each entity is seen, over all data (also before the analysed
             // range); a user counts for the first account of its events in name order.
-            let (len, by_user) = match entity {
-                Entity::User => (users, true),
-                Entity::Account => (accounts, false),
-            };
-            let ranks = activity.accounts.ranks();
-            let mut firsts: Vec<(usize, u32)> = vec![(usize::MAX, u32::MAX); len];
+            let (ranks, by_rank) = name_order(activity);
+            let mut firsts: Vec<(usize, u32)> =
+                vec![(usize::MAX, u32::MAX); entity_slots(*entity, users, accounts)];
             for i in rows() {
                 let member = members[events.member[i] as usize];
-                let slot = if by_user {
-                    &mut firsts[member.user as usize]
-                } else {
-                    &mut firsts[member.account as usize]
-                };
+                let slot = &mut firsts[entity_slot(*entity, member)];
                 slot.0 = slot.0.min(key_of(i));
                 slot.1 = slot.1.min(ranks[member.account as usize]);
-            }
-            let mut by_rank = vec![0u32; accounts];
-            for (code, rank) in ranks.iter().enumerate() {
-                by_rank[*rank as usize] = code as u32;
             }
             let mut counts = Sums::new(keys.len, accounts);
             for (key, rank) in firsts {
@@ -321,20 +338,13 @@ fn collect(
             // Each entity's first `nth` days of a matching event (ascending), and the first
             // account of its events in name order (as for new entities).
             let nth = *nth as usize;
-            let (len, by_user) = match entity {
-                Entity::User => (users, true),
-                Entity::Account => (accounts, false),
-            };
-            let ranks = activity.accounts.ranks();
+            let (ranks, by_rank) = name_order(activity);
+            let len = entity_slots(*entity, users, accounts);
             let mut days: Vec<Vec<i32>> = vec![Vec::new(); len];
             let mut first_rank = vec![u32::MAX; len];
             for i in rows() {
                 let member = members[events.member[i] as usize];
-                let id = if by_user {
-                    member.user as usize
-                } else {
-                    member.account as usize
-                };
+                let id = entity_slot(*entity, member);
                 first_rank[id] = first_rank[id].min(ranks[member.account as usize]);
                 let kept = &mut days[id];
                 let day = events.day[i];
@@ -343,10 +353,6 @@ fn collect(
                     kept.insert(at, day);
                     kept.truncate(nth);
                 }
-            }
-            let mut by_rank = vec![0u32; accounts];
-            for (code, rank) in ranks.iter().enumerate() {
-                by_rank[*rank as usize] = code as u32;
             }
             let mut rows = Vec::new();
             for (id, kept) in days.iter().enumerate() {

@@ -233,7 +233,6 @@ pub(super) fn stripe(
     let (mut credits, mut credit_total) = (0usize, 0.0);
     let (mut refunds, mut refund_total) = (0usize, 0.0);
     let mut spread_lines = 0usize;
-    let mut codes_seen: std::collections::BTreeSet<String> = Default::default();
     for (line, fields) in rows {
         let field = |i: usize| fields.get(i).map(|s| s.trim()).unwrap_or("");
         let error = |column: usize, what: &str| {
@@ -317,7 +316,6 @@ pub(super) fn stripe(
         if period::month_of_day(end_day - 1) != period::month_of_day(first) {
             spread_lines += 1;
         }
-        codes_seen.insert(code.clone());
         billing.entries.push(RevenueEntry {
             customer: Some(id.to_string()),
             start: Start::Day(first),
@@ -356,7 +354,8 @@ pub(super) fn stripe(
             refund_total
         ));
     }
-    let unusual: Vec<&str> = codes_seen
+    let unusual: std::collections::BTreeSet<&str> = billing
+        .codes
         .iter()
         .filter(|c| minor_units(c) != 100.0)
         .map(String::as_str)
@@ -364,7 +363,7 @@ pub(super) fn stripe(
     if !unusual.is_empty() {
         billing.notes.push(format!(
             "amounts in {} read in their own smallest unit (zero-decimal currencies whole, three-decimal ones in thousandths)",
-            unusual.join(", ")
+            unusual.into_iter().collect::<Vec<_>>().join(", ")
         ));
     }
     Ok(billing)
