@@ -2,15 +2,24 @@
 //!
 //!     cargo build --release --locked
 //!     cargo run --release --locked --example calibrate_runs -- [--datasets 200] [--seed 1] [--nsm target/release/nsm]
-//!     cargo run --release --locked --example calibrate_runs -- --effect 0.3 --accounts 300 --months 48
+//!     cargo run --release --locked --example calibrate_runs -- --effect 0.3 --on metric --accounts 300 --months 48
 //!
 //! With `--effect E` the same companies are built with one planted truth: each account's use
-//! moves (an AR(1) of its log, stationary SD 0.7, shared by all its events), and its churn
-//! hazard falls by E log-odds per SD of its use three months earlier; `event_0` is then the
-//! product's core task, about three a user-month, so that its count measures use (with Poisson
-//! noise); the other events follow use too, at their own, often low, rates. Power is how often
-//! a north star is recommended (any candidate counting use) and how often the account line of
-//! candidates passes.
+//! moves (an AR(1) of its log, stationary SD 0.7, shared by all its events); `event_0` is then
+//! the product's core task, about three a user-month, so that its count measures use (with
+//! Poisson noise); the other events follow use too, at their own, often low, rates. The churn
+//! hazard falls by E log-odds per SD of
+//!
+//! - `--on metric`: the account's core-task count three months earlier itself (its
+//!   `log(1 + count)`, standardised among accounts in that month): the effect an analyst's
+//!   logit of churn on the metric reports (`examples/support/planted_effect.py` fits it on
+//!   datasets kept with `--keep`);
+//! - `--on use` (the default): the latent use three months earlier, which the count measures
+//!   with noise (the number of users and Poisson counts), so that about 0.7 of the effect
+//!   reaches any metric.
+//!
+//! Power is how often a north star is recommended (any candidate counting use) and how often
+//! the account line of candidates passes.
 //!
 //! Each dataset is a seeded B2B company in which revenue is independent of every event metric:
 //! ten events whose rates are independent random walks (Gaussian, spiky or Student-t(2.5)
@@ -43,11 +52,16 @@ struct Args {
     datasets: usize,
     /// Log-odds of churn per SD of an account's use three months earlier (0: the null).
     effect: f64,
+    /// Whether churn depends on the measured task count itself (`--on metric`) rather than on
+    /// the latent use it measures with noise (`--on use`, the default).
+    on_metric: bool,
     accounts: Option<usize>,
     months: Option<usize>,
     seed: u64,
     nsm: PathBuf,
     dir: PathBuf,
+    /// Keep each dataset's CSV files (in `dir/run-<i>`) instead of removing them.
+    keep: bool,
     extra: Vec<String>,
 }
 
@@ -55,11 +69,13 @@ fn parse_args() -> Args {
     let mut args = Args {
         datasets: 200,
         effect: 0.0,
+        on_metric: false,
         accounts: None,
         months: None,
         seed: 1,
         nsm: PathBuf::from("target/release/nsm"),
         dir: std::env::temp_dir().join("nsm-calibrate-runs"),
+        keep: false,
         extra: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -68,17 +84,28 @@ fn parse_args() -> Args {
             args.extra = it.by_ref().collect();
             break;
         }
+        if flag == "--keep" {
+            args.keep = true;
+            continue;
+        }
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--datasets" => args.datasets = value.parse().expect("a number"),
             "--effect" => args.effect = value.parse().expect("a number"),
+            "--on" => {
+                args.on_metric = match value.as_str() {
+                    "metric" => true,
+                    "use" => false,
+                    other => panic!("--on takes metric or use, not {other}"),
+                }
+            }
             "--accounts" => args.accounts = Some(value.parse().expect("a number")),
             "--months" => args.months = Some(value.parse().expect("a number")),
             "--seed" => args.seed = value.parse().expect("a number"),
             "--nsm" => args.nsm = value.into(),
             "--dir" => args.dir = value.into(),
             other => panic!(
-                "unknown flag {other}; flags: --datasets N --seed N --effect E --accounts N --months N --nsm PATH --dir DIR [-- extra nsm flags]"
+                "unknown flag {other}; flags: --datasets N --seed N --effect E --on metric|use --accounts N --months N --nsm PATH --dir DIR --keep [-- extra nsm flags]"
             ),
         }
     }
@@ -126,7 +153,14 @@ fn days_in(month: usize) -> i64 {
 }
 
 /// One null company: revenue independent of every event metric.
-fn generate(seed: u64, accounts: usize, months: usize, kind: Steps, effect: f64) -> Dataset {
+fn generate(
+    seed: u64,
+    accounts: usize,
+    months: usize,
+    kind: Steps,
+    effect: f64,
+    on_metric: bool,
+) -> Dataset {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     // Event rates per user-month: a base rate and an independent walk per event.
     let mut base: Vec<f64> = (0..EVENTS)
@@ -149,8 +183,33 @@ fn generate(seed: u64, accounts: usize, months: usize, kind: Steps, effect: f64)
         arrival[t] = arrival[t - 1] + step(kind, &mut rng);
         shock[t] = 0.6 * shock[t - 1] + 0.3 * normal(&mut rng);
     }
+    // With the effect on the measured task count: each period's mean and SD of log(1 + an
+    // account's count) over the stationary mix of accounts, so that the hazard moves by
+    // `effect` per SD of the metric itself (drawn apart, so the datasets of `--on use` stay).
+    let task_scale: Vec<(f64, f64)> = if effect > 0.0 && on_metric {
+        let mut pilot = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_7a5c);
+        (0..months)
+            .map(|t| {
+                let draws: Vec<f64> = (0..4000)
+                    .map(|_| {
+                        let users = 1 + poisson(&mut pilot, 1.5).min(5);
+                        let level = (0.7 * normal(&mut pilot) + walks[0][t]).exp();
+                        f64::from(poisson(&mut pilot, f64::from(users) * base[0] * level)).ln_1p()
+                    })
+                    .collect();
+                let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+                let var = draws.iter().map(|d| (d - mean).powi(2)).sum::<f64>()
+                    / (draws.len() - 1) as f64;
+                (mean, var.sqrt().max(1e-9))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     struct Account {
         users: u32,
+        /// With the effect on the metric: each user's task count in each period from `start`.
+        tasks: Vec<Vec<u32>>,
         /// Use per period (constant without a planted effect).
         use_level: Vec<f64>,
         start: usize,
@@ -170,10 +229,24 @@ fn generate(seed: u64, accounts: usize, months: usize, kind: Steps, effect: f64)
                 log_use[t] = 0.7 * log_use[t - 1] + 0.7 * 0.714 * normal(rng);
             }
         }
+        let on_tasks = !task_scale.is_empty();
+        let users = on_tasks.then(|| 1 + poisson(rng, 1.5).min(5));
+        let mut tasks: Vec<Vec<u32>> = Vec::new();
         for (t, level) in shock.iter().enumerate().skip(start) {
+            if let Some(users) = users {
+                let rate = base[0] * log_use[t].exp() * walks[0][t].exp();
+                tasks.push((0..users).map(|_| poisson(rng, rate)).collect());
+            }
             let base = 0.02 * level.exp();
             let hazard = if effect > 0.0 {
-                let usage = log_use[t.saturating_sub(3).max(start)] / 0.7;
+                let lagged = t.saturating_sub(3).max(start);
+                let usage = if on_tasks {
+                    let count: u32 = tasks[lagged - start].iter().sum();
+                    let (mean, sd) = task_scale[lagged];
+                    (f64::from(count).ln_1p() - mean) / sd
+                } else {
+                    log_use[lagged] / 0.7
+                };
                 let logit = (base / (1.0 - base)).ln() - effect * usage;
                 1.0 / (1.0 + (-logit).exp())
             } else {
@@ -187,7 +260,8 @@ fn generate(seed: u64, accounts: usize, months: usize, kind: Steps, effect: f64)
             path.push(mrr);
         }
         all.push(Account {
-            users: 1 + poisson(rng, 1.5).min(5),
+            users: users.unwrap_or_else(|| 1 + poisson(rng, 1.5).min(5)),
+            tasks,
             use_level: log_use.iter().map(|l| l.exp()).collect(),
             start,
             end,
@@ -216,7 +290,10 @@ fn generate(seed: u64, accounts: usize, months: usize, kind: Steps, effect: f64)
             );
             for u in 0..account.users {
                 for (e, walk) in walks.iter().enumerate() {
-                    let n = poisson(&mut rng, base[e] * account.use_level[t] * walk[t].exp());
+                    let n = match account.tasks.get(t - account.start) {
+                        Some(tasks) if e == 0 => tasks[u as usize],
+                        _ => poisson(&mut rng, base[e] * account.use_level[t] * walk[t].exp()),
+                    };
                     for _ in 0..n {
                         let day = rng.random_range(0..days_in(t));
                         let second: u32 = rng.random_range(0..86_400);
@@ -290,7 +367,7 @@ fn main() {
         let months = args.months.unwrap_or([24, 36, 48][(i / 3) % 3]);
         let kind = [Steps::Gaussian, Steps::Spiky, Steps::HeavyTailed][(i / 9) % 3];
         let seed = args.seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
-        let data = generate(seed, accounts, months, kind, args.effect);
+        let data = generate(seed, accounts, months, kind, args.effect, args.on_metric);
         let dir = args.dir.join(format!("run-{i}"));
         std::fs::create_dir_all(&dir).expect("a dataset directory");
         std::fs::write(dir.join("events.csv"), &data.events).expect("events written");
@@ -299,7 +376,9 @@ fn main() {
             tally.failed_runs += 1;
             continue;
         };
-        let _ = std::fs::remove_dir_all(&dir);
+        if !args.keep {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         tally.runs += 1;
         if let Some(name) = json["recommended"].as_str() {
             tally.recommended += 1;
