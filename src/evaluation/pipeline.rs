@@ -292,9 +292,13 @@ pub(crate) const ACCOUNT_HORIZON_MONTHS: [u32; 3] = [3, 6, 12];
 pub(crate) const ACCOUNT_DISPLAY_MONTHS: u32 = 6;
 
 /// The customers' histories for the account line, with per-customer revenue; `None` without
-/// it, or when no horizon has enough landmarks.
+/// it, or when no horizon has enough landmarks. `NSM_SKIP_ACCOUNT_LINE=1` leaves the line
+/// out (a benchmark switch, `examples/bench/account_stage.sh`: what the line costs).
 fn account_panel(dataset: &Dataset, settings: &Settings) -> Option<accounts::Panel> {
     let revenue = dataset.customer_revenue.as_ref()?;
+    if std::env::var_os("NSM_SKIP_ACCOUNT_LINE").is_some_and(|v| v == "1") {
+        return None;
+    }
     let histories: Vec<accounts::CustomerHistory> = revenue
         .amounts
         .iter()
