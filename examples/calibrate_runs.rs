@@ -36,6 +36,12 @@
 //! recommended, how often each label was given, and how often candidates passed the lead test
 //! alone and after the family-wise adjustment. Not part of the test suite; the figures are in
 //! STATISTICS.md.
+//!
+//! With `--command discover` each dataset goes through `nsm discover --format json` instead,
+//! and the tally reports how often the threshold search's family-wise p was at or below 0.05
+//! and how often a threshold was confirmed on the held-out accounts:
+//!
+//!     cargo run --release --locked --example calibrate_runs -- --command discover --datasets 200 --seed 1
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -62,6 +68,8 @@ struct Args {
     dir: PathBuf,
     /// Keep each dataset's CSV files (in `dir/run-<i>`) instead of removing them.
     keep: bool,
+    /// `evaluate` (the default) or `discover`.
+    command: String,
     extra: Vec<String>,
 }
 
@@ -76,6 +84,7 @@ fn parse_args() -> Args {
         nsm: PathBuf::from("target/release/nsm"),
         dir: std::env::temp_dir().join("nsm-calibrate-runs"),
         keep: false,
+        command: "evaluate".into(),
         extra: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -104,8 +113,15 @@ fn parse_args() -> Args {
             "--seed" => args.seed = value.parse().expect("a number"),
             "--nsm" => args.nsm = value.into(),
             "--dir" => args.dir = value.into(),
+            "--command" => {
+                assert!(
+                    value == "evaluate" || value == "discover",
+                    "--command takes evaluate or discover, not {value}"
+                );
+                args.command = value;
+            }
             other => panic!(
-                "unknown flag {other}; flags: --datasets N --seed N --effect E --on metric|use --accounts N --months N --nsm PATH --dir DIR --keep [-- extra nsm flags]"
+                "unknown flag {other}; flags: --datasets N --seed N --effect E --on metric|use --accounts N --months N --command evaluate|discover --nsm PATH --dir DIR --keep [-- extra nsm flags]"
             ),
         }
     }
@@ -335,11 +351,20 @@ struct Tally {
     runs_accounts: usize,
     labels: std::collections::BTreeMap<String, usize>,
     failed_runs: usize,
+    /// `discover`: datasets whose search has a family-wise p, and those at or below 0.05.
+    search_tested: usize,
+    search_significant: usize,
 }
 
 fn evaluate(args: &Args, dir: &Path) -> Option<serde_json::Value> {
     let output = Command::new(&args.nsm)
-        .args(["evaluate", "--format", "json", "--quiet", "--events"])
+        .args([
+            args.command.as_str(),
+            "--format",
+            "json",
+            "--quiet",
+            "--events",
+        ])
         .arg(dir.join("events.csv"))
         .arg("--revenue")
         .arg(dir.join("revenue.csv"))
@@ -380,6 +405,19 @@ fn main() {
             let _ = std::fs::remove_dir_all(&dir);
         }
         tally.runs += 1;
+        if args.command == "discover" {
+            let t = &json["thresholds"];
+            let significant = t["family_p"].as_f64().is_some_and(|p| p <= 0.05);
+            tally.search_significant += usize::from(significant);
+            tally.search_tested += usize::from(t["family_p"].is_number());
+            if let Some(name) = t["found"].as_str() {
+                tally.recommended += 1;
+                eprintln!(
+                    "dataset {i} ({accounts} accounts, {months} months, {kind:?} steps): confirmed {name}"
+                );
+            }
+            continue;
+        }
         if let Some(name) = json["recommended"].as_str() {
             tally.recommended += 1;
             eprintln!(
@@ -435,14 +473,32 @@ fn main() {
         }
     }
     let rate = |n: usize, of: usize| n as f64 / of.max(1) as f64;
+    let discover = args.command == "discover";
+    let (stopped, what) = if discover {
+        (
+            "stopped with an input error, e.g. too few accounts for a horizon in both halves",
+            "a threshold confirmed",
+        )
+    } else {
+        ("failed to evaluate", "a north star recommended")
+    };
     println!(
-        "{} datasets (seed {}; {} failed to evaluate): a north star recommended in {} ({:.3})",
+        "{} datasets (seed {}; {} {stopped}): {what} in {} ({:.3})",
         tally.runs,
         args.seed,
         tally.failed_runs,
         tally.recommended,
         rate(tally.recommended, tally.runs)
     );
+    if discover {
+        println!(
+            "the search's family-wise p <= 0.05 in {} of {} datasets with a test ({:.3})",
+            tally.search_significant,
+            tally.search_tested,
+            rate(tally.search_significant, tally.search_tested)
+        );
+        return;
+    }
     println!(
         "{} candidates (planted effect {}): lead test passed alone {:.3}, after the family-wise adjustment {:.3}",
         tally.candidates,

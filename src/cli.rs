@@ -50,6 +50,11 @@ pub enum Command {
         after_help = "Examples:\n  nsm sql --dialect duckdb --config nsm.toml --table events > series.sql\n  nsm sql --dialect bigquery --config nsm.toml --table analytics.events --revenue-table billing.revenue --query customers\n  nsm evaluate --series series.csv --customers customers.csv --revenue revenue.csv --config nsm.toml\n\nThe events table needs the columns mapped under [events] in nsm.toml; its timestamp column must\nbe a timestamp type (naive timestamps are read as UTC)."
     )]
     Sql(SqlArgs),
+    /// Find thresholds nobody guessed ("accounts with 5+ X in a week") and the input tree beneath the star.
+    #[command(
+        after_help = "Examples:\n  nsm discover --events events.csv --revenue revenue.csv\n  nsm discover --events events.csv --revenue revenue.csv --config nsm.toml --write-config nsm.discovered.toml\n  nsm discover --events events.csv --revenue revenue.csv --star accounts_5plus_meetings --format markdown --output discover.md\n\nThresholds are chosen on one half of the paying accounts and confirmed on the other (a seeded\nsplit: --seed). Needs per-customer revenue: each account's retention is the evidence."
+    )]
+    Discover(DiscoverArgs),
     /// Write a starter nsm.toml with the candidates discovered in the events.
     #[command(
         after_help = "Examples:\n  nsm init --events events.csv --revenue revenue.csv\n  nsm init --events 'exports/*.parquet' --output config/nsm.toml --force\n  nsm init --events export.csv --map account_id=workspace\n  nsm init --events mixpanel_export.json --timezone America/Los_Angeles --map account_id=company_id\n\nColumns not named timestamp, user_id, account_id, event, value are proposed from the header and\nthe first rows; the choices are written as comments under [events] and said on stderr."
@@ -262,6 +267,31 @@ pub struct ReportArgs {
     /// Candidates with charts besides the declared north star.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub top: usize,
+    #[command(flatten)]
+    pub output: Destination,
+}
+
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    /// The candidate whose input tree to build (of the config, the automatic catalog or the
+    /// threshold grid) [default: the config's [north_star], else the confirmed threshold].
+    #[arg(long, value_name = "NAME")]
+    pub star: Option<String>,
+    /// Only the star's input tree (no threshold search): for a quick look, or data without
+    /// per-customer revenue.
+    #[arg(long)]
+    pub tree_only: bool,
+    /// Also write a config (atomically) with the confirmed thresholds and the tree's drivers
+    /// added as [[candidate]] blocks, for `nsm evaluate` and `nsm check`.
+    #[arg(long, value_name = "PATH")]
+    pub write_config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::render::discover::DiscoverFormat,
     #[command(flatten)]
     pub output: Destination,
 }

@@ -23,6 +23,7 @@ pub(crate) mod candidates;
 pub(crate) mod cli;
 pub mod cmd;
 pub(crate) mod demo;
+pub(crate) mod discovery;
 pub mod error;
 pub(crate) mod evaluation;
 pub mod exit_codes;

@@ -13,7 +13,7 @@ use std::path::Path;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::common::json_of;
+use crate::common::{json_of, normal, poisson};
 
 const MONTHS: usize = 22;
 const ACCOUNTS: usize = 1000;
@@ -34,23 +34,6 @@ name = "reports"
 kind = "event_count"
 event = "report_run"
 "#;
-
-fn normal(rng: &mut ChaCha8Rng) -> f64 {
-    let u: f64 = 1.0 - rng.random::<f64>();
-    let v: f64 = rng.random::<f64>();
-    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-}
-
-fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> u32 {
-    let limit = (-lambda).exp();
-    let mut product = rng.random::<f64>();
-    let mut k = 0;
-    while product > limit {
-        product *= rng.random::<f64>();
-        k += 1;
-    }
-    k
-}
 
 /// Write a planted company into `dir`; `linked` is whether use and churn are linked (and
 /// leaving accounts thrash around the help pages).

@@ -30,6 +30,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "stats",
         ],
     ),
+    (
+        "discovery",
+        &[
+            "error",
+            "period",
+            "progress",
+            "ingest",
+            "candidates",
+            "stats",
+            "evaluation",
+        ],
+    ),
     ("gate", &["error", "evaluation", "stats"]),
     (
         "render",
@@ -39,6 +51,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "candidates",
             "stats",
             "evaluation",
+            "discovery",
             "gate",
         ],
     ),

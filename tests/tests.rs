@@ -10,6 +10,7 @@ mod churn;
 mod cli;
 mod currencies;
 mod demo;
+mod discover;
 mod errors;
 mod first_contact;
 mod kinds;

@@ -46,13 +46,14 @@ pub(crate) fn slug(name: &str) -> String {
     }
 }
 
-struct EventStats {
-    name: String,
-    count: i64,
-    has_value: bool,
+pub(crate) struct EventStats {
+    pub(crate) name: String,
+    pub(crate) count: i64,
+    pub(crate) has_value: bool,
 }
 
-fn event_stats(activity: &Activity) -> Vec<EventStats> {
+/// Every event name with its count and whether it carries values, most frequent first.
+pub(crate) fn event_stats(activity: &Activity) -> Vec<EventStats> {
     let mut stats: Vec<EventStats> = activity
         .event_totals()
         .into_iter()
@@ -72,7 +73,7 @@ fn weekly_median(activity: &Activity, event: &str, entity: Entity) -> f64 {
     let Some(code) = activity.event_names.iter().position(|n| n == event) else {
         return 0.0;
     };
-    let mut counts = activity.weekly_counts(code as u32, entity == Entity::Account);
+    let mut counts = activity.window_totals(code as u32, entity == Entity::Account, None, false);
     if counts.is_empty() {
         return 0.0;
     }

@@ -2,6 +2,7 @@
 
 mod check;
 mod demo;
+mod discover;
 mod evaluate;
 mod init;
 mod report;
@@ -83,6 +84,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Discover(args) => discover::run(args),
         Command::Init(args) => init::run(args),
         Command::Check(args) => check::run(args),
         Command::Report(args) => report::run(args),
@@ -113,7 +115,7 @@ pub(crate) const DEFAULT_WIDTH: usize = 100;
 
 /// The terminal's width when stdout is one, else [`DEFAULT_WIDTH`] (so a file or a pipe gets
 /// the same bytes wherever it is written from).
-fn terminal_width() -> usize {
+pub(crate) fn terminal_width() -> usize {
     comfy_table::Table::new()
         .width()
         .map_or(DEFAULT_WIDTH, |w| usize::from(w).clamp(60, 200))

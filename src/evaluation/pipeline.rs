@@ -101,7 +101,7 @@ pub(crate) struct Inputs {
 
 /// Statistics are rounded for output so that files stay readable; the verdicts are decided on
 /// unrounded values.
-fn round(value: f64, digits: i32) -> f64 {
+pub(crate) fn round(value: f64, digits: i32) -> f64 {
     let scale = 10f64.powi(digits);
     let rounded = (value * scale).round() / scale;
     if rounded == 0.0 {
@@ -111,7 +111,7 @@ fn round(value: f64, digits: i32) -> f64 {
     }
 }
 
-fn round_opt(value: Option<f64>) -> Option<f64> {
+pub(crate) fn round_opt(value: Option<f64>) -> Option<f64> {
     value.filter(|v| v.is_finite()).map(|v| round(v, 6))
 }
 
@@ -157,7 +157,7 @@ fn customer_shares(per_account: &[AccountParts], dataset: &Dataset) -> Vec<Custo
 }
 
 /// FNV-1a: a stable per-candidate seed, whatever the order or number of candidates.
-fn stable_hash(text: &str) -> u64 {
+pub(crate) fn stable_hash(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
@@ -171,22 +171,19 @@ fn one_file(path: &std::path::Path, role: &str) -> Result<source::InputFile> {
         .ok_or_else(|| crate::input_err!("no {role} file given"))
 }
 
-/// Load everything and evaluate.
-pub(crate) fn evaluate(
-    inputs: Inputs,
-    settings: &Settings,
-    progress: &Progress,
-) -> Result<Evaluation> {
-    let config = inputs.config.unwrap_or_default();
-    let event_options = EventOptions {
-        columns: config.columns.clone(),
-        delimiter: inputs.delimiter,
-        as_of: settings.as_of,
-        skip_bad_rows: inputs.skip_bad_rows,
-        timezone: inputs.timezone.or(config.timezone),
-        format: inputs.format.or(config.format),
-    };
-    let revenue = match inputs.revenue {
+/// What a run over events reads: the events, the analysed periods with every customer's
+/// status, and the config (`nsm evaluate` and `nsm discover` share it).
+pub(crate) struct Loaded {
+    pub(crate) activity: Activity,
+    pub(crate) dataset: Dataset,
+    pub(crate) revenue_rows: u64,
+    pub(crate) config: Config,
+}
+
+/// The revenue the inputs name, read and converted (`inputs.revenue` is the source, taken
+/// out before, so that the rest of the inputs can still be moved).
+fn read_revenue(source: RevenueSource, inputs: &Inputs, settings: &Settings) -> Result<Revenue> {
+    Ok(match source {
         RevenueSource::File(path) => {
             let file = one_file(&path, "revenue")?;
             let fx = inputs
@@ -203,14 +200,52 @@ pub(crate) fn evaluate(
             load_revenue(&file, inputs.delimiter, settings.as_of, &options)?
         }
         RevenueSource::Memory(revenue) => revenue,
+    })
+}
+
+/// Read revenue and events, and build the analysed periods.
+pub(crate) fn load(mut inputs: Inputs, settings: &Settings, progress: &Progress) -> Result<Loaded> {
+    let source = std::mem::replace(&mut inputs.revenue, RevenueSource::File(PathBuf::new()));
+    let revenue = read_revenue(source, &inputs, settings)?;
+    let config = inputs.config.unwrap_or_default();
+    let event_options = EventOptions {
+        columns: config.columns.clone(),
+        delimiter: inputs.delimiter,
+        as_of: settings.as_of,
+        skip_bad_rows: inputs.skip_bad_rows,
+        timezone: inputs.timezone.or(config.timezone),
+        format: inputs.format.or(config.format),
     };
-    if let Some(files) = &inputs.series {
-        return evaluate_series(files, &config, &revenue, inputs.delimiter, settings);
-    }
     let activity = load_activity(&inputs.events, &event_options, progress)?;
     progress.stage(&format!("read {} events", activity.events_rows));
     let dataset = dataset::build(settings.period, &activity, &revenue, settings.as_of)?;
     check_lags_fit(settings, &dataset)?;
+    Ok(Loaded {
+        activity,
+        dataset,
+        revenue_rows: revenue.rows,
+        config,
+    })
+}
+
+/// Load everything and evaluate.
+pub(crate) fn evaluate(
+    mut inputs: Inputs,
+    settings: &Settings,
+    progress: &Progress,
+) -> Result<Evaluation> {
+    if let Some(files) = inputs.series.take() {
+        let config = inputs.config.take().unwrap_or_default();
+        let source = std::mem::replace(&mut inputs.revenue, RevenueSource::File(PathBuf::new()));
+        let revenue = read_revenue(source, &inputs, settings)?;
+        return evaluate_series(&files, &config, &revenue, inputs.delimiter, settings);
+    }
+    let Loaded {
+        activity,
+        dataset,
+        revenue_rows,
+        config,
+    } = load(inputs, settings, progress)?;
     let candidates = if config.candidates.is_empty() {
         catalog::automatic(&activity)?
     } else {
@@ -226,7 +261,7 @@ pub(crate) fn evaluate(
     progress.stage(&format!("testing {} candidates", candidates.len()));
     let evaluation = score_all(
         &activity,
-        revenue.rows,
+        revenue_rows,
         &dataset,
         &candidates,
         flatten_evidence(series),
@@ -295,22 +330,10 @@ pub(crate) const ACCOUNT_DISPLAY_MONTHS: u32 = 6;
 /// it, or when no horizon has enough landmarks. `NSM_SKIP_ACCOUNT_LINE=1` leaves the line
 /// out (a benchmark switch, `examples/bench/account_stage.sh`: what the line costs).
 fn account_panel(dataset: &Dataset, settings: &Settings) -> Option<accounts::Panel> {
-    let revenue = dataset.customer_revenue.as_ref()?;
+    let histories = customer_histories(dataset)?;
     if std::env::var_os("NSM_SKIP_ACCOUNT_LINE").is_some_and(|v| v == "1") {
         return None;
     }
-    let histories: Vec<accounts::CustomerHistory> = revenue
-        .amounts
-        .iter()
-        .map(|(id, amounts)| {
-            let first_paid = revenue.first_paid.get(id).copied().unwrap_or(dataset.first);
-            accounts::CustomerHistory {
-                revenue: amounts,
-                first_paid: i64::from(first_paid) - i64::from(dataset.first),
-                left_censored: first_paid <= revenue.data_start,
-            }
-        })
-        .collect();
     let kind = dataset.kind;
     let mut months: Vec<u32> = ACCOUNT_HORIZON_MONTHS
         .into_iter()
@@ -324,6 +347,26 @@ fn account_panel(dataset: &Dataset, settings: &Settings) -> Option<accounts::Pan
         display: kind.lag_from_months(ACCOUNT_DISPLAY_MONTHS),
     };
     accounts::Panel::new(&histories, &account_settings)
+}
+
+/// Each paying customer's revenue history, in the order of the per-customer revenue (the
+/// order of every candidate's per-customer values); `None` without per-customer revenue.
+pub(crate) fn customer_histories(dataset: &Dataset) -> Option<Vec<accounts::CustomerHistory<'_>>> {
+    let revenue = dataset.customer_revenue.as_ref()?;
+    Some(
+        revenue
+            .amounts
+            .iter()
+            .map(|(id, amounts)| {
+                let first_paid = revenue.first_paid.get(id).copied().unwrap_or(dataset.first);
+                accounts::CustomerHistory {
+                    revenue: amounts,
+                    first_paid: i64::from(first_paid) - i64::from(dataset.first),
+                    left_censored: first_paid <= revenue.data_start,
+                }
+            })
+            .collect(),
+    )
 }
 
 /// Series with the account evidence of those that have one.
@@ -356,6 +399,23 @@ fn check_lags_fit(settings: &Settings, dataset: &Dataset) -> Result<()> {
     .into())
 }
 
+/// The lead test's settings for a run over `dataset`.
+pub(crate) fn lead_settings(dataset: &Dataset, settings: &Settings) -> LeadSettings {
+    let kind = dataset.kind;
+    LeadSettings {
+        lag_min: kind.lag_from_months(settings.lag_min_months),
+        lag_max: kind.lag_from_months(settings.lag_max_months),
+        alpha: settings.alpha,
+        surrogates: settings.surrogates,
+        seed: settings.seed,
+        seasons: settings.seasonal.then(|| Seasons {
+            period: kind.per_year(),
+            first: kind.season_of(dataset.first),
+        }),
+        recent: kind.lag_from_months(RECENT_MONTHS),
+    }
+}
+
 /// Run both tests on every candidate and assemble the report.
 pub(crate) fn score_all(
     activity: &Activity,
@@ -369,18 +429,7 @@ pub(crate) fn score_all(
     let (series, evidence): (Vec<CandidateSeries>, Vec<_>) = computed.into_iter().unzip();
     let series = series.as_slice();
     let kind = dataset.kind;
-    let lead_settings = LeadSettings {
-        lag_min: kind.lag_from_months(settings.lag_min_months),
-        lag_max: kind.lag_from_months(settings.lag_max_months),
-        alpha: settings.alpha,
-        surrogates: settings.surrogates,
-        seed: settings.seed,
-        seasons: settings.seasonal.then(|| Seasons {
-            period: kind.per_year(),
-            first: kind.season_of(dataset.first),
-        }),
-        recent: kind.lag_from_months(RECENT_MONTHS),
-    };
+    let lead_settings = lead_settings(dataset, settings);
     let labels = dataset.labels();
     let points = |values: &[f64]| -> Vec<Point> {
         labels

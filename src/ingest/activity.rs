@@ -348,10 +348,18 @@ impl Activity {
         out
     }
 
-    /// The number of `event` events of each (ISO week, user or account) that has any.
-    pub(crate) fn weekly_counts(&self, event: u32, by_account: bool) -> Vec<u64> {
+    /// For each (window, user or account) with any `event` event: the number of them, or with
+    /// `of_value` the sum of their values (whole millionths). Windows are ISO weeks, or the
+    /// periods of `period` when given.
+    pub(crate) fn window_totals(
+        &self,
+        event: u32,
+        by_account: bool,
+        period: Option<PeriodKind>,
+        of_value: bool,
+    ) -> Vec<i64> {
         let calendar = self.calendar();
-        let mut counts: HashMap<(i32, u32), u64, FixedState> = HashMap::with_hasher(hasher());
+        let mut totals: HashMap<(i32, u32), i64, FixedState> = HashMap::with_hasher(hasher());
         for i in 0..self.events.len() {
             if u32::from(self.events.event[i]) != event {
                 continue;
@@ -362,11 +370,19 @@ impl Activity {
             } else {
                 member.user
             };
-            *counts
-                .entry((calendar.week(self.events.day[i]), entity))
-                .or_default() += 1;
+            let day = self.events.day[i];
+            let window = match period {
+                Some(kind) => calendar.period(kind, day),
+                None => calendar.week(day),
+            };
+            let add = if of_value {
+                self.events.value(i).unwrap_or(0)
+            } else {
+                1
+            };
+            *totals.entry((window, entity)).or_default() += add;
         }
-        counts.into_values().collect()
+        totals.into_values().collect()
     }
 
     /// For each account, the periods in which it has any event.

@@ -3,6 +3,7 @@
 //! under [`gate`], the review document's under [`report`].
 
 pub(crate) mod csv;
+pub(crate) mod discover;
 pub(crate) mod format;
 pub(crate) mod gate;
 pub(crate) mod json;

@@ -396,6 +396,29 @@ impl Panel {
     pub fn horizons(&self) -> Vec<usize> {
         self.horizons.iter().map(|h| h.horizon).collect()
     }
+
+    /// The horizon plain-words effects are given at (the one nearest the asked-for display).
+    pub fn display(&self) -> usize {
+        self.display
+    }
+
+    /// The share of the customers paying in period `t` whose value (`values[c * periods + t]`,
+    /// as [`evidence`] reads them) is above zero; `None` when nobody pays then.
+    pub fn reach(&self, values: &[f64], t: usize) -> Option<f64> {
+        let paying = self.by_period.get(t)?;
+        if paying.is_empty() {
+            return None;
+        }
+        let above = paying
+            .iter()
+            .filter(|&&c| {
+                values
+                    .get(c as usize * self.periods + t)
+                    .is_some_and(|v| *v > 0.0)
+            })
+            .count();
+        Some(above as f64 / paying.len() as f64)
+    }
 }
 
 /// Covariates of a landmark: log revenue (centred on 0 at the median of a typical account is
@@ -745,6 +768,19 @@ pub struct HorizonFigures {
     pub standard_error: Option<f64>,
     pub landmarks: usize,
     pub accounts: usize,
+}
+
+impl HorizonFigures {
+    /// Whether enough accounts carry it for a test (its contributions are kept).
+    pub fn is_test(&self) -> bool {
+        !self.scores.is_empty()
+    }
+
+    /// The figures without the accounts' contributions (kept only for a joint null).
+    pub fn without_scores(mut self) -> HorizonFigures {
+        self.scores = Vec::new();
+        self
+    }
 }
 
 /// The plain-words effect at the display horizon: the top quarter of accounts by the metric
@@ -1177,6 +1213,35 @@ fn effect(panel: &Panel, percentile: &[f64], values: &[f64]) -> Option<Effect> {
             .filter(|&k| value(k) == extreme[h.landmarks[k].1 as usize])
             .collect();
     }
+    group_effect(panel, h, &groups, by_ties)
+}
+
+/// Retention and net revenue retention at the display horizon of the landmarks whose value
+/// `above` says yes to (as `retention_top`, `nrr_top`) against the others (`_bottom`): the
+/// accounts at or above a threshold against those below it. `None` when either group is
+/// empty.
+pub fn split_effect(panel: &Panel, values: &[f64], above: impl Fn(f64) -> bool) -> Option<Effect> {
+    let h = panel.horizons.iter().find(|h| h.horizon == panel.display)?;
+    let periods = panel.periods;
+    let mut groups: [Vec<usize>; 2] = [Vec::new(), Vec::new()];
+    for (k, &(c, t)) in h.landmarks.iter().enumerate() {
+        let value = values
+            .get(c as usize * periods + t as usize)
+            .copied()
+            .unwrap_or(0.0);
+        groups[usize::from(!above(value))].push(k);
+    }
+    group_effect(panel, h, &groups, false)
+}
+
+/// The figures of [`Effect`] for two groups of landmarks of `h` (top, bottom).
+fn group_effect(
+    panel: &Panel,
+    h: &Horizon,
+    groups: &[Vec<usize>; 2],
+    by_ties: bool,
+) -> Option<Effect> {
+    let periods = panel.periods;
     if groups.iter().any(Vec::is_empty) {
         return None;
     }

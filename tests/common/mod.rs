@@ -125,3 +125,25 @@ pub fn write_demo_data(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         demo.join("nsm.toml"),
     )
 }
+
+/// A standard normal draw (Box–Muller; 1 - u keeps the logarithm finite), for the planted
+/// companies of the tests.
+pub fn normal(rng: &mut rand_chacha::ChaCha8Rng) -> f64 {
+    use rand::Rng;
+    let u: f64 = 1.0 - rng.random::<f64>();
+    let v: f64 = rng.random::<f64>();
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+}
+
+/// A Poisson draw (Knuth's multiplication method; small rates only).
+pub fn poisson(rng: &mut rand_chacha::ChaCha8Rng, lambda: f64) -> u32 {
+    use rand::Rng;
+    let limit = (-lambda).exp();
+    let mut product = rng.random::<f64>();
+    let mut k = 0;
+    while product > limit {
+        product *= rng.random::<f64>();
+        k += 1;
+    }
+    k
+}
