@@ -87,8 +87,14 @@ fn html_report_is_self_contained_and_deterministic() {
         .matches("<figcaption>Each period's paying accounts ranked")
         .count();
     assert!(retention >= 1, "a retention chart");
-    assert_eq!(first.matches("<svg").count(), 3 * sections + retention);
-    assert_eq!(first.matches("</svg>").count(), 3 * sections + retention);
+    // And the declared star's input tree, drawn.
+    assert!(first.contains("<h2>Input tree of "), "a tree section");
+    assert!(first.contains("the drivers&apos; product is the star (exact)"));
+    assert_eq!(first.matches("<svg").count(), 3 * sections + retention + 1);
+    assert_eq!(
+        first.matches("</svg>").count(),
+        3 * sections + retention + 1
+    );
     // Nothing is fetched: the only URLs are the SVG namespace.
     for scheme in ["http://", "https://"] {
         for (at, _) in first.match_indices(scheme) {

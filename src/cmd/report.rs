@@ -4,7 +4,9 @@ use crate::exit_codes::ExitCode;
 
 use crate::candidates::config::Config;
 use crate::cli::ReportArgs;
+use crate::discovery::declared_tree;
 use crate::evaluation::evaluate;
+use crate::evaluation::pipeline::{evaluate_loaded, load};
 use crate::output::{emit, write_atomic};
 use crate::progress::Progress;
 use crate::render::format::{renderer, Format};
@@ -21,7 +23,16 @@ pub(crate) fn run(args: ReportArgs) -> Result<ExitCode> {
         .map(|path| super::read_saved(path, "--compare"))
         .transpose()?;
     let inputs = super::inputs(&args.input, config)?;
-    let evaluation = evaluate(inputs, &super::settings(&args.analysis), &progress)?;
+    let settings = super::settings(&args.analysis);
+    // From events, the loaded data also give the declared star's input tree.
+    let (evaluation, tree) = if inputs.series.is_some() {
+        (evaluate(inputs, &settings, &progress)?, None)
+    } else {
+        let loaded = load(inputs, &settings, &progress)?;
+        let evaluation = evaluate_loaded(&loaded, &settings, &progress)?;
+        let tree = declared_tree(&loaded, &settings, &progress)?;
+        (evaluation, tree)
+    };
     super::show_skipped(&evaluation, args.output.quiet);
     let review = Review {
         evaluation: &evaluation,
@@ -29,6 +40,7 @@ pub(crate) fn run(args: ReportArgs) -> Result<ExitCode> {
             .as_ref()
             .map(|(saved, source)| compare(&evaluation, saved, source)),
         top: args.top,
+        tree: tree.as_ref(),
     };
     let text = report_format::renderer(args.format).render(&review)?;
     if let Some(path) = &args.json {

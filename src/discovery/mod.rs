@@ -78,7 +78,7 @@ pub(crate) fn discover(
         .into());
     }
     let tree = match &star {
-        Some(star) => Some(tree::build(&loaded, star, &pool, settings, progress)?),
+        Some(star) => Some(tree::build(&loaded, star, &pool, settings, true, progress)?),
         None => None,
     };
     progress.stage("done");
@@ -116,6 +116,26 @@ pub(crate) fn discover(
     };
     let config = written_config(&loaded, search.as_ref(), tree.as_ref(), pool);
     Ok(Found { discovery, config })
+}
+
+/// The declared north star's input tree, decomposition only (for the review document); `None`
+/// without a declared star.
+pub(crate) fn declared_tree(
+    loaded: &Loaded,
+    settings: &Settings,
+    progress: &Progress,
+) -> Result<Option<TreeOut>> {
+    let pool = &loaded.config.candidates;
+    let Some(star) = loaded
+        .config
+        .north_star
+        .as_deref()
+        .and_then(|name| pool.iter().find(|c| c.name == name))
+    else {
+        return Ok(None);
+    };
+    let tree = tree::build(loaded, star, pool, settings, false, progress)?;
+    Ok(Some(tree_out(&tree, loaded, settings, "declared")))
 }
 
 /// The star whose tree to build: `--star`, else the declared north star, else the found

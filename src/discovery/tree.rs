@@ -277,12 +277,14 @@ fn span(drivers: &[Driver], star: &[f64], months: u32, from: usize, to: usize) -
     }
 }
 
-/// The tree of `star` over the loaded data; `pool` the candidates tested as its inputs.
+/// The tree of `star` over the loaded data; `pool` the candidates tested as its inputs (with
+/// `with_inputs`; the review document shows the decomposition only).
 pub(crate) fn build(
     loaded: &Loaded,
     star: &Candidate,
     pool: &[Candidate],
     settings: &Settings,
+    with_inputs: bool,
     progress: &Progress,
 ) -> Result<Tree> {
     let has_account = loaded.activity.has_account;
@@ -294,7 +296,19 @@ pub(crate) fn build(
         },
     };
     // One list to compute: the pool (with the star and a ratio's parts), then the chain.
-    let mut candidates: Vec<Candidate> = pool.to_vec();
+    let mut candidates: Vec<Candidate> = if with_inputs {
+        pool.to_vec()
+    } else {
+        // Only the star and what a ratio star is made of.
+        pool.iter()
+            .filter(|c| {
+                c.name == star.name
+                    || matches!(&star.kind, Kind::Ratio { numerator, denominator }
+                        if &c.name == numerator || &c.name == denominator)
+            })
+            .cloned()
+            .collect()
+    };
     if !candidates.iter().any(|c| c.name == star.name) {
         candidates.push(star.clone());
     }
@@ -404,8 +418,9 @@ pub(crate) fn build(
             .collect()
     };
     // Inputs: every other candidate of the pool, against the star.
+    let pool = &candidates[..chain_start];
     let others: Vec<usize> = (0..pool.len())
-        .filter(|&i| pool[i].name != star.name && pool[i].kind != star.kind)
+        .filter(|&i| with_inputs && pool[i].name != star.name && pool[i].kind != star.kind)
         .collect();
     let lead = lead_settings(&loaded.dataset, settings);
     let metrics: Vec<&[f64]> = others.iter().map(|&i| series[i].as_slice()).collect();

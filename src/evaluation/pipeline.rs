@@ -240,29 +240,40 @@ pub(crate) fn evaluate(
         let revenue = read_revenue(source, &inputs, settings)?;
         return evaluate_series(&files, &config, &revenue, inputs.delimiter, settings);
     }
+    let loaded = load(inputs, settings, progress)?;
+    evaluate_loaded(&loaded, settings, progress)
+}
+
+/// Evaluate events already loaded (`nsm report` keeps them for the star's input tree).
+pub(crate) fn evaluate_loaded(
+    loaded: &Loaded,
+    settings: &Settings,
+    progress: &Progress,
+) -> Result<Evaluation> {
     let Loaded {
         activity,
         dataset,
         revenue_rows,
         config,
-    } = load(inputs, settings, progress)?;
+    } = loaded;
+    let (activity, dataset, revenue_rows) = (activity, dataset, *revenue_rows);
     let candidates = if config.candidates.is_empty() {
-        catalog::automatic(&activity)?
+        catalog::automatic(activity)?
     } else {
         config.candidates.clone()
     };
     progress.stage(&format!("computing {} candidates", candidates.len()));
-    let panel = account_panel(&dataset, settings);
-    let series = compute_series(&activity, &candidates, &dataset, progress, &|_, values| {
+    let panel = account_panel(dataset, settings);
+    let series = compute_series(activity, &candidates, dataset, progress, &|_, values| {
         panel
             .as_ref()
             .map(|panel| accounts::evidence(panel, &values.values))
     })?;
     progress.stage(&format!("testing {} candidates", candidates.len()));
     let evaluation = score_all(
-        &activity,
+        activity,
         revenue_rows,
-        &dataset,
+        dataset,
         &candidates,
         flatten_evidence(series),
         config.north_star.clone(),

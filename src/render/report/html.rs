@@ -5,11 +5,12 @@ use std::fmt::Write;
 
 use anyhow::Result;
 
-use super::svg::{bar_chart, interval_bars, line_chart, scatter, Line, Rule};
+use super::svg::{bar_chart, interval_bars, line_chart, scatter, tree_diagram, Line, Rule};
 use super::{
     arrow, change_summary, chart_data, featured, revenue_caption, score_change, star_status,
-    summary_line, unit, verdict_change, Comparison, Review,
+    summary_line, tree_sentences, unit, verdict_change, Comparison, Review,
 };
+use crate::discovery::model::TreeOut;
 use crate::evaluation::{CandidateOut, Evaluation};
 use crate::render::{ranking_cells, xml_escape, Render, RANKING_COLUMNS, RANKING_NUMERIC};
 
@@ -146,11 +147,17 @@ impl Render<Review<'_>> for Html {
             review.evaluation,
             review.comparison.as_ref(),
             review.top,
+            review.tree,
         ))
     }
 }
 
-fn html(evaluation: &Evaluation, comparison: Option<&Comparison>, top: usize) -> String {
+fn html(
+    evaluation: &Evaluation,
+    comparison: Option<&Comparison>,
+    top: usize,
+    tree: Option<&TreeOut>,
+) -> String {
     let data = &evaluation.data;
     let title = format!(
         "North Star review: {} to {}",
@@ -195,6 +202,18 @@ fn html(evaluation: &Evaluation, comparison: Option<&Comparison>, top: usize) ->
     out.push_str("</section>\n");
     for candidate in featured(evaluation, top) {
         out.push_str(&candidate_html(evaluation, candidate));
+    }
+    if let Some(tree) = tree {
+        let _ = writeln!(
+            out,
+            "<section>\n<h2>Input tree of {}</h2>\n<figure>\n{}<figcaption>each driver's change over the last quarter and year; their product is the star</figcaption>\n</figure>\n<ul>",
+            h(&tree.star),
+            tree_diagram(tree)
+        );
+        for sentence in tree_sentences(tree) {
+            let _ = writeln!(out, "<li>{}</li>", h(&sentence));
+        }
+        out.push_str("</ul>\n</section>\n");
     }
     out.push_str("<section>\n<h2>Every verdict</h2>\n<ul>\n");
     for c in evaluation.ranked() {

@@ -42,11 +42,17 @@ impl Render<Review<'_>> for Markdown {
             review.evaluation,
             review.comparison.as_ref(),
             review.top,
+            review.tree,
         ))
     }
 }
 
-fn markdown(evaluation: &Evaluation, comparison: Option<&Comparison>, top: usize) -> String {
+fn markdown(
+    evaluation: &Evaluation,
+    comparison: Option<&Comparison>,
+    top: usize,
+    tree: Option<&crate::discovery::model::TreeOut>,
+) -> String {
     let mut out = String::new();
     let data = &evaluation.data;
     let _ = writeln!(
@@ -157,6 +163,9 @@ fn markdown(evaluation: &Evaluation, comparison: Option<&Comparison>, top: usize
             );
         }
     }
+    if let Some(tree) = tree {
+        out.push_str(&tree_markdown(tree));
+    }
     out.push_str("\n## Every verdict\n\n");
     for c in evaluation.ranked() {
         let _ = writeln!(
@@ -179,6 +188,29 @@ fn markdown(evaluation: &Evaluation, comparison: Option<&Comparison>, top: usize
     // Sections end with a blank line and begin after one: never two in a row.
     while out.contains("\n\n\n") {
         out = out.replace("\n\n\n", "\n\n");
+    }
+    out
+}
+
+/// The declared star's input tree: its sentences and a table of the drivers.
+fn tree_markdown(tree: &crate::discovery::model::TreeOut) -> String {
+    let mut out = format!("\n## Input tree of {}\n\n", cell(&tree.star));
+    for sentence in super::tree_sentences(tree) {
+        let _ = writeln!(out, "- {}", cell(&sentence));
+    }
+    if !tree.drivers.is_empty() {
+        out.push_str("\n| driver | role | last | trend |\n|---|---|--:|---|\n");
+        for d in &tree.drivers {
+            let values: Vec<Option<f64>> = d.series.iter().map(|p| Some(p.value)).collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | `{}` |",
+                cell(&d.name),
+                d.role,
+                crate::render::fixed(d.last, 3),
+                sparkline(&values)
+            );
+        }
     }
     out
 }

@@ -8,6 +8,7 @@ pub(crate) mod html;
 pub(crate) mod markdown;
 pub(crate) mod svg;
 
+use crate::discovery::model::TreeOut;
 use crate::evaluation::{CandidateOut, Evaluation};
 use crate::render::fixed;
 use crate::stats::score::Verdict;
@@ -18,6 +19,43 @@ pub(crate) struct Review<'a> {
     pub(crate) evaluation: &'a Evaluation,
     pub(crate) comparison: Option<Comparison>,
     pub(crate) top: usize,
+    /// The declared star's input tree (from events; not with `--series`).
+    pub(crate) tree: Option<&'a TreeOut>,
+}
+
+/// The tree's sentences: what it is made of, or why it is not decomposed, and each span.
+pub(crate) fn tree_sentences(tree: &TreeOut) -> Vec<String> {
+    let mut out = Vec::new();
+    match (&tree.identity, &tree.note) {
+        (Some(identity), _) => out.push(format!(
+            "{identity}: the drivers' product is the star (exact)."
+        )),
+        (None, Some(note)) => out.push(format!("No decomposition: {note}.")),
+        _ => {}
+    }
+    for c in &tree.changes {
+        let parts: Vec<String> = tree
+            .drivers
+            .iter()
+            .zip(&c.parts)
+            .map(|(d, p)| format!("{} {}", d.name, fixed(p.contribution, 2)))
+            .collect();
+        out.push(format!(
+            "Last {} ({} to {}): {} → {} ({:+.2}); parts: {}.",
+            c.span,
+            c.from,
+            c.to,
+            fixed(Some(c.star_from), 2),
+            fixed(Some(c.star_to), 2),
+            c.change,
+            parts.join(", ")
+        ));
+    }
+    out.push(
+        "Which candidates lead the star itself, and thresholds worth adding: `nsm discover`."
+            .into(),
+    );
+    out
 }
 
 /// One candidate then and now; `None` where it was or is not evaluated.

@@ -390,6 +390,122 @@ pub(crate) fn scatter(
     frame.finish()
 }
 
+/// The input tree of a star, drawn: the star's box on top, its drivers' boxes below joined by
+/// "×", each with its last value and its log change over the last quarter and year (green up,
+/// red down).
+pub(crate) fn tree_diagram(tree: &crate::discovery::model::TreeOut) -> String {
+    const BOX_W: f64 = 240.0;
+    const BOX_H: f64 = 78.0;
+    const GAP: f64 = 36.0;
+    let n = tree.drivers.len().max(1) as f64;
+    let width = (n * BOX_W + (n - 1.0) * GAP + 20.0).max(BOX_W + 20.0);
+    let height = 2.0 * BOX_H + 90.0;
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.1}\" height=\"{height:.1}\" viewBox=\"0 0 {width:.1} {height:.1}\" role=\"img\" font-family=\"sans-serif\">\n<title>{}</title>\n",
+        xml_escape(&format!("Input tree of {}", tree.star))
+    );
+    let short = |text: &str| -> String {
+        let chars: Vec<char> = text.chars().collect();
+        if chars.len() > 30 {
+            format!("{}…", chars[..29].iter().collect::<String>())
+        } else {
+            text.to_string()
+        }
+    };
+    let change = |span: &str, driver: Option<&str>| -> Option<f64> {
+        let c = tree.changes.iter().find(|c| c.span == span)?;
+        match driver {
+            Some(name) => c.parts.iter().find(|p| p.driver == name)?.log_change,
+            None => (c.star_from > 0.0 && c.star_to > 0.0).then(|| (c.star_to / c.star_from).ln()),
+        }
+    };
+    let line = |span: &str, value: Option<f64>| match value {
+        Some(v) => {
+            let color = if v >= 0.0 { "#1e7b34" } else { "#b03a2e" };
+            format!(
+                "<tspan fill=\"{color}\">{span}: {:+.1}%</tspan>",
+                100.0 * (v.exp() - 1.0)
+            )
+        }
+        None => format!("<tspan fill=\"#777\">{span}: -</tspan>"),
+    };
+    let draw = |out: &mut String,
+                x: f64,
+                y: f64,
+                name: &str,
+                role: &str,
+                last: Option<f64>,
+                driver: Option<&str>| {
+        let _ = writeln!(
+            out,
+            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{BOX_W:.1}\" height=\"{BOX_H:.1}\" rx=\"6\" fill=\"#f4f7fb\" stroke=\"#1f4e79\"/>"
+        );
+        let _ = writeln!(
+            out,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" font-weight=\"600\">{}</text>",
+            x + 8.0,
+            y + 18.0,
+            xml_escape(&short(name))
+        );
+        let last = last.map_or("-".to_string(), |v| {
+            if v.abs() >= 100.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.3}")
+            }
+        });
+        let _ = writeln!(
+            out,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#555\">{} · last {}</text>",
+            x + 8.0,
+            y + 36.0,
+            xml_escape(role),
+            xml_escape(&last)
+        );
+        let _ = writeln!(
+            out,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\">{} {}</text>",
+            x + 8.0,
+            y + 56.0,
+            line("quarter", change("quarter", driver)),
+            line("year", change("year", driver))
+        );
+    };
+    let root_x = (width - BOX_W) / 2.0;
+    let star_last = tree.series.last().map(|p| p.value);
+    draw(
+        &mut out,
+        root_x,
+        10.0,
+        &tree.star,
+        "north star",
+        star_last,
+        None,
+    );
+    let y = 10.0 + BOX_H + 70.0;
+    for (i, d) in tree.drivers.iter().enumerate() {
+        let x = 10.0 + i as f64 * (BOX_W + GAP);
+        let _ = writeln!(
+            out,
+            "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#888\"/>",
+            root_x + BOX_W / 2.0,
+            10.0 + BOX_H,
+            x + BOX_W / 2.0
+        );
+        draw(&mut out, x, y, &d.name, &d.role, d.last, Some(&d.name));
+        if i + 1 < tree.drivers.len() {
+            let _ = writeln!(
+                out,
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"20\" text-anchor=\"middle\">×</text>",
+                x + BOX_W + GAP / 2.0,
+                y + BOX_H / 2.0 + 7.0
+            );
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
