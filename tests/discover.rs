@@ -469,3 +469,49 @@ fn tree_only_needs_a_star() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--tree-only needs a star"), "{stderr}");
 }
+
+#[test]
+fn on_the_demo_data_a_meeting_threshold_is_confirmed_and_the_star_decomposed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (events, revenue, config) = crate::common::write_demo_data(dir.path());
+    let json = json_of(&[
+        "discover",
+        "--format",
+        "json",
+        "--surrogates",
+        "999",
+        "--events",
+        events.to_str().unwrap(),
+        "--revenue",
+        revenue.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let t = &json["thresholds"];
+    let found = t["found"].as_str().expect("a threshold is found");
+    let cell = top(&json).iter().find(|c| c["name"] == found).unwrap();
+    assert_eq!(cell["event"], "meeting_booked", "{found}");
+    assert_eq!(cell["verdict"], "confirmed");
+    // The expansion test is shown beside retention on both halves.
+    assert!(cell["out_of_sample"]["expansion_z"].as_f64().unwrap() > 0.0);
+    // The declared star, as accounts booking meetings in a week x the share of them at 5+.
+    let tree = &json["tree"];
+    assert_eq!(tree["star"], "accounts_5plus_meetings");
+    assert_eq!(tree["source"], "declared");
+    let drivers: Vec<&str> = tree["drivers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        drivers,
+        [
+            "meeting_booked_accounts_weekly",
+            "accounts_5plus_meetings_share"
+        ]
+    );
+    assert_eq!(tree["changes"].as_array().unwrap().len(), 2);
+    // The inputs: every other candidate of the config, tested against the star.
+    assert_eq!(tree["inputs"].as_array().unwrap().len(), 11);
+}

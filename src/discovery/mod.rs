@@ -198,6 +198,8 @@ fn sample_out(test: Option<&thresholds::SampleTest>) -> Option<SampleOut> {
         standard_error: round_opt(t.standard_error),
         n_accounts: t.accounts,
         n_account_periods: t.landmarks,
+        expansion_z: t.expansion.map(|(z, _)| round(z)),
+        expansion_p: round_opt(t.expansion.map(|(_, p)| p)),
     })
 }
 

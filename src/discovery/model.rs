@@ -96,6 +96,10 @@ pub(crate) struct SampleOut {
     pub(crate) standard_error: Option<f64>,
     pub(crate) n_accounts: usize,
     pub(crate) n_account_periods: usize,
+    /// The expansion test on the same half (log revenue change of the accounts still paying):
+    /// shown beside retention, not part of the search or its adjustment.
+    pub(crate) expansion_z: Option<f64>,
+    pub(crate) expansion_p: Option<f64>,
 }
 
 /// Accounts at or above the threshold against those below, all accounts (descriptive).

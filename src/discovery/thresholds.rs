@@ -446,6 +446,9 @@ struct Measured {
     discovery: Option<HorizonFigures>,
     /// The same test on the held-out half.
     confirmation: Option<HorizonFigures>,
+    /// The expansion test (revenue change of the accounts still paying) on each half: shown,
+    /// not searched.
+    expansion: [Option<HorizonFigures>; 2],
     /// Accounts above zero against the others, all accounts (descriptive).
     effect: Option<Effect>,
     reach: Option<f64>,
@@ -453,19 +456,24 @@ struct Measured {
 
 impl Split {
     fn measure(&self, values: &[f64]) -> Measured {
-        let retention = |sample: &Sample| {
+        let tests = |sample: &Sample| {
             let e = accounts::evidence(&sample.panel, &sample.values(values, self.periods));
-            e.retention
-                .by_horizon
-                .into_iter()
-                .find(HorizonFigures::is_test)
+            let first =
+                |line: accounts::Line| line.by_horizon.into_iter().find(HorizonFigures::is_test);
+            (
+                first(e.retention),
+                first(e.expansion).map(HorizonFigures::without_scores),
+            )
         };
         let last = (0..self.periods)
             .rev()
             .find_map(|t| self.full.reach(values, t));
+        let (discovery, expansion_in) = tests(&self.halves[0]);
+        let (confirmation, expansion_out) = tests(&self.halves[1]);
         Measured {
-            discovery: retention(&self.halves[0]),
-            confirmation: retention(&self.halves[1]).map(HorizonFigures::without_scores),
+            discovery,
+            confirmation: confirmation.map(HorizonFigures::without_scores),
+            expansion: [expansion_in, expansion_out],
             effect: accounts::split_effect(&self.full, values, |v| v > 0.0),
             reach: last,
         }
@@ -483,6 +491,8 @@ pub(crate) struct SampleTest {
     pub(crate) standard_error: Option<f64>,
     pub(crate) landmarks: usize,
     pub(crate) accounts: usize,
+    /// The expansion test on the same half (z and one-sided p), not searched or adjusted.
+    pub(crate) expansion: Option<(f64, f64)>,
 }
 
 impl SampleTest {
@@ -495,8 +505,14 @@ impl SampleTest {
             standard_error: f.standard_error,
             landmarks: f.landmarks,
             accounts: f.accounts,
+            expansion: None,
         }
     }
+}
+
+/// The z and one-sided p of an expansion test.
+fn expansion_of(f: Option<&HorizonFigures>) -> Option<(f64, f64)> {
+    f.map(|f| (f.z, 1.0 - normal_cdf(f.statistic)))
 }
 
 /// Where a shown cell stands.
@@ -622,9 +638,13 @@ pub(crate) fn search(loaded: &Loaded, settings: &Settings, progress: &Progress) 
                 Some(m) => (
                     m.discovery.as_ref().map(|f| SampleTest {
                         p_adjusted: p_adjusted.get(&j).copied(),
+                        expansion: expansion_of(m.expansion[0].as_ref()),
                         ..SampleTest::of(f)
                     }),
-                    m.confirmation.as_ref().map(SampleTest::of),
+                    m.confirmation.as_ref().map(|f| SampleTest {
+                        expansion: expansion_of(m.expansion[1].as_ref()),
+                        ..SampleTest::of(f)
+                    }),
                     m.effect,
                     m.reach,
                 ),

@@ -108,7 +108,7 @@ fn threshold_sections(d: &Discovery, t: &ThresholdsOut, out: &mut Vec<Section>) 
             t.summary.clone(),
         ],
         header: vec![
-            "#", "threshold", "reach", "z in", "p in", "p out", "retained", "ratio [95% CI]", "verdict",
+            "#", "threshold", "reach", "z in", "p in", "p out", "exp z out", "retained", "ratio [95% CI]", "verdict",
         ],
         rows: t
             .top
@@ -122,6 +122,7 @@ fn threshold_sections(d: &Discovery, t: &ThresholdsOut, out: &mut Vec<Section>) 
                     fixed(c.in_sample.as_ref().map(|s| s.z), 2),
                     p_value(c.in_sample.as_ref().and_then(|s| s.p_adjusted)),
                     p_value(c.out_of_sample.as_ref().and_then(|s| s.p_adjusted)),
+                    fixed(c.out_of_sample.as_ref().and_then(|s| s.expansion_z), 2),
                     format!(
                         "{} / {}",
                         percent(e.and_then(|e| e.retention_above)),
@@ -132,9 +133,9 @@ fn threshold_sections(d: &Discovery, t: &ThresholdsOut, out: &mut Vec<Section>) 
                 ]
             })
             .collect(),
-        numeric: vec![0, 2, 3, 4, 5],
+        numeric: vec![0, 2, 3, 4, 5, 6],
         after: [
-            "reach: paying accounts at or above it in the last month; z in, p in: the retention test on the discovery half (p adjusted over the grid); p out: on the held-out half (Holm over these rows); retained: still paying later, at or above / below (all accounts); ratio: the two retention rates' ratio.".to_string(),
+            "reach: paying accounts at or above it in the last month; z in, p in: the retention test on the discovery half (p adjusted over the grid); p out: on the held-out half (Holm over these rows); exp z out: the expansion test (revenue change of the accounts still paying) on the held-out half, shown, not searched; retained: still paying later, at or above / below (all accounts); ratio: the two retention rates' ratio.".to_string(),
         ]
         .into_iter()
         .chain(t.top.iter().map(|c| format!("{} {}: {}", c.rank, c.name, c.explanation)))
