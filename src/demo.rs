@@ -3,9 +3,12 @@
 //! contracts.
 //!
 //! What is planted, account by account:
-//! - Engagement moves with a macro trend plus noise. An account's seats expand with its power
-//!   use (weeks with 5+ meetings) six months earlier, and accounts that stopped being power
-//!   users decide to leave more often: revenue follows power use by about six months.
+//! - Engagement moves with a macro trend plus noise. An account's weeks are power weeks (5+
+//!   meetings) about as often as a Poisson count at its meeting rate reaches 5, and otherwise
+//!   it books its own steady 0 to 4: power use is a threshold, not just more meetings. An
+//!   account's seats expand with its power use (weeks with 5+ meetings) six months earlier,
+//!   and accounts that stopped being power users decide to leave more often: revenue follows
+//!   power use by about six months.
 //! - An account that decides to leave disengages for three months, then stops paying. A churn
 //!   wave (a competitor's launch) takes paying customers down from 2023-11 to 2024-06.
 //! - `accounts_5plus_meetings` (accounts booking 5+ meetings in a week) is the planted star.
@@ -88,6 +91,8 @@ struct Account {
     /// Trial accounts stop using the product at some point.
     active_until: usize,
     meeting_rate: f64,
+    /// Meetings in a week that is not a power week.
+    steady: u32,
     /// Share of the month's weeks with 5+ meetings, per data month.
     power_share: Vec<f64>,
 }
@@ -183,6 +188,7 @@ pub(crate) fn generate() -> DemoData {
             churn_month: None,
             active_until: MONTHS,
             meeting_rate: 3.2 * (0.5 * normal(&mut rng)).exp() * (f64::from(users) / 3.0).powf(0.3),
+            steady: rng.random_range(0..POWER_MEETINGS),
             power_share: Vec::new(),
         });
     }
@@ -227,6 +233,7 @@ pub(crate) fn generate() -> DemoData {
                 meeting_rate: 3.2
                     * (0.5 * normal(&mut rng)).exp()
                     * (f64::from(users) / 3.0).powf(0.3),
+                steady: rng.random_range(0..POWER_MEETINGS),
                 power_share: Vec::new(),
             });
         }
@@ -248,7 +255,22 @@ pub(crate) fn generate() -> DemoData {
             let mut power_weeks = 0;
             for week in &weeks {
                 let monday = 7 * week - 3;
-                let meetings = poisson(&mut rng, a.meeting_rate * g * health * trial);
+                // A power week (5+ meetings) comes as often as a Poisson count at the account's
+                // rate would reach 5; any other week the account books its own steady number.
+                let rate = a.meeting_rate * g * health * trial;
+                let below: f64 = (0..POWER_MEETINGS)
+                    .map(|k| {
+                        (-rate).exp() * rate.powi(k as i32)
+                            / (1..=k).map(f64::from).product::<f64>()
+                    })
+                    .sum();
+                let meetings = if rng.random::<f64>() < 1.0 - below {
+                    POWER_MEETINGS + poisson(&mut rng, 1.0)
+                } else if rng.random::<f64>() < 0.7 {
+                    a.steady.min(POWER_MEETINGS - 1)
+                } else {
+                    rng.random_range(0..POWER_MEETINGS)
+                };
                 power_weeks += usize::from(meetings >= POWER_MEETINGS);
                 // Accounts on their way out thrash around the help pages.
                 let views = poisson(

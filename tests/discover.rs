@@ -471,7 +471,7 @@ fn tree_only_needs_a_star() {
 }
 
 #[test]
-fn on_the_demo_data_a_meeting_threshold_is_confirmed_and_the_star_decomposed() {
+fn on_the_demo_data_the_planted_threshold_is_confirmed_and_the_star_decomposed() {
     let dir = tempfile::tempdir().unwrap();
     let (events, revenue, config) = crate::common::write_demo_data(dir.path());
     let json = json_of(&[
@@ -490,8 +490,16 @@ fn on_the_demo_data_a_meeting_threshold_is_confirmed_and_the_star_decomposed() {
     let t = &json["thresholds"];
     let found = t["found"].as_str().expect("a threshold is found");
     let cell = top(&json).iter().find(|c| c["name"] == found).unwrap();
+    // The planted star: accounts with 5+ meetings in a week (or the rung beside it).
     assert_eq!(cell["event"], "meeting_booked", "{found}");
     assert_eq!(cell["verdict"], "confirmed");
+    assert_eq!(cell["window"], "week", "{found}");
+    assert_eq!(cell["entity"], "account", "{found}");
+    assert_eq!(cell["measure"], "count", "{found}");
+    assert!(
+        [3.0, 5.0, 8.0].contains(&cell["threshold"].as_f64().unwrap()),
+        "{found}"
+    );
     // The expansion test is shown beside retention on both halves.
     assert!(cell["out_of_sample"]["expansion_z"].as_f64().unwrap() > 0.0);
     // The declared star, as accounts booking meetings in a week x the share of them at 5+.
