@@ -523,3 +523,21 @@ fn on_the_demo_data_the_planted_threshold_is_confirmed_and_the_star_decomposed()
     // The inputs: every other candidate of the config, tested against the star.
     assert_eq!(tree["inputs"].as_array().unwrap().len(), 11);
 }
+
+#[test]
+fn weekly_periods_search_the_week_window_once() {
+    let dir = tempfile::tempdir().unwrap();
+    company(dir.path(), 15, Planted::Threshold, 400);
+    let json = discover(dir.path(), &["--period", "week"]);
+    assert_eq!(json["settings"]["period"], "week");
+    assert_eq!(json["settings"]["horizon"], 26, "6 months in weeks");
+    for c in top(&json) {
+        assert_eq!(c["window"], "week", "{}", c["name"]);
+    }
+    let rows = json["thresholds"]["dose_response"]["rows"]
+        .as_array()
+        .unwrap();
+    assert!(rows
+        .iter()
+        .all(|r| r["name"].as_str().unwrap().ends_with("_weekly")));
+}

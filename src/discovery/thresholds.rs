@@ -153,6 +153,11 @@ pub(crate) fn grid(activity: &Activity, kind: PeriodKind) -> (Vec<Family>, Vec<C
         Window::Week => " in a week (weekly, averaged over the period)".to_string(),
         Window::Period => format!(" in a {}", kind.name()),
     };
+    // With weekly periods a period window is the week window again: searched once.
+    let windows: &[Window] = match kind {
+        PeriodKind::Week => &[Window::Week],
+        PeriodKind::Month => &[Window::Week, Window::Period],
+    };
     let mut values_left = VALUE_EVENTS;
     for event in &frequent {
         let code = activity
@@ -164,7 +169,7 @@ pub(crate) fn grid(activity: &Activity, kind: PeriodKind) -> (Vec<Family>, Vec<C
         let filter = EventFilter::one(&event.name);
         let with_values = event.has_value && values_left > 0;
         values_left -= usize::from(with_values);
-        for window in [Window::Week, Window::Period] {
+        for &window in windows {
             let period = (window == Window::Period).then_some(kind);
             for &entity in entities {
                 let by_account = entity == Entity::Account;
