@@ -12,7 +12,7 @@ use crate::candidates::catalog;
 use crate::candidates::config::Config;
 use crate::candidates::Candidate;
 use crate::error::InputError;
-use crate::evaluation::pipeline::{self, load, round_opt, Loaded, SCHEMA_VERSION};
+use crate::evaluation::pipeline::{self, load, pair, round_opt, Loaded, SCHEMA_VERSION};
 use crate::evaluation::{Inputs, Point, Settings, Tool};
 use crate::period;
 use crate::progress::Progress;
@@ -41,10 +41,6 @@ pub(crate) struct Found {
 /// Rounded for output to six decimals, as the evaluation's figures are.
 fn round(value: f64) -> f64 {
     pipeline::round(value, 6)
-}
-
-fn pair(ci: Option<(f64, f64)>) -> Option<[f64; 2]> {
-    ci.map(|(a, b)| [round(a), round(b)])
 }
 
 pub(crate) fn discover(

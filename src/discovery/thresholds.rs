@@ -732,7 +732,7 @@ pub(crate) fn search(loaded: &Loaded, settings: &Settings, progress: &Progress) 
         .map(|(j, _)| *j);
     Ok(Search {
         families,
-        cells: std::mem::take(&mut results),
+        cells: results,
         shown,
         family_p,
         tested,

@@ -256,7 +256,6 @@ pub(crate) fn evaluate_loaded(
         revenue_rows,
         config,
     } = loaded;
-    let (activity, dataset, revenue_rows) = (activity, dataset, *revenue_rows);
     let candidates = if config.candidates.is_empty() {
         catalog::automatic(activity)?
     } else {
@@ -272,7 +271,7 @@ pub(crate) fn evaluate_loaded(
     progress.stage(&format!("testing {} candidates", candidates.len()));
     let evaluation = score_all(
         activity,
-        revenue_rows,
+        *revenue_rows,
         dataset,
         &candidates,
         flatten_evidence(series),
@@ -686,6 +685,11 @@ fn churn_out(verdict: Verdict, churn: &ChurnOutcome, explanation: String) -> Chu
     }
 }
 
+/// A 95% interval for output, rounded as every figure is.
+pub(crate) fn pair(ci: Option<(f64, f64)>) -> Option<[f64; 2]> {
+    ci.map(|(a, b)| [round(a, 6), round(b, 6)])
+}
+
 /// The account line's JSON block: its figures, or why it has none.
 fn accounts_out(
     account: Option<&AccountOutcome>,
@@ -722,7 +726,6 @@ fn accounts_out(
     } else {
         Verdict::Fail
     };
-    let pair = |ci: Option<(f64, f64)>| ci.map(|(a, b)| [round(a, 6), round(b, 6)]);
     let retention = AccountOutcome::best(&account.retention);
     let expansion = AccountOutcome::best(&account.expansion);
     let mut by_horizon = Vec::new();
