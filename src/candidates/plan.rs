@@ -166,7 +166,9 @@ fn collect(
             .collect(),
         _ => vec![true; activity.event_names.len()],
     };
-    let rows = || (0..events.len()).filter(|i| selected[events.event[*i] as usize]);
+    // Events are stored in event-code order: the selected codes' events are a few ranges.
+    let ranges = activity.events_where(&selected);
+    let rows = || ranges.iter().flat_map(|range| range.clone());
     let days = (activity.first_day, activity.last_day);
     let account_of = |i: usize| members[events.member[i] as usize].account;
     let user_of = |m: u32| members[m as usize].user;

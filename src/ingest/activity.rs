@@ -256,7 +256,10 @@ pub(crate) struct Member {
 
 /// Every event read, with the ids they name.
 pub struct Activity {
+    /// Every event, in event-code order (the order read within a code).
     pub(crate) events: Events,
+    /// Where each event code's events start in `events`, and, last, their number.
+    pub(crate) event_starts: Vec<usize>,
     /// Distinct users.
     pub(crate) users: usize,
     pub(crate) accounts: Names,
@@ -317,6 +320,7 @@ impl Activity {
     ) -> Self {
         Activity {
             events: Events::default(),
+            event_starts: vec![0],
             users: 0,
             accounts,
             event_names: Names::default(),
@@ -331,6 +335,28 @@ impl Activity {
             user_fallback_rows: 0,
             source_notes: Vec::new(),
         }
+    }
+
+    /// The events of event code `code`.
+    pub(crate) fn events_of(&self, code: u32) -> std::ops::Range<usize> {
+        let code = code as usize;
+        match (self.event_starts.get(code), self.event_starts.get(code + 1)) {
+            (Some(&start), Some(&end)) => start..end,
+            _ => 0..0,
+        }
+    }
+
+    /// The events of the codes `selected` says, as few ranges as they make.
+    pub(crate) fn events_where(&self, selected: &[bool]) -> Vec<std::ops::Range<usize>> {
+        let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+        for (code, _) in selected.iter().enumerate().filter(|(_, s)| **s) {
+            let range = self.events_of(code as u32);
+            match ranges.last_mut() {
+                Some(last) if last.end == range.start => last.end = range.end,
+                _ => ranges.push(range),
+            }
+        }
+        ranges
     }
 
     pub(crate) fn calendar(&self) -> Calendar {
@@ -360,10 +386,7 @@ impl Activity {
     ) -> Vec<i64> {
         let calendar = self.calendar();
         let mut totals: HashMap<(i32, u32), i64, FixedState> = HashMap::with_hasher(hasher());
-        for i in 0..self.events.len() {
-            if u32::from(self.events.event[i]) != event {
-                continue;
-            }
+        for i in self.events_of(event) {
             let member = self.members[self.events.member[i] as usize];
             let entity = if by_account {
                 member.account

@@ -150,6 +150,13 @@ fn epoch_value(text: &str) -> Option<f64> {
     if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) {
         return None;
     }
+    // Whole numbers of up to 15 digits are exact in an f64: the value without the float parser.
+    if fraction.is_empty() && !text.contains('.') && whole.len() <= 15 {
+        let n = whole
+            .bytes()
+            .fold(0u64, |n, b| n * 10 + u64::from(b - b'0')) as f64;
+        return Some(if text.starts_with('-') { -n } else { n });
+    }
     text.parse().ok()
 }
 
@@ -233,21 +240,35 @@ fn zone_seconds(zone: &[u8]) -> Option<i64> {
     Some(sign * (hours * 3600 + minutes * 60))
 }
 
+/// The days since the epoch of a `YYYY-MM-DD` text's calendar date, if it is one.
+fn date_day(date: &[u8]) -> Option<i64> {
+    if date.len() != 10 || date[4] != b'-' || date[7] != b'-' {
+        return None;
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(
+        i32::try_from(number(date, 0, 4)?).ok()?,
+        u32::try_from(number(date, 5, 2)?).ok()?,
+        u32::try_from(number(date, 8, 2)?).ok()?,
+    )?;
+    Some(i64::from(crate::period::day_of_date(date)))
+}
+
 /// An accepted ISO text split into its wall time (microseconds since the epoch, as if it were
 /// UTC) and its zone: `Some(seconds east of UTC)`, `None` for a date-time without a zone. A
 /// date alone is `Some(0)`: a calendar day, the same day in every zone.
 fn parse_iso_parts(text: &str) -> Option<(i64, Option<i64>)> {
+    parse_iso_parts_with(text, date_day)
+}
+
+/// [`parse_iso_parts`] with the calendar date (the first ten bytes) turned into days by
+/// `date_day`, which may remember its last answer.
+#[inline]
+fn parse_iso_parts_with(
+    text: &str,
+    mut date_day: impl FnMut(&[u8]) -> Option<i64>,
+) -> Option<(i64, Option<i64>)> {
     let b = text.trim().as_bytes();
-    let year = number(b, 0, 4)?;
-    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
-        return None;
-    }
-    let date = chrono::NaiveDate::from_ymd_opt(
-        i32::try_from(year).ok()?,
-        u32::try_from(number(b, 5, 2)?).ok()?,
-        u32::try_from(number(b, 8, 2)?).ok()?,
-    )?;
-    let day = i64::from(crate::period::day_of_date(date));
+    let day = date_day(b.get(..10)?)?;
     if b.len() == 10 {
         return Some((day * MICROS_PER_DAY, Some(0)));
     }
@@ -317,7 +338,13 @@ pub fn local_to_utc_micros(wall: i64, zone: Tz) -> Option<i64> {
 /// An accepted ISO text (see the module) to UTC microseconds since the epoch; a date-time
 /// without a zone is wall time in `zone` (UTC when `None`).
 pub fn parse_iso_micros_in(text: &str, zone: Option<Tz>) -> Option<i64> {
-    let (wall, offset) = parse_iso_parts(text)?;
+    utc_micros(parse_iso_parts(text)?, zone)
+}
+
+/// The UTC instant of a wall time and its zone from [`parse_iso_parts`], a wall time without
+/// one read in `zone` (UTC when `None`).
+#[inline]
+fn utc_micros((wall, offset): (i64, Option<i64>), zone: Option<Tz>) -> Option<i64> {
     match (offset, zone) {
         (Some(offset), _) => Some(wall - offset * MICROS_PER_SECOND),
         (None, Some(zone)) => local_to_utc_micros(wall, zone),
@@ -343,6 +370,47 @@ pub fn parse_iso_day(text: &str) -> Option<i32> {
 /// An accepted ISO text to its UTC day, a date-time without a zone read in `zone`.
 pub fn parse_iso_day_in(text: &str, zone: Option<Tz>) -> Option<i32> {
     day_of_micros(parse_iso_micros_in(text, zone)?)
+}
+
+/// UTC days of timestamp texts of one family, as [`TimestampFamily::parse_day`] gives them
+/// (date-times without a zone read in `zone`), remembering the last calendar date read: a
+/// sorted export repeats each date for thousands of rows, so its calendar arithmetic runs once.
+pub struct DayReader {
+    family: TimestampFamily,
+    zone: Option<Tz>,
+    /// The last date text and its day.
+    date: [u8; 10],
+    day: Option<i64>,
+}
+
+impl DayReader {
+    pub fn new(family: TimestampFamily, zone: Option<Tz>) -> Self {
+        DayReader {
+            family,
+            zone,
+            date: [0; 10],
+            day: None,
+        }
+    }
+
+    /// The UTC day of `text`, `None` where [`TimestampFamily::parse_day`] refuses it.
+    #[inline]
+    pub fn day(&mut self, text: &str) -> Option<i32> {
+        match self.family {
+            TimestampFamily::Epoch => parse_epoch_day(text.trim()),
+            TimestampFamily::Iso => {
+                let (date, day) = (&mut self.date, &mut self.day);
+                let parts = parse_iso_parts_with(text, |bytes| {
+                    if day.is_none() || bytes != date.as_slice() {
+                        *day = date_day(bytes);
+                        date.copy_from_slice(bytes);
+                    }
+                    *day
+                })?;
+                day_of_micros(utc_micros(parts, self.zone)?)
+            }
+        }
+    }
 }
 
 /// An elementwise polars function from a column to its UTC days (null where `days` gives

@@ -5,6 +5,7 @@
 //! when the pass has found some ([`bad_rows`]).
 
 mod bad_rows;
+mod direct;
 mod options;
 mod plan;
 mod store;
@@ -36,6 +37,25 @@ pub fn load_activity(
     options: &EventOptions,
     progress: &Progress,
 ) -> Result<Activity> {
+    load_with(source, options, progress, Readers::Fastest)
+}
+
+/// The readers [`load_with`] may use for tables.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Readers {
+    /// The direct CSV reader where it can, else the general scan.
+    Fastest,
+    /// The general scan only (the reference the direct reader is tested against).
+    #[cfg_attr(not(test), allow(dead_code))]
+    General,
+}
+
+fn load_with(
+    source: &EventSource,
+    options: &EventOptions,
+    progress: &Progress,
+    readers: Readers,
+) -> Result<Activity> {
     let counter = || progress.counter("reading events", "rows", None);
     if let EventSource::Files(files) = source {
         if let Some((vendor, how)) = vendor::detect(files, options)? {
@@ -54,7 +74,26 @@ pub fn load_activity(
     let mut plans = file_plans(source, options)?;
     let has_account = plans.iter().any(|p| p.has_account);
     let has_value = plans.iter().any(|p| p.has_value);
-    let mut loaded = read_batches(&plans, options, has_value, counter())?;
+    let direct = if readers == Readers::General {
+        Err(direct::NotDirect("the general scan was asked for".into()))
+    } else if plans.iter().all(|p| p.csv.is_some()) {
+        direct::load(&plans, options, has_value, &counter())?
+    } else {
+        Err(direct::NotDirect("not every file is CSV".into()))
+    };
+    let general = direct.is_err();
+    let mut loaded = match direct {
+        Ok(loaded) => loaded,
+        Err(direct::NotDirect(why)) => {
+            progress.stage(&format!("{why}: reading the events with the general scan"));
+            read_batches(&plans, options, has_value, counter())?
+        }
+    };
+    if let Some(failure) = &loaded.failure {
+        return Err(failure.to_error(&labels(&plans), options).into());
+    }
+    // Bad rows are read, and located, by the general grammar (a fixed format is only a
+    // faster way to read the same rows when every row has it).
     let fixed = plans
         .iter()
         .any(|p| matches!(p.timestamp, TimestampKind::TextFormat(_)));
@@ -64,8 +103,10 @@ pub fn load_activity(
                 plan.timestamp = TimestampKind::Text(TimestampFamily::Iso);
             }
         }
-        drop(loaded);
-        loaded = read_batches(&plans, options, has_value, counter())?;
+        if general {
+            drop(loaded);
+            loaded = read_batches(&plans, options, has_value, counter())?;
+        }
     }
     let labels = labels(&plans);
     finish(
@@ -119,9 +160,6 @@ fn read_batches(
         .map_err(|_| anyhow::anyhow!("the scan still holds the events"))?
         .into_inner()
         .map_err(|_| anyhow::anyhow!("reading the events failed"))?;
-    if let Some(failure) = &loader.failure {
-        return Err(failure.to_error(&labels(plans), options).into());
-    }
     Ok(loader)
 }
 
@@ -141,7 +179,12 @@ fn finish(
 ) -> Result<Activity> {
     let bad_rows = loaded.bad_rows;
     let fallback_rows = loaded.fallback_rows;
-    let (loaded, users) = loaded
+    let store::Merged {
+        shard: loaded,
+        users,
+        duplicate_rows,
+        event_starts,
+    } = loaded
         .merge()
         .map_err(|failure| failure.to_error(files, options))?;
     let mut skipped_examples = Vec::new();
@@ -170,13 +213,10 @@ fn finish(
         };
         return Err(InputError::new(format!("events {}: {what}", files.join(", "))).into());
     }
-    let mut fingerprints = loaded.fingerprints;
-    fingerprints.sort_unstable();
-    let duplicate_rows = fingerprints.windows(2).filter(|w| w[0] == w[1]).count() as u64;
-    drop(fingerprints);
     Ok(Activity {
         events_rows: loaded.events.len() as u64,
         events: loaded.events,
+        event_starts,
         users,
         accounts: loaded.ids.accounts,
         event_names: loaded.event_names,

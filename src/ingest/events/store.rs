@@ -73,8 +73,8 @@ pub(super) struct Ids {
 /// Codes stay below this (`u32::MAX` marks "none" in [`LastAccount`]).
 const FULL: u32 = u32::MAX - 1;
 
-/// One good row of a batch, with the hash of its user id.
-struct Row<'a> {
+/// One good row, with the hash of its user id.
+pub(super) struct Row<'a> {
     user: &'a str,
     user_hash: u64,
     account: &'a str,
@@ -85,17 +85,95 @@ struct Row<'a> {
     raw: u64,
 }
 
-/// The good rows of `batch` for each shard (by the hash of the user id), and the number of bad
-/// rows.
-fn split_rows(batch: &DataFrame) -> PolarsResult<([Vec<Row<'_>>; 2], u64)> {
-    let fingerprint = fingerprint_hasher();
+/// The good rows of part of a batch for each shard (by the hash of the user id), in the order
+/// read, and what the part counted.
+#[derive(Default)]
+pub(super) struct Rows<'a> {
+    shards: [Vec<Row<'a>>; 2],
+    pub(super) bad: u64,
+    /// Good rows whose user id came from a fallback column.
+    pub(super) fallback: u64,
+}
+
+impl<'a> Rows<'a> {
+    pub(super) fn with_capacity(rows: usize) -> Self {
+        let half = rows / 2 + rows / 16;
+        Rows {
+            shards: [Vec::with_capacity(half), Vec::with_capacity(half)],
+            bad: 0,
+            fallback: 0,
+        }
+    }
+
+    /// The same vectors emptied, for rows of another block: their room is kept (a fresh
+    /// allocation for every block costs a page fault for every page it touches).
+    pub(super) fn recycle<'b>(self) -> Rows<'b> {
+        // An empty vector collected into one of a type of the same layout keeps its buffer.
+        let empty = |mut rows: Vec<Row<'a>>| -> Vec<Row<'b>> {
+            rows.clear();
+            rows.into_iter().map(|_| unreachable!("empty")).collect()
+        };
+        let [first, second] = self.shards;
+        Rows {
+            shards: [empty(first), empty(second)],
+            bad: 0,
+            fallback: 0,
+        }
+    }
+
+    /// The good rows.
+    pub(super) fn len(&self) -> u64 {
+        (self.shards[0].len() + self.shards[1].len()) as u64
+    }
+
+    /// Add a good row: `raw` is [`raw_hash`] of its timestamp and value as read.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn push(
+        &mut self,
+        user: &'a str,
+        account: &'a str,
+        event: &'a str,
+        day: i32,
+        value: Option<f64>,
+        raw: u64,
+    ) {
+        let user_hash = hasher().hash_one(user);
+        self.shards[((user_hash >> 32) & 1) as usize].push(Row {
+            user,
+            user_hash,
+            account,
+            event,
+            day,
+            value,
+            raw,
+        });
+    }
+}
+
+/// The fingerprint part of a row's raw timestamp and value, from [`raw_text_hash`]es (or a
+/// typed column's hash of each).
+#[inline]
+pub(super) fn raw_hash(timestamp: u64, value: u64) -> u64 {
+    fingerprint_hasher().hash_one((timestamp, value))
+}
+
+/// A hash of one raw text cell (`None`: null), as [`raw_hashes`] gives for a text column.
+#[inline]
+pub(super) fn raw_text_hash(text: Option<&str>) -> u64 {
+    text.map_or(NULL_CELL, |s| fingerprint_hasher().hash_one(s))
+}
+
+/// The hash of a null cell.
+const NULL_CELL: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The good rows of `batch` for each shard, and its bad rows.
+fn split_rows(batch: &DataFrame) -> PolarsResult<Rows<'_>> {
     let raw = raw_hashes(batch.column(RAW_TS)?)?
         .into_iter()
         .zip(raw_hashes(batch.column(RAW_VALUE)?)?)
-        .map(|pair| fingerprint.hash_one(pair));
-    let state = hasher();
-    let mut shards: [Vec<Row>; 2] = [Vec::new(), Vec::new()];
-    let mut bad_rows = 0;
+        .map(|(timestamp, value)| raw_hash(timestamp, value));
+    let mut out = Rows::with_capacity(batch.height());
     let rows = batch
         .column(BAD)?
         .bool()?
@@ -110,21 +188,12 @@ fn split_rows(batch: &DataFrame) -> PolarsResult<([Vec<Row<'_>>; 2], u64)> {
         let (Some(false), Some(day), Some(user), Some(account), Some(event)) =
             (bad, day, user, account, event)
         else {
-            bad_rows += 1;
+            out.bad += 1;
             continue;
         };
-        let user_hash = state.hash_one(user);
-        shards[((user_hash >> 32) & 1) as usize].push(Row {
-            user,
-            user_hash,
-            account,
-            event,
-            day,
-            value,
-            raw,
-        });
+        out.push(user, account, event, day, value, raw);
     }
-    Ok((shards, bad_rows))
+    Ok(out)
 }
 
 /// How far ahead a shard prefetches the table slot of a user id.
@@ -143,42 +212,49 @@ impl Loader {
     /// Store one batch: its good rows are split by user between the two shards (each half of
     /// the batch on its own thread), and the shards store theirs on two threads.
     pub(super) fn add(&mut self, batch: &DataFrame) -> PolarsResult<()> {
+        let half = batch.height() / 2;
+        let (early, late) = (batch.slice(0, half), batch.slice(half as i64, usize::MAX));
+        let (early, late) = rayon::join(|| split_rows(&early), || split_rows(&late));
+        let (mut early, late) = (early?, late?);
         if let Ok(fallback) = batch.column(super::plan::FALLBACK) {
             let bad = batch.column(super::plan::BAD)?.bool()?;
-            self.fallback_rows += fallback
+            early.fallback += fallback
                 .bool()?
                 .iter()
                 .zip(bad.iter())
                 .filter(|(used, bad)| *used == Some(true) && *bad != Some(true))
                 .count() as u64;
         }
-        let half = batch.height() / 2;
-        let (early, late) = (batch.slice(0, half), batch.slice(half as i64, usize::MAX));
-        let (early, late) = rayon::join(|| split_rows(&early), || split_rows(&late));
-        let ((early, early_bad), (late, late_bad)) = (early?, late?);
-        self.bad_rows += early_bad + late_bad;
-        let [first, second] = &mut self.shards;
-        let [early_first, early_second] = &early;
-        let [late_first, late_second] = &late;
-        rayon::join(
-            || {
-                first.add(early_first, 0);
-                first.add(late_first, 0);
-            },
-            || {
-                second.add(early_second, 1);
-                second.add(late_second, 1);
-            },
-        );
-        self.failure = first.failure.clone().or_else(|| second.failure.clone());
+        self.store(&[early, late]);
         Ok(())
     }
 
+    /// Store consecutive parts of the rows read, in order: each shard's rows on its own thread.
+    pub(super) fn store(&mut self, parts: &[Rows]) {
+        for part in parts {
+            self.bad_rows += part.bad;
+            self.fallback_rows += part.fallback;
+        }
+        let [first, second] = &mut self.shards;
+        rayon::join(
+            || parts.iter().for_each(|part| first.add(&part.shards[0], 0)),
+            || parts.iter().for_each(|part| second.add(&part.shards[1], 1)),
+        );
+        self.failure = first.failure.clone().or_else(|| second.failure.clone());
+    }
+
     /// One set of codes: the second shard's users, members, accounts and event names renumbered
-    /// after the first's, its events appended. Also returns the number of distinct users. The
-    /// two shards' event names together may pass the limit each one kept.
-    pub(super) fn merge(self) -> Result<(Shard, usize), Failure> {
-        let [mut out, other] = self.shards;
+    /// after the first's, its events appended; the distinct users and exact duplicate rows
+    /// counted. The two shards' event names together may pass the limit each one kept.
+    pub(super) fn merge(self) -> Result<Merged, Failure> {
+        let [mut out, mut other] = self.shards;
+        // Exact duplicates share a user, and so a shard: each shard's are counted on its own
+        // thread, and the fingerprints freed before the events are merged.
+        let (mine, theirs) = (
+            std::mem::take(&mut out.fingerprints),
+            std::mem::take(&mut other.fingerprints),
+        );
+        let (mine, theirs) = rayon::join(|| duplicates(mine), || duplicates(theirs));
         let users = out.ids.users.len() as u32;
         let members = out.ids.members.len() as u32;
         let accounts: Vec<u32> = other
@@ -203,27 +279,128 @@ impl Loader {
                 account: accounts[m.account as usize],
             }));
         let user_count = users as usize + other.ids.users.len();
-        // Each of the second shard's columns is freed as soon as it is copied, so that the
-        // copy never holds more than one extra column.
-        let events = other.events;
-        out.events.day.extend_from_slice(&events.day);
-        drop(events.day);
-        out.events
-            .member
-            .extend(events.member.iter().map(|m| m + members));
-        drop(events.member);
-        out.events
-            .event
-            .extend(events.event.iter().map(|e| event_codes[*e as usize]));
-        drop(events.event);
-        out.events.value.extend_from_slice(&events.value);
-        drop(events.value);
-        out.fingerprints.extend_from_slice(&other.fingerprints);
-        drop(other.fingerprints);
+        let event_starts = out
+            .events
+            .sort_by_event(other.events, &event_codes, members);
         out.first_day = out.first_day.min(other.first_day);
         out.last_day = out.last_day.max(other.last_day);
-        Ok((out, user_count))
+        Ok(Merged {
+            shard: out,
+            users: user_count,
+            duplicate_rows: mine + theirs,
+            event_starts,
+        })
     }
+
+    /// Make room for about `rows` more good rows (an estimate: the vectors grow past it).
+    pub(super) fn reserve(&mut self, rows: usize) {
+        for shard in &mut self.shards {
+            let rows = rows / 2 + rows / 32;
+            shard.events.day.reserve(rows);
+            shard.events.member.reserve(rows);
+            shard.events.event.reserve(rows);
+            if shard.has_value {
+                shard.events.value.reserve(rows);
+            }
+            shard.fingerprints.reserve(rows);
+        }
+    }
+}
+
+impl Events {
+    /// These events and `other`'s (whose event codes are `codes[code]` here and members
+    /// `members` more) as one set of columns in event-code order, each column built and its
+    /// sources freed before the next: the events of one code are together, so that a metric
+    /// of one event reads only its events. Returns where each code's events start.
+    fn sort_by_event(&mut self, other: Events, codes: &[u16], members: u32) -> Vec<usize> {
+        let names = codes
+            .iter()
+            .map(|&c| c as usize + 1)
+            .chain(self.event.iter().map(|&c| c as usize + 1))
+            .max()
+            .unwrap_or(0);
+        let mut starts = vec![0usize; names + 1];
+        for &c in &self.event {
+            starts[c as usize + 1] += 1;
+        }
+        for &c in &other.event {
+            starts[codes[c as usize] as usize + 1] += 1;
+        }
+        for c in 0..names {
+            starts[c + 1] += starts[c];
+        }
+        let (mine, theirs) = (&self.event, &other.event);
+        // One column of both: each value at the next place of its code.
+        fn place<T: Copy + Default>(
+            starts: &[usize],
+            (mine, theirs): (&[u16], &[u16]),
+            codes: &[u16],
+            (first, second): (Vec<T>, Vec<T>),
+            second_value: impl Fn(T) -> T,
+        ) -> Vec<T> {
+            if first.is_empty() && second.is_empty() {
+                return Vec::new();
+            }
+            let mut next = starts[..starts.len() - 1].to_vec();
+            let mut out = vec![T::default(); starts[starts.len() - 1]];
+            for (&value, &c) in first.iter().zip(mine) {
+                let at = &mut next[c as usize];
+                out[*at] = value;
+                *at += 1;
+            }
+            drop(first);
+            for (&value, &c) in second.iter().zip(theirs) {
+                let at = &mut next[codes[c as usize] as usize];
+                out[*at] = second_value(value);
+                *at += 1;
+            }
+            out
+        }
+        let both = (mine.as_slice(), theirs.as_slice());
+        self.day = place(
+            &starts,
+            both,
+            codes,
+            (std::mem::take(&mut self.day), other.day),
+            |d| d,
+        );
+        self.member = place(
+            &starts,
+            both,
+            codes,
+            (std::mem::take(&mut self.member), other.member),
+            |m| m + members,
+        );
+        self.value = place(
+            &starts,
+            both,
+            codes,
+            (std::mem::take(&mut self.value), other.value),
+            |v| v,
+        );
+        let mut event = Vec::with_capacity(starts[names]);
+        for c in 0..names {
+            event.resize(starts[c + 1], c as u16);
+        }
+        self.event = event;
+        starts
+    }
+}
+
+/// The merged store: one shard's columns holding every event, with the number of distinct
+/// users and of rows that repeat an earlier row exactly.
+pub(super) struct Merged {
+    pub(super) shard: Shard,
+    pub(super) users: usize,
+    pub(super) duplicate_rows: u64,
+    /// Where each event code's events start (and, last, their number).
+    pub(super) event_starts: Vec<usize>,
+}
+
+/// The number of fingerprints equal to the one before them in sorted order.
+fn duplicates(mut fingerprints: Vec<u64>) -> u64 {
+    fingerprints.sort_unstable();
+    fingerprints.windows(2).filter(|w| w[0] == w[1]).count() as u64
 }
 
 impl Shard {
@@ -344,27 +521,22 @@ fn fingerprint_hasher() -> foldhash::quality::FixedState {
 
 /// A hash of each row's raw value in `column` (text as read, or the typed value).
 fn raw_hashes(column: &Column) -> PolarsResult<Vec<u64>> {
-    const NULL: u64 = 0x9e37_79b9_7f4a_7c15;
     let state = fingerprint_hasher();
     Ok(match column.dtype() {
-        DataType::String => column
-            .str()?
-            .iter()
-            .map(|v| v.map_or(NULL, |s| state.hash_one(s)))
-            .collect(),
-        DataType::Null => vec![NULL; column.len()],
+        DataType::String => column.str()?.iter().map(raw_text_hash).collect(),
+        DataType::Null => vec![NULL_CELL; column.len()],
         t if t.is_float() => column
             .cast(&DataType::Float64)?
             .f64()?
             .iter()
-            .map(|v| v.map_or(NULL, |x| state.hash_one(x.to_bits())))
+            .map(|v| v.map_or(NULL_CELL, |x| state.hash_one(x.to_bits())))
             .collect(),
         _ => column
             .to_physical_repr()
             .cast(&DataType::Int64)?
             .i64()?
             .iter()
-            .map(|v| v.map_or(NULL, |x| state.hash_one(x)))
+            .map(|v| v.map_or(NULL_CELL, |x| state.hash_one(x)))
             .collect(),
     })
 }
