@@ -180,7 +180,7 @@ fn locate_in_frame(
             col("__row"),
             col(RAW_TS).cast(DataType::String),
             col(DAY),
-            col(c::USER),
+            col(c::USER).cast(DataType::String),
             col(c::EVENT),
         ])
         .collect()

@@ -85,7 +85,9 @@ fn load_with(
     let mut loaded = match direct {
         Ok(loaded) => loaded,
         Err(direct::NotDirect(why)) => {
-            progress.stage(&format!("{why}: reading the events with the general scan"));
+            if plans.iter().all(|p| p.csv.is_some()) && readers == Readers::Fastest {
+                progress.stage(&format!("{why}: reading the events with the general scan"));
+            }
             read_batches(&plans, options, has_value, counter())?
         }
     };
@@ -139,7 +141,12 @@ fn read_batches(
     has_value: bool,
     counter: Counter,
 ) -> Result<Loader> {
-    let loader = Arc::new(Mutex::new(Loader::new(has_value)));
+    let mut loader = Loader::new(has_value);
+    // Room for every row when the files say how many there are (Parquet).
+    if let Some(rows) = plans.iter().map(|p| p.rows).sum::<Option<usize>>() {
+        loader.reserve(rows);
+    }
+    let loader = Arc::new(Mutex::new(loader));
     let sink = Arc::clone(&loader);
     one_plan(plans, options)?
         .sink_batches(

@@ -32,6 +32,10 @@ pub(super) struct FilePlan {
     pub(super) timestamp: TimestampKind,
     pub(super) has_account: bool,
     pub(super) has_value: bool,
+    /// The ids are integers, kept as such by the scan (the loader writes their text).
+    pub(super) integer_ids: bool,
+    /// Rows in the file, when its metadata says (Parquet).
+    pub(super) rows: Option<usize>,
     pub(super) csv: Option<InputFile>,
 }
 
@@ -72,6 +76,7 @@ pub(super) fn file_plans(source: &EventSource, options: &EventOptions) -> Result
 
 /// Every file's scan, normalised, in one union.
 pub(super) fn one_plan(plans: &[FilePlan], options: &EventOptions) -> Result<LazyFrame> {
+    let all_integer = plans.iter().all(|p| p.integer_ids);
     let normalized: Vec<LazyFrame> = plans
         .iter()
         .map(|p| {
@@ -88,10 +93,21 @@ pub(super) fn one_plan(plans: &[FilePlan], options: &EventOptions) -> Result<Laz
             if !options.columns.user_id_fallbacks.is_empty() {
                 columns.push(col(FALLBACK));
             }
+            // Files of integer and of text ids together: all as text.
+            if p.integer_ids && !all_integer {
+                columns[2] = col(c::USER).cast(DataType::String);
+                columns[3] = col(c::ACCOUNT).cast(DataType::String);
+            }
             normalize(p, options).select(columns)
         })
         .collect();
-    Ok(concat(normalized, UnionArgs::default())?)
+    // Files of different kinds (a Parquet file and a CSV file) have raw timestamps and values
+    // of different types: read together as their common type (text).
+    let args = UnionArgs {
+        to_supertypes: true,
+        ..UnionArgs::default()
+    };
+    Ok(concat(normalized, args)?)
 }
 
 /// `(role, column)` of every column a file must have: the timestamp, the user id, the event,
@@ -164,16 +180,18 @@ fn plan_file(file: &InputFile, options: &EventOptions) -> Result<FilePlan> {
             let has_account = header.iter().any(|h| h == &cols.account_id);
             let has_value = header.iter().any(|h| h == &cols.value);
             Ok(FilePlan {
-                frame: select_columns(scan, cols, has_account, has_value, DataType::String),
+                frame: select_columns(scan, cols, has_account, has_value, DataType::String, false),
                 label,
                 timestamp,
                 has_account,
                 has_value,
+                integer_ids: false,
+                rows: None,
                 csv: Some(file.clone()),
             })
         }
         FileFormat::Parquet => {
-            let file_types = check_parquet_types(file, cols)?;
+            let (file_types, rows) = check_parquet_types(file, cols)?;
             let mut scan = LazyFrame::scan_parquet(
                 PlRefPath::from(file.path.to_string_lossy().as_ref()),
                 ScanArgsParquet::default(),
@@ -188,7 +206,9 @@ fn plan_file(file: &InputFile, options: &EventOptions) -> Result<FilePlan> {
                     "events file {label}: not a readable Parquet file: {e}"
                 ))
             })?;
-            plan_typed(label, scan, &schema, options, &file_types)
+            let mut plan = plan_typed(label, scan, &schema, options, &file_types)?;
+            plan.rows = rows;
+            Ok(plan)
         }
         FileFormat::JsonLines | FileFormat::GzipJsonLines | FileFormat::Zip => {
             Err(InputError::new(format!(
@@ -201,6 +221,9 @@ fn plan_file(file: &InputFile, options: &EventOptions) -> Result<FilePlan> {
     }
 }
 
+/// Every column of a file with its type in words.
+type FileTypes = Vec<(String, String)>;
+
 /// The types accepted in each role, for errors.
 const TIMESTAMP_TYPES: &str = "a timestamp (any unit, with a zone or none, INT96 too), a date, epoch seconds or milliseconds, or ISO 8601 text";
 const ID_TYPES: &str = "text (plain, large or dictionary-encoded) or integer ids";
@@ -208,8 +231,12 @@ const VALUE_TYPES: &str = "a number (integer, float or decimal) or numeric text"
 
 /// A Parquet column whose type polars cannot represent would stop the scan with a panic:
 /// find it from the file's own schema first and say which column, its type, and what nsm reads.
-/// Returns every column's file type in words, for the type errors of [`plan_typed`].
-fn check_parquet_types(file: &InputFile, cols: &EventColumns) -> Result<Vec<(String, String)>> {
+/// Returns every column's file type in words, for the type errors of [`plan_typed`], and the
+/// file's rows.
+fn check_parquet_types(
+    file: &InputFile,
+    cols: &EventColumns,
+) -> Result<(FileTypes, Option<usize>)> {
     use polars::io::parquet::read::ParquetReader;
     let label = file.display();
     let unreadable = |e: &dyn std::fmt::Display| -> anyhow::Error {
@@ -219,9 +246,9 @@ fn check_parquet_types(file: &InputFile, cols: &EventColumns) -> Result<Vec<(Str
         .into()
     };
     let handle = std::fs::File::open(&file.path).map_err(|e| unreadable(&e))?;
-    let schema = ParquetReader::new(handle)
-        .schema()
-        .map_err(|e| unreadable(&e))?;
+    let mut reader = ParquetReader::new(handle);
+    let schema = reader.schema().map_err(|e| unreadable(&e))?;
+    let rows = reader.num_rows().ok();
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let failed = schema
@@ -229,10 +256,11 @@ fn check_parquet_types(file: &InputFile, cols: &EventColumns) -> Result<Vec<(Str
         .find(|field| std::panic::catch_unwind(|| DataType::from_arrow_field(field)).is_err());
     std::panic::set_hook(previous);
     let Some(field) = failed else {
-        return Ok(schema
+        let types = schema
             .iter_values()
             .map(|f| (f.name.to_string(), format!("{:?}", f.dtype)))
-            .collect());
+            .collect();
+        return Ok((types, rows));
     };
     let name = field.name.as_str();
     let role = cols
@@ -387,25 +415,44 @@ fn plan_typed(
         TimestampKind::Datetime { .. } => DataType::Int64,
         _ => ts_type.clone(),
     };
+    // Integer ids stay integers through the scan (text of every id would be built and dropped
+    // there); with fallbacks the first non-empty id is chosen among texts.
+    let integer = |column: &str| {
+        schema
+            .get(column)
+            .is_some_and(|t| matches!(t, DataType::Int32 | DataType::Int64 | DataType::UInt32))
+    };
+    let integer_ids = cols.user_id_fallbacks.is_empty()
+        && integer(&cols.user_id)
+        && (!has_account || integer(&cols.account_id));
     Ok(FilePlan {
-        frame: select_columns(scan, cols, has_account, has_value, ts_dtype),
+        frame: select_columns(scan, cols, has_account, has_value, ts_dtype, integer_ids),
         label,
         timestamp,
         has_account,
         has_value,
+        integer_ids,
+        rows: None,
         csv: None,
     })
 }
 
-/// Keep only the mapped columns, under internal names, as text ids.
+/// Keep only the mapped columns, under internal names, with text ids (or 64-bit integer ids
+/// when `integer_ids`).
 fn select_columns(
     scan: LazyFrame,
     cols: &EventColumns,
     has_account: bool,
     has_value: bool,
     ts_dtype: DataType,
+    integer_ids: bool,
 ) -> LazyFrame {
-    let id = |name: &str| col(name).cast(DataType::String);
+    let id_type = if integer_ids {
+        DataType::Int64
+    } else {
+        DataType::String
+    };
+    let id = |name: &str| col(name).cast(id_type.clone());
     let present = |name: &str| id(name).is_not_null().and(id(name).neq(lit("")));
     // The first non-empty of the user id and its fallbacks, tried in order.
     let names: Vec<&str> = cols.user_id_columns().collect();
@@ -415,7 +462,7 @@ fn select_columns(
         user = when(present(name)).then(id(name)).otherwise(user);
     }
     let account = if has_account {
-        col(cols.account_id.as_str()).cast(DataType::String)
+        id(cols.account_id.as_str())
     } else {
         user.clone()
     };

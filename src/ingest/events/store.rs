@@ -167,22 +167,78 @@ pub(super) fn raw_text_hash(text: Option<&str>) -> u64 {
 /// The hash of a null cell.
 const NULL_CELL: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// The good rows of `batch` for each shard, and its bad rows.
-fn split_rows(batch: &DataFrame) -> PolarsResult<Rows<'_>> {
-    let raw = raw_hashes(batch.column(RAW_TS)?)?
+/// An id column as text: a text column, or integers written as the scan would cast them
+/// (decimal, `-` for negatives), all into one buffer.
+enum IdTexts {
+    /// A text column: read from the batch.
+    Text,
+    Integers {
+        text: String,
+        /// Each row's span in `text`; `None` for null.
+        spans: Vec<Option<(u32, u32)>>,
+    },
+}
+
+impl IdTexts {
+    fn of(column: &Column) -> PolarsResult<Self> {
+        if column.dtype().is_string() {
+            return Ok(IdTexts::Text);
+        }
+        let values = column.i64()?;
+        let mut text = String::with_capacity(values.len() * 8);
+        let mut buffer = itoa::Buffer::new();
+        let spans = values
+            .iter()
+            .map(|v| {
+                v.map(|v| {
+                    let start = text.len() as u32;
+                    text.push_str(buffer.format(v));
+                    (start, text.len() as u32)
+                })
+            })
+            .collect();
+        Ok(IdTexts::Integers { text, spans })
+    }
+
+    /// The ids of rows `offset..offset + len` of the batch, whose own rows are `part`'s.
+    fn rows<'a>(
+        &'a self,
+        part: &'a Column,
+        offset: usize,
+        len: usize,
+    ) -> PolarsResult<Box<dyn Iterator<Item = Option<&'a str>> + 'a>> {
+        Ok(match self {
+            IdTexts::Text => Box::new(part.str()?.iter()),
+            IdTexts::Integers { text, spans } => Box::new(
+                spans[offset..offset + len]
+                    .iter()
+                    .map(move |span| span.map(|(a, b)| &text[a as usize..b as usize])),
+            ),
+        })
+    }
+}
+
+/// The good rows of `batch[offset..offset + len]` for each shard, and its bad rows.
+fn split_rows<'a>(
+    part: &'a DataFrame,
+    (users, accounts): (&'a IdTexts, &'a IdTexts),
+    offset: usize,
+) -> PolarsResult<Rows<'a>> {
+    let len = part.height();
+    let raw = raw_hashes(part.column(RAW_TS)?)?
         .into_iter()
-        .zip(raw_hashes(batch.column(RAW_VALUE)?)?)
+        .zip(raw_hashes(part.column(RAW_VALUE)?)?)
         .map(|(timestamp, value)| raw_hash(timestamp, value));
-    let mut out = Rows::with_capacity(batch.height());
-    let rows = batch
+    let mut out = Rows::with_capacity(len);
+    let rows = part
         .column(BAD)?
         .bool()?
         .iter()
-        .zip(batch.column(DAY)?.i32()?.iter())
-        .zip(batch.column(c::USER)?.str()?.iter())
-        .zip(batch.column(c::ACCOUNT)?.str()?.iter())
-        .zip(batch.column(c::EVENT)?.str()?.iter())
-        .zip(batch.column(PARSED_VALUE)?.f64()?.iter())
+        .zip(part.column(DAY)?.i32()?.iter())
+        .zip(users.rows(part.column(c::USER)?, offset, len)?)
+        .zip(accounts.rows(part.column(c::ACCOUNT)?, offset, len)?)
+        .zip(part.column(c::EVENT)?.str()?.iter())
+        .zip(part.column(PARSED_VALUE)?.f64()?.iter())
         .zip(raw);
     for ((((((bad, day), user), account), event), value), raw) in rows {
         let (Some(false), Some(day), Some(user), Some(account), Some(event)) =
@@ -212,9 +268,16 @@ impl Loader {
     /// Store one batch: its good rows are split by user between the two shards (each half of
     /// the batch on its own thread), and the shards store theirs on two threads.
     pub(super) fn add(&mut self, batch: &DataFrame) -> PolarsResult<()> {
+        let (user_column, account_column) = (batch.column(c::USER)?, batch.column(c::ACCOUNT)?);
+        let (users, accounts) =
+            rayon::join(|| IdTexts::of(user_column), || IdTexts::of(account_column));
+        let ids = (&users?, &accounts?);
         let half = batch.height() / 2;
         let (early, late) = (batch.slice(0, half), batch.slice(half as i64, usize::MAX));
-        let (early, late) = rayon::join(|| split_rows(&early), || split_rows(&late));
+        let (early, late) = rayon::join(
+            || split_rows(&early, ids, 0),
+            || split_rows(&late, ids, half),
+        );
         let (mut early, late) = (early?, late?);
         if let Ok(fallback) = batch.column(super::plan::FALLBACK) {
             let bad = batch.column(super::plan::BAD)?.bool()?;

@@ -251,3 +251,50 @@ proptest! {
         agree(&text, &options(skip));
     }
 }
+
+#[test]
+fn integer_ids_of_a_parquet_file_are_the_ids_their_text_names_in_a_csv_file() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let parquet = dir.path().join("a.parquet");
+    let mut frame = df!(
+        "timestamp" => ["2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z"],
+        "user_id" => [7i64, -3, 12],
+        "account_id" => [70i64, 30, 70],
+        "event" => ["e", "e", "f"],
+        "value" => [Some(1.5), None, Some(2.0)],
+    )
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(&parquet).unwrap())
+        .finish(&mut frame)
+        .unwrap();
+    let csv = dir.path().join("b.csv");
+    std::fs::write(
+        &csv,
+        format!("{HEADER}\n2024-01-04T00:00:00Z,7,70,e,1\n2024-01-05T00:00:00Z,-3,30,e,\n2024-01-06T00:00:00Z,007,70,e,\n"),
+    )
+    .unwrap();
+    let load = |paths: &[std::path::PathBuf]| {
+        let files = resolve(paths, "events").unwrap();
+        load_with(
+            &EventSource::Files(files),
+            &options(false),
+            &Progress::new(true),
+            Readers::Fastest,
+        )
+        .unwrap()
+    };
+    let both = load(&[parquet.clone(), csv]);
+    // 7, -3 and 12 from the Parquet file; 7 and -3 again from the CSV, and 007, another id.
+    assert_eq!(both.users, 4);
+    let mut accounts: Vec<&str> = both.accounts.iter().collect();
+    accounts.sort_unstable();
+    assert_eq!(accounts, ["30", "70"]);
+    assert_eq!(both.events.len(), 6);
+    // The Parquet file alone reads its integers as the same texts.
+    let alone = load(&[parquet]);
+    let mut accounts: Vec<&str> = alone.accounts.iter().collect();
+    accounts.sort_unstable();
+    assert_eq!(accounts, ["30", "70"]);
+    assert_eq!(alone.users, 3);
+}
