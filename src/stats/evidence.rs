@@ -181,7 +181,7 @@ pub fn test_all(
         }
     }
     tested
-        .into_iter()
+        .into_par_iter()
         .zip(accounts)
         .enumerate()
         .map(|(j, ((prepared, maxima), account))| {

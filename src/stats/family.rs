@@ -16,6 +16,8 @@
 //! m identical tests get `p_adj = p` exactly; m independent ones get Šidák's
 //! `1 − (1 − p)^m` for the smallest, within Monte Carlo error (unit tests below).
 
+use rayon::prelude::*;
+
 /// The statistics of every test in every null draw, `draws × tests`, row by row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NullDraws {
@@ -89,14 +91,15 @@ pub fn adjust(observed: &[Option<f64>], null: &NullDraws) -> Vec<Option<(f64, f6
     if draws == 0 || members.is_empty() {
         return out;
     }
-    let raw: Vec<f64> = members
-        .iter()
-        .map(|&j| raw_p(observed[j].unwrap_or(f64::NAN), &null.column(j)))
-        .collect();
-    let null_p: Vec<Vec<f64>> = members
-        .iter()
-        .map(|&j| null_p_values(observed[j].unwrap_or(f64::NAN), &null.column(j)))
-        .collect();
+    // Each test's raw p and null p-values on its own (on any thread: the same values).
+    let (raw, null_p): (Vec<f64>, Vec<Vec<f64>>) = members
+        .par_iter()
+        .map(|&j| {
+            let column = null.column(j);
+            let observed = observed[j].unwrap_or(f64::NAN);
+            (raw_p(observed, &column), null_p_values(observed, &column))
+        })
+        .unzip();
     // Ascending raw p; ties keep the order of the tests, so the result does not depend on it.
     let mut order: Vec<usize> = (0..members.len()).collect();
     order.sort_by(|a, b| raw[*a].total_cmp(&raw[*b]).then(a.cmp(b)));
@@ -130,9 +133,12 @@ pub fn critical_p(observed: &[Option<f64>], null: &NullDraws, alpha: f64) -> Opt
     if draws == 0 || members.is_empty() {
         return None;
     }
+    let null_p: Vec<Vec<f64>> = members
+        .par_iter()
+        .map(|&j| null_p_values(observed[j].unwrap_or(f64::NAN), &null.column(j)))
+        .collect();
     let mut minima = vec![f64::INFINITY; draws];
-    for &j in &members {
-        let p = null_p_values(observed[j].unwrap_or(f64::NAN), &null.column(j));
+    for p in null_p {
         for (min, p) in minima.iter_mut().zip(p) {
             *min = min.min(p);
         }

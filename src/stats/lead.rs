@@ -258,13 +258,18 @@ impl RevenueNull {
     /// again (its distribution back to exact normal scores, its trend removed) and adjusted as
     /// the data were.
     pub fn new(revenue: &RevenueSide, settings: &LeadSettings) -> RevenueNull {
+        use rayon::prelude::*;
         let mut rng = ChaCha8Rng::seed_from_u64(settings.seed ^ NULL_SEED);
         let generator = PhaseSurrogates::new(&revenue.z);
-        let draws = (0..settings.surrogates)
-            .map(|_| {
-                let z = revenue
-                    .adjust
-                    .apply(&standardise(&generator.generate(&mut rng)));
+        // The surrogates in the order of the one random stream, then each one's standardising
+        // and AR fit on any thread: the same draws whatever the thread count.
+        let surrogates: Vec<Vec<f64>> = (0..settings.surrogates)
+            .map(|_| generator.generate(&mut rng))
+            .collect();
+        let draws = surrogates
+            .into_par_iter()
+            .map(|surrogate| {
+                let z = revenue.adjust.apply(&standardise(&surrogate));
                 let model = fit_ar(&z, MAX_AR_ORDER);
                 let own = model.filter(&z);
                 RevenueDraw { z, model, own }
