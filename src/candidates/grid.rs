@@ -33,6 +33,7 @@ fn for_each_bit(words: &[u64], mut f: impl FnMut(usize)) {
 ///
 /// The flat form is zero-initialised (pages the data never touches are never written) with a
 /// bitset of touched cells, so listing the cells costs a scan of the bitset, not of the cells.
+#[derive(Clone)]
 pub(crate) enum Sums {
     Dense {
         width: usize,
@@ -70,6 +71,34 @@ impl Sums {
         }
     }
 
+    /// Whether the table is held flat (its cells listed in (key, id) order).
+    pub(crate) fn is_dense(&self) -> bool {
+        matches!(self, Sums::Dense { .. })
+    }
+
+    /// Add `other`'s cells to these (both flat and of one shape): the table of both sets of
+    /// additions, touched where either was.
+    pub(crate) fn add_all(&mut self, other: &Sums) {
+        match (self, other) {
+            (
+                Sums::Dense { cells, touched, .. },
+                Sums::Dense {
+                    cells: more,
+                    touched: also,
+                    ..
+                },
+            ) if cells.len() == more.len() => {
+                for (cell, more) in cells.iter_mut().zip(more) {
+                    *cell += more;
+                }
+                for (word, also) in touched.iter_mut().zip(also) {
+                    *word |= also;
+                }
+            }
+            (this, other) => other.for_each(|key, id, v| this.add(key, id, v)),
+        }
+    }
+
     /// Call `f(key, id, sum)` for every touched cell, in no particular order.
     pub(crate) fn for_each(&self, mut f: impl FnMut(usize, u32, i64)) {
         match self {
@@ -89,6 +118,7 @@ impl Sums {
 }
 
 /// A set of cells.
+#[derive(Clone)]
 pub(crate) enum Bits {
     Dense { width: usize, words: Vec<u64> },
     Sparse(HashSet<u64, FixedState>),
@@ -115,6 +145,25 @@ impl Bits {
             Bits::Sparse(set) => {
                 set.insert(packed(key, id));
             }
+        }
+    }
+
+    /// Whether the set is held flat (its cells listed in (key, id) order).
+    pub(crate) fn is_dense(&self) -> bool {
+        matches!(self, Bits::Dense { .. })
+    }
+
+    /// Add `other`'s cells (both flat and of one shape, or any two sets).
+    pub(crate) fn insert_all(&mut self, other: &Bits) {
+        match (self, other) {
+            (Bits::Dense { words, .. }, Bits::Dense { words: more, .. })
+                if words.len() == more.len() =>
+            {
+                for (word, more) in words.iter_mut().zip(more) {
+                    *word |= more;
+                }
+            }
+            (this, other) => other.for_each(|key, id| this.insert(key, id)),
         }
     }
 

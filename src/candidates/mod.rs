@@ -5,8 +5,10 @@ pub(crate) mod assemble;
 pub(crate) mod catalog;
 pub(crate) mod config;
 pub(crate) mod grid;
+mod keys;
 pub(crate) mod plan;
 pub(crate) mod series;
+mod summaries;
 
 use serde::{Deserialize, Serialize};
 

@@ -8,50 +8,16 @@
 use anyhow::Result;
 
 use super::assemble::{assemble, CandidateSeries, Collected, CustomerValues};
+use std::borrow::Cow;
+
 use super::grid::{Bits, Sums};
-use super::{Candidate, Entity, Kind, Threshold, Window};
+use super::keys::{Keys, PerEvent};
+use super::summaries::{selected_codes, Summaries};
+use super::{Candidate, Entity, Kind, Threshold};
 use crate::ingest::activity::{Activity, Calendar, Member, VALUE_SCALE};
 use crate::ingest::dataset::Dataset;
 use crate::period::PeriodKind;
 use crate::progress::Progress;
-
-/// The keys of one window over the days of the events: periods of the dataset's kind, or ISO
-/// weeks, each known by its index from the first.
-struct Keys {
-    window: Window,
-    kind: PeriodKind,
-    first: i32,
-    len: usize,
-}
-
-impl Keys {
-    fn new(calendar: &Calendar, window: Window, kind: PeriodKind, days: (i32, i32)) -> Keys {
-        let key = |day| match window {
-            Window::Period => calendar.period(kind, day),
-            Window::Week => calendar.week(day),
-        };
-        let (first, last) = (key(days.0), key(days.1));
-        Keys {
-            window,
-            kind,
-            first,
-            len: (last - first + 1).max(0) as usize,
-        }
-    }
-
-    #[inline]
-    fn index(&self, calendar: &Calendar, day: i32) -> usize {
-        let key = match self.window {
-            Window::Period => calendar.period(self.kind, day),
-            Window::Week => calendar.week(day),
-        };
-        (key - self.first) as usize
-    }
-
-    fn key(&self, index: usize) -> i32 {
-        self.first + index as i32
-    }
-}
 
 /// Whether a threshold holds for a cell's count or value sum (in millionths).
 fn qualifies(threshold: Threshold, count_or_sum: i64) -> bool {
@@ -147,50 +113,12 @@ fn returning(seen: &Bits, within: Option<u32>) -> Vec<(usize, u32)> {
         .collect()
 }
 
-/// What every candidate's pass reads of each event besides the event itself, looked up once
-/// for all of them: its account, and its period's index (from the first period of the events).
-/// Read in order, these spare each pass a lookup at a random place for every event.
-struct PerEvent {
-    account: Vec<u32>,
-    /// Empty when the periods would not fit 16 bits (then the calendar is asked).
-    period: Vec<u16>,
-}
-
-impl PerEvent {
-    fn new(activity: &Activity, calendar: &Calendar, kind: PeriodKind) -> PerEvent {
-        use rayon::prelude::*;
-        let events = &activity.events;
-        let members = &activity.members;
-        let keys = Keys::new(
-            calendar,
-            Window::Period,
-            kind,
-            (activity.first_day, activity.last_day),
-        );
-        const CHUNK: usize = 1 << 16;
-        let account = events
-            .member
-            .par_chunks(CHUNK)
-            .flat_map_iter(|chunk| chunk.iter().map(|m| members[*m as usize].account))
-            .collect();
-        let period = if keys.len <= usize::from(u16::MAX) {
-            events
-                .day
-                .par_chunks(CHUNK)
-                .flat_map_iter(|chunk| chunk.iter().map(|d| keys.index(calendar, *d) as u16))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        PerEvent { account, period }
-    }
-}
-
 /// One candidate's contributions, from one pass over the events it selects.
 fn collect(
     activity: &Activity,
     calendar: &Calendar,
     per_event: &PerEvent,
+    shared: &Summaries,
     candidate: &Candidate,
     kind: PeriodKind,
 ) -> Option<Collected> {
@@ -198,14 +126,7 @@ fn collect(
     let members = &activity.members;
     let accounts = activity.accounts.len();
     let users = activity.users;
-    let selected: Vec<bool> = match candidate.kind.filter() {
-        Some(filter) if !filter.is_any() => activity
-            .event_names
-            .iter()
-            .map(|name| filter.events.iter().any(|e| e == name))
-            .collect(),
-        _ => vec![true; activity.event_names.len()],
-    };
+    let selected = selected_codes(activity, candidate);
     // Events are stored in event-code order: the selected codes' events are a few ranges.
     let ranges = activity.events_where(&selected);
     let rows = || ranges.iter().flat_map(|range| range.clone());
@@ -216,21 +137,26 @@ fn collect(
     let one_account_each = members.len() == users;
     let window = candidate.kind.window().0;
     let keys = Keys::new(calendar, window, kind, days);
-    let by_period = window == Window::Period && !per_event.period.is_empty();
-    let key_of = |i: usize| {
-        if by_period {
-            usize::from(per_event.period[i])
-        } else {
-            keys.index(calendar, events.day[i])
-        }
-    };
+    let key_of = |i: usize| per_event.key(&keys, calendar, events, i);
     // The (key, member) cells with a selected event, and the (key, user) cells they make.
     let members_seen = || {
-        let mut seen = Bits::new(keys.len, members.len());
-        for i in rows() {
-            seen.insert(key_of(i), events.member[i]);
-        }
-        seen
+        shared.members(window, &selected).unwrap_or_else(|| {
+            let mut seen = Bits::new(keys.len, members.len());
+            for i in rows() {
+                seen.insert(key_of(i), events.member[i]);
+            }
+            Cow::Owned(seen)
+        })
+    };
+    // Events per (key, account).
+    let counts = || {
+        shared.counts(window, &selected).unwrap_or_else(|| {
+            let mut sums = Sums::new(keys.len, accounts);
+            for i in rows() {
+                sums.add(key_of(i), account_of(i), 1);
+            }
+            Cow::Owned(sums)
+        })
     };
     let users_seen = |seen: &Bits| {
         let mut out = Bits::new(keys.len, users);
@@ -238,16 +164,11 @@ fn collect(
         out
     };
     let (rows, total) = match &candidate.kind {
-        Kind::EventCount { .. } | Kind::ValueSum { .. } => {
-            let count = matches!(candidate.kind, Kind::EventCount { .. });
+        Kind::EventCount { .. } => (rows_of(&keys, &counts()), None),
+        Kind::ValueSum { .. } => {
             let mut sums = Sums::new(keys.len, accounts);
             for i in rows() {
-                let value = if count {
-                    1
-                } else {
-                    events.value(i).unwrap_or(0)
-                };
-                sums.add(key_of(i), account_of(i), value);
+                sums.add(key_of(i), account_of(i), events.value(i).unwrap_or(0));
             }
             (rows_of(&keys, &sums), None)
         }
@@ -262,13 +183,7 @@ fn collect(
                     members_per_account(|add| seen.for_each(add), members, accounts, keys.len);
                 (rows_of(&keys, &counts), total)
             }
-            Entity::Account => {
-                let mut seen = Sums::new(keys.len, accounts);
-                for i in rows() {
-                    seen.add(key_of(i), account_of(i), 1);
-                }
-                (ones_where(&keys, &seen, |_| true), None)
-            }
+            Entity::Account => (ones_where(&keys, &counts(), |_| true), None),
         },
         Kind::ThresholdEntities {
             entity, threshold, ..
@@ -308,6 +223,9 @@ fn collect(
                         keys.len,
                     );
                     (rows_of(&keys, &counts), total)
+                }
+                Entity::Account if matches!(threshold, Threshold::MinCount(_)) => {
+                    (ones_where(&keys, &counts(), passes), None)
                 }
                 Entity::Account => {
                     let mut sums = Sums::new(keys.len, accounts);
@@ -441,6 +359,7 @@ pub(crate) fn compute_series<T: Send>(
 ) -> Result<Vec<(CandidateSeries, Option<T>)>> {
     let calendar = activity.calendar();
     let per_event = PerEvent::new(activity, &calendar, dataset.kind);
+    let shared = Summaries::build(activity, &calendar, &per_event, candidates, dataset.kind);
     let counter = progress.counter(
         "computing candidates",
         "candidates",
@@ -456,6 +375,7 @@ pub(crate) fn compute_series<T: Send>(
                 activity,
                 &calendar,
                 &per_event,
+                &shared,
                 &candidates[i],
                 dataset.kind,
             );
@@ -467,4 +387,96 @@ pub(crate) fn compute_series<T: Send>(
     drop(counter);
     progress.stage("series and per-account parts computed");
     series
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::candidates::config::Config;
+    use crate::ingest::events::{load_activity, EventOptions, EventSource};
+
+    /// Kinds the demo's catalogs leave out, each with a window and entity the summaries serve.
+    const MORE: &str = r#"
+[[candidate]]
+name = "teams"
+kind = "team_entities"
+min_members = 2
+[[candidate]]
+name = "weekly_teams"
+kind = "team_entities"
+min_members = 2
+window = "week"
+rollup = "mean"
+[[candidate]]
+name = "returning_users"
+kind = "returning_entities"
+entity = "user"
+[[candidate]]
+name = "returning_accounts"
+kind = "returning_entities"
+entity = "account"
+within_periods = 2
+[[candidate]]
+name = "new_accounts"
+kind = "new_entities"
+entity = "account"
+[[candidate]]
+name = "two_events"
+kind = "event_count"
+events = ["meeting_booked", "page_viewed"]
+[[candidate]]
+name = "busy_accounts"
+kind = "threshold_entities"
+entity = "account"
+min_count = 20
+[[candidate]]
+name = "weekly_accounts"
+kind = "active_entities"
+entity = "account"
+window = "week"
+rollup = "last"
+[[candidate]]
+name = "valued_accounts"
+kind = "threshold_entities"
+entity = "account"
+min_value = 100
+"#;
+
+    #[test]
+    fn shared_summaries_give_every_candidate_what_its_own_pass_gives() {
+        let data = crate::demo::generate();
+        let source = EventSource::Frame {
+            name: "demo".into(),
+            frame: data.events_frame().unwrap(),
+        };
+        let options = EventOptions {
+            columns: Default::default(),
+            delimiter: b',',
+            as_of: None,
+            skip_bad_rows: false,
+            timezone: None,
+            format: None,
+        };
+        let activity = load_activity(&source, &options, &Progress::new(true)).unwrap();
+        let mut candidates = crate::candidates::catalog::automatic(&activity).unwrap();
+        candidates.extend(data.config.candidates.clone());
+        candidates.extend(Config::parse(MORE, "test").unwrap().candidates);
+        let calendar = activity.calendar();
+        for kind in [PeriodKind::Month, PeriodKind::Week] {
+            let per_event = PerEvent::new(&activity, &calendar, kind);
+            let shared = Summaries::build(&activity, &calendar, &per_event, &candidates, kind);
+            assert!(!shared.is_empty(), "the catalog shares codes");
+            let alone = Summaries::default();
+            for candidate in &candidates {
+                let with = collect(&activity, &calendar, &per_event, &shared, candidate, kind);
+                let without = collect(&activity, &calendar, &per_event, &alone, candidate, kind);
+                let (Some(with), Some(without)) = (with, without) else {
+                    continue;
+                };
+                assert_eq!(with.rows, without.rows, "{}", candidate.name);
+                assert_eq!(with.total, without.total, "{}", candidate.name);
+                assert!(!without.rows.is_empty(), "{} has rows", candidate.name);
+            }
+        }
+    }
 }
