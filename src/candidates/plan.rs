@@ -395,7 +395,7 @@ mod tests {
     use crate::candidates::config::Config;
     use crate::ingest::events::{load_activity, EventOptions, EventSource};
 
-    /// Kinds the demo's catalogs leave out, each with a window and entity the summaries serve.
+    /// Kinds the automatic catalog leaves out, each with a window and entity the summaries serve.
     const MORE: &str = r#"
 [[candidate]]
 name = "teams"
@@ -425,6 +425,18 @@ name = "two_events"
 kind = "event_count"
 events = ["meeting_booked", "page_viewed"]
 [[candidate]]
+name = "meetings"
+kind = "event_count"
+event = "meeting_booked"
+[[candidate]]
+name = "weekly_meeting_accounts"
+kind = "threshold_entities"
+entity = "account"
+event = "meeting_booked"
+window = "week"
+min_count = 2
+rollup = "mean"
+[[candidate]]
 name = "busy_accounts"
 kind = "threshold_entities"
 entity = "account"
@@ -442,13 +454,51 @@ entity = "account"
 min_value = 100
 "#;
 
+    /// 40,000 events over 14 months: 400 users in 60 accounts (some users in two), six
+    /// events of skewed frequencies, a value on every third.
+    fn events_csv() -> String {
+        let mut text = String::from("timestamp,user_id,account_id,event,value\n");
+        let mut state = 7u64;
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        let events = [
+            "login",
+            "page_viewed",
+            "meeting_booked",
+            "report_run",
+            "invite_sent",
+            "signed_up",
+        ];
+        for i in 0..40_000u64 {
+            let day = 1 + i * 420 / 40_000;
+            let (month, day) = (day / 30, day % 28 + 1);
+            let user = next(400);
+            let account = if next(10) == 0 { user % 7 } else { user % 60 };
+            let event = events[(next(6) * next(6) / 5) as usize];
+            let value = if i % 3 == 0 {
+                format!("{}", next(500))
+            } else {
+                String::new()
+            };
+            text.push_str(&format!(
+                "{}-{:02}-{day:02}T10:00:00Z,u{user},a{account},{event},{value}\n",
+                2023 + month / 12,
+                month % 12 + 1
+            ));
+        }
+        text
+    }
+
     #[test]
     fn shared_summaries_give_every_candidate_what_its_own_pass_gives() {
-        let data = crate::demo::generate();
-        let source = EventSource::Frame {
-            name: "demo".into(),
-            frame: data.events_frame().unwrap(),
-        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.csv");
+        std::fs::write(&path, events_csv()).unwrap();
+        let files = crate::ingest::source::resolve(&[path], "events").unwrap();
         let options = EventOptions {
             columns: Default::default(),
             delimiter: b',',
@@ -457,9 +507,9 @@ min_value = 100
             timezone: None,
             format: None,
         };
-        let activity = load_activity(&source, &options, &Progress::new(true)).unwrap();
+        let activity =
+            load_activity(&EventSource::Files(files), &options, &Progress::new(true)).unwrap();
         let mut candidates = crate::candidates::catalog::automatic(&activity).unwrap();
-        candidates.extend(data.config.candidates.clone());
         candidates.extend(Config::parse(MORE, "test").unwrap().candidates);
         let calendar = activity.calendar();
         for kind in [PeriodKind::Month, PeriodKind::Week] {

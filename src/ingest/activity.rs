@@ -24,8 +24,87 @@ pub(crate) fn hasher() -> FixedState {
     FixedState::with_seed(0x6e73_6d5f_6964_7321)
 }
 
-/// Distinct texts, each stored once in one buffer and known by its code (the order seen), with
-/// an optional payload `P` kept next to each text's table entry.
+/// An id as the tables key it: an integer when its text is one as an integer prints (`7`,
+/// `-12`; not `007`, `+7` or `-0`), else its text. Integer columns (Parquet) give integers
+/// directly, so an id is the same id whether a file holds it as text or as a number, and
+/// integer ids are hashed and compared without their text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IdKey<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+/// The `len` of a table slot holding an integer key (`head` holds the integer).
+const INT_KEY: u32 = u32::MAX;
+
+impl<'a> IdKey<'a> {
+    /// The key of an id's text.
+    #[inline]
+    pub(crate) fn of(text: &'a str) -> IdKey<'a> {
+        canonical_integer(text).map_or(IdKey::Text(text), IdKey::Int)
+    }
+
+    /// Its [`hasher`] hash.
+    #[inline]
+    pub(crate) fn hash(self) -> u64 {
+        match self {
+            IdKey::Int(v) => hasher().hash_one(v),
+            IdKey::Text(text) => hasher().hash_one(text),
+        }
+    }
+
+    /// What a table slot keeps of it: its length (or [`INT_KEY`]) and first 8 bytes (or value).
+    #[inline]
+    pub(crate) fn len_and_head(self) -> (u32, u64) {
+        match self {
+            IdKey::Int(v) => (INT_KEY, v as u64),
+            IdKey::Text(text) => (text.len() as u32, head(text)),
+        }
+    }
+}
+
+impl std::fmt::Display for IdKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdKey::Int(v) => write!(f, "{v}"),
+            IdKey::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+/// The integer a text prints, when it is exactly how that integer prints.
+#[inline]
+fn canonical_integer(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    let (negative, digits) = match bytes.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, bytes),
+    };
+    let (&first, _) = digits.split_first()?;
+    if !first.is_ascii_digit() || (first == b'0' && (digits.len() > 1 || negative)) {
+        return None;
+    }
+    if digits.len() > 19 {
+        return None;
+    }
+    let mut magnitude: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        magnitude = magnitude
+            .checked_mul(10)?
+            .checked_add(u64::from(d - b'0'))?;
+    }
+    if negative {
+        0i64.checked_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+}
+
+/// Distinct ids, each one's text stored once in one buffer and known by its code (the order
+/// seen), with an optional payload `P` kept next to each table entry. Keyed by [`IdKey`].
 ///
 /// The table is open addressing with linear probing, at most half full, so that a caller can
 /// prefetch the slot of a lookup it will make soon ([`Names::prefetch`]): with ids drawn at
@@ -124,24 +203,24 @@ impl<P: Default + Copy> Names<P> {
     /// The code of `name`, adding it when new; `None` past `limit` distinct names.
     #[inline]
     pub(crate) fn code(&mut self, name: &str, limit: usize) -> Option<u32> {
-        let hash = hasher().hash_one(name);
-        self.code_and_payload(name, hash, limit)
+        let key = IdKey::of(name);
+        self.code_and_payload(key, key.hash(), limit)
             .map(|(code, _)| code)
     }
 
-    /// The code of `name` (whose [`hasher`] hash is `hash`) and its payload (the default for a
-    /// new name).
+    /// The code of `key` (whose [`IdKey::hash`] is `hash`) and its payload (the default for a
+    /// new id).
     #[inline]
     pub(crate) fn code_and_payload(
         &mut self,
-        name: &str,
+        key: IdKey,
         hash: u64,
         limit: usize,
     ) -> Option<(u32, &mut P)> {
         if self.ends.len() * 2 >= self.slots.len() {
             self.grow();
         }
-        let (len, first, tag) = (name.len(), head(name), (hash >> 32) as u32);
+        let ((len, first), tag) = (key.len_and_head(), (hash >> 32) as u32);
         let mask = self.slots.len() - 1;
         let mut i = home(hash, self.slots.len());
         loop {
@@ -150,9 +229,15 @@ impl<P: Default + Copy> Names<P> {
                 break;
             }
             if slot.tag == tag
-                && slot.len as usize == len
+                && slot.len == len
                 && slot.head == first
-                && (len <= HEAD_BYTES || text_of(&self.text, &self.ends, slot.code) == name)
+                && match key {
+                    IdKey::Int(_) => true,
+                    IdKey::Text(name) => {
+                        name.len() <= HEAD_BYTES
+                            || text_of(&self.text, &self.ends, slot.code) == name
+                    }
+                }
             {
                 let slot = &mut self.slots[i];
                 return Some((slot.code, &mut slot.payload));
@@ -160,15 +245,19 @@ impl<P: Default + Copy> Names<P> {
             i = (i + 1) & mask;
         }
         let code = self.ends.len();
-        if code >= limit || code >= EMPTY as usize || len > u32::MAX as usize {
+        if code >= limit || code >= EMPTY as usize {
             return None;
         }
-        self.text.push_str(name);
+        match key {
+            IdKey::Int(v) => self.text.push_str(itoa::Buffer::new().format(v)),
+            IdKey::Text(name) if name.len() < INT_KEY as usize => self.text.push_str(name),
+            IdKey::Text(_) => return None,
+        }
         self.ends.push(self.text.len());
         self.slots[i] = Slot {
             code: code as u32,
             tag,
-            len: len as u32,
+            len,
             head: first,
             payload: P::default(),
         };
@@ -187,9 +276,13 @@ impl<P: Default + Copy> Names<P> {
             payload: P::default(),
         };
         let old = std::mem::replace(&mut self.slots, vec![empty; size]);
-        let state = hasher();
         for slot in old.into_iter().filter(|s| s.code != EMPTY) {
-            let hash = state.hash_one(text_of(&self.text, &self.ends, slot.code));
+            let key = if slot.len == INT_KEY {
+                IdKey::Int(slot.head as i64)
+            } else {
+                IdKey::Text(text_of(&self.text, &self.ends, slot.code))
+            };
+            let hash = key.hash();
             let mut i = home(hash, size);
             while self.slots[i].code != EMPTY {
                 i = (i + 1) & (size - 1);
@@ -451,6 +544,50 @@ mod tests {
     }
 
     #[test]
+    fn integer_ids_are_keyed_as_integers_exactly_when_their_text_is_how_they_print() {
+        for (text, key) in [
+            ("7", IdKey::Int(7)),
+            ("0", IdKey::Int(0)),
+            ("-12", IdKey::Int(-12)),
+            ("9223372036854775807", IdKey::Int(i64::MAX)),
+            ("-9223372036854775808", IdKey::Int(i64::MIN)),
+            ("9223372036854775808", IdKey::Text("9223372036854775808")),
+            ("007", IdKey::Text("007")),
+            ("-0", IdKey::Text("-0")),
+            ("+7", IdKey::Text("+7")),
+            ("7 ", IdKey::Text("7 ")),
+            ("", IdKey::Text("")),
+            ("-", IdKey::Text("-")),
+            ("1e3", IdKey::Text("1e3")),
+            (
+                "12345678901234567890123",
+                IdKey::Text("12345678901234567890123"),
+            ),
+        ] {
+            assert_eq!(IdKey::of(text), key, "{text}");
+            if let IdKey::Int(v) = key {
+                assert_eq!(v.to_string(), text);
+            }
+        }
+        // The same id as text or as an integer; texts kept as read.
+        let mut names: Names = Names::default();
+        let seven = names.code("7", 10).unwrap();
+        assert_eq!(
+            names
+                .code_and_payload(IdKey::Int(7), IdKey::Int(7).hash(), 10)
+                .unwrap()
+                .0,
+            seven
+        );
+        let key = IdKey::Int(-30);
+        let code = names.code_and_payload(key, key.hash(), 10).unwrap().0;
+        assert_eq!(names.get(code), "-30");
+        assert_eq!(names.code("-30", 10), Some(code));
+        assert_ne!(names.code("007", 10), Some(seven));
+        assert_eq!(names.iter().collect::<Vec<_>>(), ["7", "-30", "007"]);
+    }
+
+    #[test]
     fn names_survive_growing_tables() {
         let mut names: Names<u32> = Names::default();
         // Long ids sharing their first 8 bytes, short ones, and payloads kept through growth.
@@ -464,15 +601,15 @@ mod tests {
             })
             .collect();
         for (i, id) in ids.iter().enumerate() {
-            let hash = hasher().hash_one(id.as_str());
-            names.prefetch(hash);
-            let (code, payload) = names.code_and_payload(id, hash, usize::MAX).unwrap();
+            let key = IdKey::of(id);
+            names.prefetch(key.hash());
+            let (code, payload) = names.code_and_payload(key, key.hash(), usize::MAX).unwrap();
             assert_eq!(code as usize, i);
             *payload = i as u32 * 3;
         }
         for (i, id) in ids.iter().enumerate().rev() {
-            let hash = hasher().hash_one(id.as_str());
-            let (code, payload) = names.code_and_payload(id, hash, usize::MAX).unwrap();
+            let key = IdKey::of(id);
+            let (code, payload) = names.code_and_payload(key, key.hash(), usize::MAX).unwrap();
             assert_eq!((code as usize, *payload), (i, i as u32 * 3));
             assert_eq!(names.get(code), id);
         }

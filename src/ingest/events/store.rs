@@ -9,7 +9,7 @@ use super::options::EventOptions;
 use super::plan::{col_names as c, BAD, DAY, PARSED_VALUE, RAW_TS, RAW_VALUE};
 use crate::error::InputError;
 use crate::ingest::activity::{
-    hasher, head, Events, Member, Names, HEAD_BYTES, NO_VALUE, VALUE_SCALE,
+    hasher, Events, IdKey, Member, Names, HEAD_BYTES, NO_VALUE, VALUE_SCALE,
 };
 
 /// A limit of the codes passed while storing events, with the value that passed it.
@@ -75,9 +75,9 @@ const FULL: u32 = u32::MAX - 1;
 
 /// One good row, with the hash of its user id.
 pub(super) struct Row<'a> {
-    user: &'a str,
+    user: IdKey<'a>,
     user_hash: u64,
-    account: &'a str,
+    account: IdKey<'a>,
     event: &'a str,
     day: i32,
     value: Option<f64>,
@@ -131,14 +131,14 @@ impl<'a> Rows<'a> {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn push(
         &mut self,
-        user: &'a str,
-        account: &'a str,
+        user: IdKey<'a>,
+        account: IdKey<'a>,
         event: &'a str,
         day: i32,
         value: Option<f64>,
         raw: u64,
     ) {
-        let user_hash = hasher().hash_one(user);
+        let user_hash = user.hash();
         self.shards[((user_hash >> 32) & 1) as usize].push(Row {
             user,
             user_hash,
@@ -167,63 +167,17 @@ pub(super) fn raw_text_hash(text: Option<&str>) -> u64 {
 /// The hash of a null cell.
 const NULL_CELL: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// An id column as text: a text column, or integers written as the scan would cast them
-/// (decimal, `-` for negatives), all into one buffer.
-enum IdTexts {
-    /// A text column: read from the batch.
-    Text,
-    Integers {
-        text: String,
-        /// Each row's span in `text`; `None` for null.
-        spans: Vec<Option<(u32, u32)>>,
-    },
+/// The ids of an id column as the tables key them: texts, or integers (an integer column).
+fn id_keys(column: &Column) -> PolarsResult<Box<dyn Iterator<Item = Option<IdKey<'_>>> + '_>> {
+    Ok(if column.dtype().is_string() {
+        Box::new(column.str()?.iter().map(|id| id.map(IdKey::of)))
+    } else {
+        Box::new(column.i64()?.iter().map(|id| id.map(IdKey::Int)))
+    })
 }
 
-impl IdTexts {
-    fn of(column: &Column) -> PolarsResult<Self> {
-        if column.dtype().is_string() {
-            return Ok(IdTexts::Text);
-        }
-        let values = column.i64()?;
-        let mut text = String::with_capacity(values.len() * 8);
-        let mut buffer = itoa::Buffer::new();
-        let spans = values
-            .iter()
-            .map(|v| {
-                v.map(|v| {
-                    let start = text.len() as u32;
-                    text.push_str(buffer.format(v));
-                    (start, text.len() as u32)
-                })
-            })
-            .collect();
-        Ok(IdTexts::Integers { text, spans })
-    }
-
-    /// The ids of rows `offset..offset + len` of the batch, whose own rows are `part`'s.
-    fn rows<'a>(
-        &'a self,
-        part: &'a Column,
-        offset: usize,
-        len: usize,
-    ) -> PolarsResult<Box<dyn Iterator<Item = Option<&'a str>> + 'a>> {
-        Ok(match self {
-            IdTexts::Text => Box::new(part.str()?.iter()),
-            IdTexts::Integers { text, spans } => Box::new(
-                spans[offset..offset + len]
-                    .iter()
-                    .map(move |span| span.map(|(a, b)| &text[a as usize..b as usize])),
-            ),
-        })
-    }
-}
-
-/// The good rows of `batch[offset..offset + len]` for each shard, and its bad rows.
-fn split_rows<'a>(
-    part: &'a DataFrame,
-    (users, accounts): (&'a IdTexts, &'a IdTexts),
-    offset: usize,
-) -> PolarsResult<Rows<'a>> {
+/// The good rows of `part` for each shard, and its bad rows.
+fn split_rows(part: &DataFrame) -> PolarsResult<Rows<'_>> {
     let len = part.height();
     let raw = raw_hashes(part.column(RAW_TS)?)?
         .into_iter()
@@ -235,8 +189,8 @@ fn split_rows<'a>(
         .bool()?
         .iter()
         .zip(part.column(DAY)?.i32()?.iter())
-        .zip(users.rows(part.column(c::USER)?, offset, len)?)
-        .zip(accounts.rows(part.column(c::ACCOUNT)?, offset, len)?)
+        .zip(id_keys(part.column(c::USER)?)?)
+        .zip(id_keys(part.column(c::ACCOUNT)?)?)
         .zip(part.column(c::EVENT)?.str()?.iter())
         .zip(part.column(PARSED_VALUE)?.f64()?.iter())
         .zip(raw);
@@ -268,16 +222,9 @@ impl Loader {
     /// Store one batch: its good rows are split by user between the two shards (each half of
     /// the batch on its own thread), and the shards store theirs on two threads.
     pub(super) fn add(&mut self, batch: &DataFrame) -> PolarsResult<()> {
-        let (user_column, account_column) = (batch.column(c::USER)?, batch.column(c::ACCOUNT)?);
-        let (users, accounts) =
-            rayon::join(|| IdTexts::of(user_column), || IdTexts::of(account_column));
-        let ids = (&users?, &accounts?);
         let half = batch.height() / 2;
         let (early, late) = (batch.slice(0, half), batch.slice(half as i64, usize::MAX));
-        let (early, late) = rayon::join(
-            || split_rows(&early, ids, 0),
-            || split_rows(&late, ids, half),
-        );
+        let (early, late) = rayon::join(|| split_rows(&early), || split_rows(&late));
         let (mut early, late) = (early?, late?);
         if let Ok(fallback) = batch.column(super::plan::FALLBACK) {
             let bad = batch.column(super::plan::BAD)?.bool()?;
@@ -518,8 +465,9 @@ impl Shard {
     }
 }
 
-/// Kept with each user: the member it was last seen as and that account's text, to skip the
-/// account and pair lookups while a user stays in one account (the usual case).
+/// Kept with each user: the member it was last seen as and that account's key (length and
+/// head, as a table slot keeps them), to skip the account and pair lookups while a user stays
+/// in one account (the usual case).
 #[derive(Clone, Copy)]
 struct LastAccount {
     member: u32,
@@ -540,21 +488,29 @@ impl Default for LastAccount {
 impl Ids {
     /// The member code of a user in an account; `None` past `FULL` distinct ids.
     #[inline]
-    fn member(&mut self, user: &str, user_hash: u64, account: &str) -> Option<u32> {
+    fn member(&mut self, user: IdKey, user_hash: u64, account: IdKey) -> Option<u32> {
         let limit = FULL as usize;
         let (user, last) = self.users.code_and_payload(user, user_hash, limit)?;
+        let (len, first) = account.len_and_head();
         if last.member != u32::MAX
-            && last.len as usize == account.len()
-            && last.head == head(account)
-            && (account.len() <= HEAD_BYTES
-                || self
-                    .accounts
-                    .get(self.members[last.member as usize].account)
-                    == account)
+            && last.len == len
+            && last.head == first
+            && match account {
+                IdKey::Int(_) => true,
+                IdKey::Text(text) => {
+                    text.len() <= HEAD_BYTES
+                        || self
+                            .accounts
+                            .get(self.members[last.member as usize].account)
+                            == text
+                }
+            }
         {
             return Some(last.member);
         }
-        let account_code = self.accounts.code(account, limit)?;
+        let (account_code, _) = self
+            .accounts
+            .code_and_payload(account, account.hash(), limit)?;
         let key = (u64::from(user) << 32) | u64::from(account_code);
         let next = self.members.len() as u32;
         if next == FULL {
@@ -569,8 +525,8 @@ impl Ids {
         }
         *last = LastAccount {
             member,
-            len: account.len() as u32,
-            head: head(account),
+            len,
+            head: first,
         };
         Some(member)
     }
@@ -616,8 +572,10 @@ mod tests {
             members: Vec::new(),
             member_codes: hashbrown::HashMap::with_hasher(hasher()),
         };
-        let mut member =
-            |user: &str, account: &str| ids.member(user, hasher().hash_one(user), account).unwrap();
+        let mut member = |user: &str, account: &str| {
+            let (user, account) = (IdKey::of(user), IdKey::of(account));
+            ids.member(user, user.hash(), account).unwrap()
+        };
         let long = "account-with-a-long-name-1";
         let long_too = "account-with-a-long-name-2";
         assert_eq!(member("u1", long), 0);
@@ -628,6 +586,12 @@ mod tests {
         assert_eq!(member("u2", "a"), 2);
         assert_eq!(member("u1", "a"), 3);
         assert_eq!(member("u2", "a"), 2);
+        // An integer account: the one its text names.
+        assert_eq!(member("u2", "12"), 4);
+        assert_eq!(member("7", "12"), 5);
+        // Integer keys (an integer column) are the ids their texts name.
+        let (seven, twelve) = (IdKey::Int(7), IdKey::Int(12));
+        assert_eq!(ids.member(seven, seven.hash(), twelve), Some(5));
         assert_eq!(
             ids.members,
             [
@@ -646,6 +610,14 @@ mod tests {
                 Member {
                     user: 0,
                     account: 2
+                },
+                Member {
+                    user: 1,
+                    account: 3
+                },
+                Member {
+                    user: 2,
+                    account: 3
                 },
             ]
         );

@@ -25,6 +25,7 @@ use super::options::EventOptions;
 use super::plan::{FilePlan, TimestampKind};
 use super::store::{raw_hash, raw_text_hash, Loader, Rows};
 use crate::error::InputError;
+use crate::ingest::activity::IdKey;
 use crate::ingest::source::{FileFormat, InputFile};
 use crate::ingest::timestamp::{DayReader, TimestampFamily};
 use crate::progress::Counter;
@@ -524,7 +525,8 @@ impl<'a> PartReader<'a, '_> {
         }
         self.rows.fallback += u64::from(fallback);
         let raw = raw_hash(raw_text_hash(raw_ts), raw_text_hash(raw_value));
-        self.rows.push(user, account, event, day, value, raw);
+        self.rows
+            .push(IdKey::of(user), IdKey::of(account), event, day, value, raw);
         Ok(())
     }
 }
