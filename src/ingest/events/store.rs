@@ -206,6 +206,102 @@ fn split_rows(part: &DataFrame) -> PolarsResult<Rows<'_>> {
     Ok(out)
 }
 
+/// A batch whose ids are integer columns, read column by column (no row records): each row's
+/// shard (0 for a bad row), user hash and raw hash, computed on two threads, and the columns.
+struct IntegerBatch<'a> {
+    shard_of: Vec<u8>,
+    user_hash: Vec<u64>,
+    raw: Vec<u64>,
+    day: &'a [i32],
+    user: &'a [i64],
+    account: &'a [i64],
+    event: &'a <StringType as PolarsDataType>::Array,
+    value: &'a <Float64Type as PolarsDataType>::Array,
+}
+
+impl<'a> IntegerBatch<'a> {
+    /// The batch's columns, when its ids are integers (else the rows are read as records).
+    fn of(batch: &'a DataFrame) -> PolarsResult<Option<(Self, u64)>> {
+        let (user, account) = (batch.column(c::USER)?, batch.column(c::ACCOUNT)?);
+        if user.dtype() != &DataType::Int64 || account.dtype() != &DataType::Int64 {
+            return Ok(None);
+        }
+        let one = |column: &'a Column| column.as_materialized_series().n_chunks() == 1;
+        let columns = [BAD, DAY, c::USER, c::ACCOUNT, c::EVENT, PARSED_VALUE];
+        if !columns.iter().all(|name| batch.column(name).is_ok_and(one)) {
+            return Ok(None);
+        }
+        let bad = batch.column(BAD)?.bool()?.downcast_as_array();
+        let day = batch.column(DAY)?.i32()?.downcast_as_array();
+        let user = user.i64()?.downcast_as_array();
+        let account = account.i64()?.downcast_as_array();
+        let event = batch.column(c::EVENT)?.str()?.downcast_as_array();
+        let value = batch.column(PARSED_VALUE)?.f64()?.downcast_as_array();
+        let raw_ts = raw_hashes(batch.column(RAW_TS)?)?;
+        let raw_value = raw_hashes(batch.column(RAW_VALUE)?)?;
+        let n = batch.height();
+        let (mut shard_of, mut user_hash, mut raw) = (vec![0u8; n], vec![0u64; n], vec![0u64; n]);
+        let fill = |from: usize, shard_of: &mut [u8], user_hash: &mut [u64], raw: &mut [u64]| {
+            let mut bad_rows = 0;
+            for k in 0..shard_of.len() {
+                let i = from + k;
+                let good = bad.validity().is_none_or(|v| v.get_bit(i))
+                    && !bad.value(i)
+                    && day.validity().is_none_or(|v| v.get_bit(i))
+                    && user.validity().is_none_or(|v| v.get_bit(i))
+                    && account.validity().is_none_or(|v| v.get_bit(i))
+                    && event.get(i).is_some();
+                if !good {
+                    bad_rows += 1;
+                    continue;
+                }
+                let hash = IdKey::Int(user.value(i)).hash();
+                user_hash[k] = hash;
+                shard_of[k] = ((hash >> 32) & 1) as u8 + 1;
+                raw[k] = raw_hash(raw_ts[i], raw_value[i]);
+            }
+            bad_rows
+        };
+        let half = n / 2;
+        let (shards, later_shards) = shard_of.split_at_mut(half);
+        let (hashes, later_hashes) = user_hash.split_at_mut(half);
+        let (raws, later_raws) = raw.split_at_mut(half);
+        let (bad_early, bad_late) = rayon::join(
+            || fill(0, shards, hashes, raws),
+            || fill(half, later_shards, later_hashes, later_raws),
+        );
+        let batch = IntegerBatch {
+            shard_of,
+            user_hash,
+            raw,
+            day: day.values(),
+            user: user.values(),
+            account: account.values(),
+            event,
+            value,
+        };
+        Ok(Some((batch, bad_early + bad_late)))
+    }
+
+    /// Row `i` (a good one) as the store reads it.
+    #[inline]
+    fn row(&self, i: usize) -> Row<'a> {
+        Row {
+            user: IdKey::Int(self.user[i]),
+            user_hash: self.user_hash[i],
+            account: IdKey::Int(self.account[i]),
+            event: self.event.value(i),
+            day: self.day[i],
+            value: self
+                .value
+                .validity()
+                .is_none_or(|v| v.get_bit(i))
+                .then(|| self.value.value(i)),
+            raw: self.raw[i],
+        }
+    }
+}
+
 /// How far ahead a shard prefetches the table slot of a user id.
 const PREFETCH_ROWS: usize = 8;
 
@@ -222,6 +318,19 @@ impl Loader {
     /// Store one batch: its good rows are split by user between the two shards (each half of
     /// the batch on its own thread), and the shards store theirs on two threads.
     pub(super) fn add(&mut self, batch: &DataFrame) -> PolarsResult<()> {
+        let fallback = batch.column(super::plan::FALLBACK).is_ok();
+        if !fallback {
+            if let Some((columns, bad)) = IntegerBatch::of(batch)? {
+                self.bad_rows += bad;
+                let [first, second] = &mut self.shards;
+                rayon::join(
+                    || first.add_columns(&columns, 0),
+                    || second.add_columns(&columns, 1),
+                );
+                self.failure = first.failure.clone().or_else(|| second.failure.clone());
+                return Ok(());
+            }
+        }
         let half = batch.height() / 2;
         let (early, late) = (batch.slice(0, half), batch.slice(half as i64, usize::MAX));
         let (early, late) = rayon::join(|| split_rows(&early), || split_rows(&late));
@@ -434,34 +543,60 @@ impl Shard {
 
     /// Store the rows of this shard's users.
     fn add(&mut self, rows: &[Row], shard: u64) {
-        // Codes are the shard's own: the shard is part of the fingerprint.
-        let quality = fingerprint_hasher();
         for (i, row) in rows.iter().enumerate() {
             if let Some(ahead) = rows.get(i + PREFETCH_ROWS) {
                 self.ids.users.prefetch(ahead.user_hash);
             }
-            let Some(member) = self.ids.member(row.user, row.user_hash, row.account) else {
-                self.failure = Some(Failure::Ids(row.user.to_string()));
+            if !self.store_one(row, shard) {
                 break;
-            };
-            let Some(event) = self.event_names.code(row.event, MAX_EVENT_NAMES) else {
-                self.failure = Some(Failure::EventNames(row.event.to_string()));
-                break;
-            };
-            self.first_day = self.first_day.min(row.day);
-            self.last_day = self.last_day.max(row.day);
-            self.events.day.push(row.day);
-            self.events.member.push(member);
-            self.events.event.push(event as u16);
-            if self.has_value {
-                self.events.value.push(
-                    row.value
-                        .map_or(NO_VALUE, |v| (v * VALUE_SCALE + 0.5).floor() as i64),
-                );
             }
-            self.fingerprints
-                .push(quality.hash_one((row.raw, shard, member, event)));
         }
+    }
+
+    /// Store the good rows of a batch of integer ids that are this shard's (`shard_of` 1 for
+    /// the first shard, 2 for the second).
+    fn add_columns(&mut self, batch: &IntegerBatch, shard: u64) {
+        let mine = shard as u8 + 1;
+        for i in 0..batch.shard_of.len() {
+            let ahead = i + 2 * PREFETCH_ROWS;
+            if batch.shard_of.get(ahead) == Some(&mine) {
+                self.ids.users.prefetch(batch.user_hash[ahead]);
+            }
+            if batch.shard_of[i] != mine {
+                continue;
+            }
+            if !self.store_one(&batch.row(i), shard) {
+                break;
+            }
+        }
+    }
+
+    /// Store one good row; false (and the failure kept) past a limit of codes.
+    #[inline]
+    fn store_one(&mut self, row: &Row, shard: u64) -> bool {
+        let Some(member) = self.ids.member(row.user, row.user_hash, row.account) else {
+            self.failure = Some(Failure::Ids(row.user.to_string()));
+            return false;
+        };
+        let Some(event) = self.event_names.code(row.event, MAX_EVENT_NAMES) else {
+            self.failure = Some(Failure::EventNames(row.event.to_string()));
+            return false;
+        };
+        self.first_day = self.first_day.min(row.day);
+        self.last_day = self.last_day.max(row.day);
+        self.events.day.push(row.day);
+        self.events.member.push(member);
+        self.events.event.push(event as u16);
+        if self.has_value {
+            self.events.value.push(
+                row.value
+                    .map_or(NO_VALUE, |v| (v * VALUE_SCALE + 0.5).floor() as i64),
+            );
+        }
+        // Codes are the shard's own: the shard is part of the fingerprint.
+        self.fingerprints
+            .push(fingerprint_hasher().hash_one((row.raw, shard, member, event)));
+        true
     }
 }
 

@@ -298,3 +298,90 @@ fn integer_ids_of_a_parquet_file_are_the_ids_their_text_names_in_a_csv_file() {
     assert_eq!(accounts, ["30", "70"]);
     assert_eq!(alone.users, 3);
 }
+
+#[test]
+fn a_parquet_file_of_integer_ids_with_bad_and_duplicate_rows_is_read_as_its_csv_text() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    // A null user, an unreadable timestamp, an account left empty (its user's own), a missing
+    // value, a repeated row, and a row that fails its value.
+    let timestamps = [
+        "2024-01-01T00:00:00Z",
+        "2024-01-02T00:00:00Z",
+        "not a time",
+        "2024-01-03T00:00:00Z",
+        "2024-01-03T00:00:00Z",
+        "2024-02-04T00:00:00Z",
+        "2024-02-05T00:00:00Z",
+        "2024-03-06T00:00:00Z",
+    ];
+    let users = [
+        Some(7i64),
+        None,
+        Some(8),
+        Some(9),
+        Some(9),
+        Some(-3),
+        Some(7),
+        Some(12),
+    ];
+    let accounts = [
+        Some(70i64),
+        Some(70),
+        Some(80),
+        None,
+        None,
+        Some(30),
+        Some(70),
+        Some(70),
+    ];
+    let events = ["e", "e", "e", "f", "f", "e", "g", "f"];
+    let values = ["1.5", "2", "3", "", "", "x", "0.25", "4"];
+    let mut frame = df!(
+        "timestamp" => timestamps,
+        "user_id" => users,
+        "account_id" => accounts,
+        "event" => events,
+        "value" => values.map(|v| (!v.is_empty()).then_some(v)),
+    )
+    .unwrap();
+    let parquet = dir.path().join("a.parquet");
+    ParquetWriter::new(std::fs::File::create(&parquet).unwrap())
+        .finish(&mut frame)
+        .unwrap();
+    let mut text = format!("{HEADER}\n");
+    for i in 0..timestamps.len() {
+        let id = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+        text.push_str(&format!(
+            "{},{},{},{},{}\n",
+            timestamps[i],
+            id(users[i]),
+            id(accounts[i]),
+            events[i],
+            values[i]
+        ));
+    }
+    let csv = dir.path().join("a.csv");
+    std::fs::write(&csv, text).unwrap();
+    let load = |path: &std::path::PathBuf| {
+        let files = resolve(std::slice::from_ref(path), "events").unwrap();
+        let mut activity = load_with(
+            &EventSource::Files(files),
+            &options(true),
+            &Progress::new(true),
+            Readers::Fastest,
+        )
+        .unwrap();
+        // Where a skipped row was seen is said in each file's own terms (line or row).
+        activity.skipped_examples.clear();
+        (
+            summary(&activity),
+            activity.skipped_rows,
+            activity.duplicate_rows,
+        )
+    };
+    let (from_parquet, from_csv) = (load(&parquet), load(&csv));
+    assert_eq!(from_parquet, from_csv);
+    // Three rows skipped (no user, no time, a bad value), one duplicate.
+    assert_eq!((from_parquet.1, from_parquet.2), (3, 1));
+}
