@@ -428,9 +428,10 @@ impl Loader {
 
 impl Events {
     /// These events and `other`'s (whose event codes are `codes[code]` here and members
-    /// `members` more) as one set of columns in event-code order, each column built and its
-    /// sources freed before the next: the events of one code are together, so that a metric
-    /// of one event reads only its events. Returns where each code's events start.
+    /// `members` more) as one set of columns in event-code order: the events of one code are
+    /// together, so that a metric of one event reads only its events. The day and member
+    /// columns are built on one thread, the value and event columns on the other, each freeing
+    /// its sources as it goes. Returns where each code's events start.
     fn sort_by_event(&mut self, other: Events, codes: &[u16], members: u32) -> Vec<usize> {
         let names = codes
             .iter()
@@ -448,62 +449,68 @@ impl Events {
         for c in 0..names {
             starts[c + 1] += starts[c];
         }
-        let (mine, theirs) = (&self.event, &other.event);
-        // One column of both: each value at the next place of its code.
-        fn place<T: Copy + Default>(
-            starts: &[usize],
-            (mine, theirs): (&[u16], &[u16]),
-            codes: &[u16],
-            (first, second): (Vec<T>, Vec<T>),
-            second_value: impl Fn(T) -> T,
-        ) -> Vec<T> {
-            if first.is_empty() && second.is_empty() {
-                return Vec::new();
-            }
-            let mut next = starts[..starts.len() - 1].to_vec();
-            let mut out = vec![T::default(); starts[starts.len() - 1]];
-            for (&value, &c) in first.iter().zip(mine) {
-                let at = &mut next[c as usize];
-                out[*at] = value;
-                *at += 1;
-            }
-            drop(first);
-            for (&value, &c) in second.iter().zip(theirs) {
-                let at = &mut next[codes[c as usize] as usize];
-                out[*at] = second_value(value);
-                *at += 1;
-            }
-            out
-        }
+        let Events {
+            day,
+            member,
+            event: mine,
+            value,
+        } = std::mem::take(self);
+        let Events {
+            day: other_day,
+            member: other_member,
+            event: theirs,
+            value: other_value,
+        } = other;
         let both = (mine.as_slice(), theirs.as_slice());
-        self.day = place(
-            &starts,
-            both,
-            codes,
-            (std::mem::take(&mut self.day), other.day),
-            |d| d,
-        );
-        self.member = place(
-            &starts,
-            both,
-            codes,
-            (std::mem::take(&mut self.member), other.member),
-            |m| m + members,
-        );
-        self.value = place(
-            &starts,
-            both,
-            codes,
-            (std::mem::take(&mut self.value), other.value),
-            |v| v,
+        let at = starts.as_slice();
+        let ((day, member), value) = rayon::join(
+            || {
+                let day = place(at, both, codes, (day, other_day), |d| d);
+                let member = place(at, both, codes, (member, other_member), |m| m + members);
+                (day, member)
+            },
+            || place(at, both, codes, (value, other_value), |v| v),
         );
         let mut event = Vec::with_capacity(starts[names]);
         for c in 0..names {
             event.resize(starts[c + 1], c as u16);
         }
-        self.event = event;
+        *self = Events {
+            day,
+            member,
+            event,
+            value,
+        };
         starts
     }
+}
+
+/// One column of two shards' events in event-code order: each value at the next place of its
+/// code (the second shard's codes are `codes[code]`, its values `second_value(value)`).
+fn place<T: Copy + Default>(
+    starts: &[usize],
+    (mine, theirs): (&[u16], &[u16]),
+    codes: &[u16],
+    (first, second): (Vec<T>, Vec<T>),
+    second_value: impl Fn(T) -> T,
+) -> Vec<T> {
+    if first.is_empty() && second.is_empty() {
+        return Vec::new();
+    }
+    let mut next = starts[..starts.len() - 1].to_vec();
+    let mut out = vec![T::default(); starts[starts.len() - 1]];
+    for (&value, &c) in first.iter().zip(mine) {
+        let at = &mut next[c as usize];
+        out[*at] = value;
+        *at += 1;
+    }
+    drop(first);
+    for (&value, &c) in second.iter().zip(theirs) {
+        let at = &mut next[codes[c as usize] as usize];
+        out[*at] = second_value(value);
+        *at += 1;
+    }
+    out
 }
 
 /// The merged store: one shard's columns holding every event, with the number of distinct
