@@ -65,6 +65,11 @@ impl Progress {
         Counter(Some(bar))
     }
 
+    /// A warning: shown whatever the progress setting, since it may explain why a run stops.
+    pub fn warning(&self, message: &str) {
+        eprintln!("nsm: warning: {message}");
+    }
+
     pub fn stage(&self, message: &str) {
         if let Some(start) = self.timings {
             eprintln!("nsm: [{:8.3} s] {message}", start.elapsed().as_secs_f64());

@@ -6,6 +6,7 @@
 
 mod bad_rows;
 mod direct;
+mod memory;
 mod options;
 mod plan;
 mod store;
@@ -72,6 +73,11 @@ fn load_with(
         }
     }
     let mut plans = file_plans(source, options)?;
+    if let Some(warning) =
+        memory::available().and_then(|free| memory::warning(memory::expected_rows(&plans), free))
+    {
+        progress.warning(&warning);
+    }
     let has_account = plans.iter().any(|p| p.has_account);
     let has_value = plans.iter().any(|p| p.has_value);
     let direct = if readers == Readers::General {

@@ -305,6 +305,10 @@ impl<'a> IntegerBatch<'a> {
 /// How far ahead a shard prefetches the table slot of a user id.
 const PREFETCH_ROWS: usize = 8;
 
+/// The rows of a batch made into row records (about 100 bytes each) at a time: a Parquet
+/// row group arrives as one batch of a million rows or more.
+const RECORDS_AT_ONCE: usize = 1 << 16;
+
 impl Loader {
     pub(super) fn new(has_value: bool) -> Loader {
         Loader {
@@ -316,7 +320,7 @@ impl Loader {
     }
 
     /// Store one batch: its good rows are split by user between the two shards (each half of
-    /// the batch on its own thread), and the shards store theirs on two threads.
+    /// a slice of the batch on its own thread), and the shards store theirs on two threads.
     pub(super) fn add(&mut self, batch: &DataFrame) -> PolarsResult<()> {
         let fallback = batch.column(super::plan::FALLBACK).is_ok();
         if !fallback {
@@ -331,6 +335,16 @@ impl Loader {
                 return Ok(());
             }
         }
+        let mut from = 0;
+        while from < batch.height() && self.failure.is_none() {
+            self.add_records(&batch.slice(from as i64, RECORDS_AT_ONCE))?;
+            from += RECORDS_AT_ONCE;
+        }
+        Ok(())
+    }
+
+    /// Store part of a batch as row records.
+    fn add_records(&mut self, batch: &DataFrame) -> PolarsResult<()> {
         let half = batch.height() / 2;
         let (early, late) = (batch.slice(0, half), batch.slice(half as i64, usize::MAX));
         let (early, late) = rayon::join(|| split_rows(&early), || split_rows(&late));
