@@ -62,16 +62,39 @@ pub(super) fn available() -> Option<u64> {
                 .ok()
         })?
         * 1024;
-    let group = |name: &str| {
-        std::fs::read_to_string(Path::new("/sys/fs/cgroup").join(name))
+    Some(available.min(group_headroom().unwrap_or(u64::MAX)))
+}
+
+/// What the process's control group still allows (its limit less its use), from cgroup v2
+/// (`memory.max`) or v1 (`memory.limit_in_bytes`); `None` without a limit that can be read.
+fn group_headroom() -> Option<u64> {
+    let number = |path: &Path| {
+        std::fs::read_to_string(path)
             .ok()
             .and_then(|text| text.trim().parse::<u64>().ok())
     };
-    let headroom = match (group("memory.max"), group("memory.current")) {
-        (Some(max), Some(current)) => max.saturating_sub(current),
-        _ => u64::MAX,
-    };
-    Some(available.min(headroom))
+    let groups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    groups
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let path = path.trim().trim_start_matches('/');
+            let (dir, max, current) = if controllers.is_empty() {
+                (
+                    Path::new("/sys/fs/cgroup").join(path),
+                    "memory.max",
+                    "memory.current",
+                )
+            } else if controllers.split(',').any(|c| c == "memory") {
+                let dir = Path::new("/sys/fs/cgroup/memory").join(path);
+                (dir, "memory.limit_in_bytes", "memory.usage_in_bytes")
+            } else {
+                return None;
+            };
+            Some(number(&dir.join(max))?.saturating_sub(number(&dir.join(current))?))
+        })
+        .min()
 }
 
 /// The warning for `rows` events when `available` bytes are left, if they would not fit.
