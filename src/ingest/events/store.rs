@@ -219,6 +219,40 @@ struct IntegerBatch<'a> {
     value: &'a <Float64Type as PolarsDataType>::Array,
 }
 
+/// The raw cells of a column for the row fingerprints: hashed as [`raw_hashes`] hashes them,
+/// row by row from a typed array where the column has one chunk of 64-bit integers or floats.
+enum RawCells<'a> {
+    Int(&'a <Int64Type as PolarsDataType>::Array),
+    Float(&'a <Float64Type as PolarsDataType>::Array),
+    Hashed(Vec<u64>),
+}
+
+impl<'a> RawCells<'a> {
+    fn of(column: &'a Column) -> PolarsResult<Self> {
+        let one = column.as_materialized_series().n_chunks() == 1;
+        Ok(match column.dtype() {
+            DataType::Int64 if one => RawCells::Int(column.i64()?.downcast_as_array()),
+            DataType::Float64 if one => RawCells::Float(column.f64()?.downcast_as_array()),
+            _ => RawCells::Hashed(raw_hashes(column)?),
+        })
+    }
+
+    /// The hash of row `i`'s cell (the same as [`raw_hashes`] gives).
+    #[inline]
+    fn hash(&self, i: usize) -> u64 {
+        match self {
+            RawCells::Int(a) if a.validity().is_none_or(|v| v.get_bit(i)) => {
+                fingerprint_hasher().hash_one(a.value(i))
+            }
+            RawCells::Float(a) if a.validity().is_none_or(|v| v.get_bit(i)) => {
+                fingerprint_hasher().hash_one(a.value(i).to_bits())
+            }
+            RawCells::Int(_) | RawCells::Float(_) => NULL_CELL,
+            RawCells::Hashed(hashes) => hashes[i],
+        }
+    }
+}
+
 impl<'a> IntegerBatch<'a> {
     /// The batch's columns, when its ids are integers (else the rows are read as records).
     fn of(batch: &'a DataFrame) -> PolarsResult<Option<(Self, u64)>> {
@@ -237,8 +271,8 @@ impl<'a> IntegerBatch<'a> {
         let account = account.i64()?.downcast_as_array();
         let event = batch.column(c::EVENT)?.str()?.downcast_as_array();
         let value = batch.column(PARSED_VALUE)?.f64()?.downcast_as_array();
-        let raw_ts = raw_hashes(batch.column(RAW_TS)?)?;
-        let raw_value = raw_hashes(batch.column(RAW_VALUE)?)?;
+        let raw_ts = RawCells::of(batch.column(RAW_TS)?)?;
+        let raw_value = RawCells::of(batch.column(RAW_VALUE)?)?;
         let n = batch.height();
         let (mut shard_of, mut user_hash, mut raw) = (vec![0u8; n], vec![0u64; n], vec![0u64; n]);
         let fill = |from: usize, shard_of: &mut [u8], user_hash: &mut [u64], raw: &mut [u64]| {
@@ -258,7 +292,7 @@ impl<'a> IntegerBatch<'a> {
                 let hash = IdKey::Int(user.value(i)).hash();
                 user_hash[k] = hash;
                 shard_of[k] = ((hash >> 32) & 1) as u8 + 1;
-                raw[k] = raw_hash(raw_ts[i], raw_value[i]);
+                raw[k] = raw_hash(raw_ts.hash(i), raw_value.hash(i));
             }
             bad_rows
         };
@@ -537,10 +571,58 @@ pub(super) struct Merged {
     pub(super) event_starts: Vec<usize>,
 }
 
-/// The number of fingerprints equal to the one before them in sorted order.
+/// The number of fingerprints equal to one before them in sorted order (their number less the
+/// distinct ones).
 fn duplicates(mut fingerprints: Vec<u64>) -> u64 {
-    fingerprints.sort_unstable();
-    fingerprints.windows(2).filter(|w| w[0] == w[1]).count() as u64
+    repeats(&mut fingerprints, u64::BITS)
+}
+
+/// Parts of at most this many fingerprints are sorted (in cache) rather than split further.
+const SORT_AT: usize = 512;
+
+/// [`duplicates`] of fingerprints whose bits above the lowest `bits` are all equal: split in
+/// place into 256 parts by the next 8 bits (equal fingerprints land in one part), each part
+/// counted the same way, down to parts small enough to sort. Fingerprints are hashes, spread
+/// evenly over the parts, so that this is two passes over the memory and sorts that stay in
+/// cache, where sorting the whole costs some 23 passes over 5M.
+fn repeats(v: &mut [u64], bits: u32) -> u64 {
+    if v.len() <= SORT_AT || bits == 0 {
+        v.sort_unstable();
+        return v.windows(2).filter(|w| w[0] == w[1]).count() as u64;
+    }
+    let shift = bits - 8;
+    let digit = |x: u64| ((x >> shift) & 0xff) as usize;
+    let mut ends = [0usize; 256];
+    for &x in v.iter() {
+        ends[digit(x)] += 1;
+    }
+    let mut starts = [0usize; 256];
+    let mut at = 0;
+    for (start, end) in starts.iter_mut().zip(ends.iter_mut()) {
+        *start = at;
+        at += *end;
+        *end = at;
+    }
+    // Each part's first place not yet holding one of its own; a fingerprint taken from there
+    // goes to its part's next such place, and the one it displaces onwards, until one of this
+    // part's own comes back.
+    let mut next = starts;
+    for part in 0..256 {
+        while next[part] < ends[part] {
+            let mut x = v[next[part]];
+            let mut to = digit(x);
+            while to != part {
+                std::mem::swap(&mut x, &mut v[next[to]]);
+                next[to] += 1;
+                to = digit(x);
+            }
+            v[next[part]] = x;
+            next[part] += 1;
+        }
+    }
+    (0..256)
+        .map(|part| repeats(&mut v[starts[part]..ends[part]], shift))
+        .sum()
 }
 
 impl Shard {
@@ -719,6 +801,42 @@ fn raw_hashes(column: &Column) -> PolarsResult<Vec<u64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The count by sorting the whole, as [`duplicates`] must give.
+    fn sorted_count(mut v: Vec<u64>) -> u64 {
+        v.sort_unstable();
+        v.windows(2).filter(|w| w[0] == w[1]).count() as u64
+    }
+
+    #[test]
+    fn duplicates_are_counted_as_a_full_sort_counts_them() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let state = fingerprint_hasher();
+        for (n, distinct) in [(0, 1), (1, 1), (600, 1), (5_000, 4_000), (300_000, 200_000)] {
+            // Hashes of `distinct` keys, some drawn more than once.
+            let v: Vec<u64> = (0..n)
+                .map(|_| state.hash_one(rng.random_range(0..distinct)))
+                .collect();
+            let expected = sorted_count(v.clone());
+            assert_eq!(duplicates(v), expected, "{n} fingerprints of {distinct}");
+        }
+        // Fingerprints that share their top bytes (and so one part, level after level), some
+        // exactly equal many times over.
+        let mut v: Vec<u64> = (0..100_000u64)
+            .map(|i| (0xabcd << 48) | (i % 70_000))
+            .collect();
+        v.extend(std::iter::repeat_n(u64::MAX, 3_000));
+        v.extend(std::iter::repeat_n(0, 2_000));
+        // 256 values in the top byte alone, 19 or 20 times each; the 20 zeros join the 2,000.
+        v.extend((0..5_000u64).map(|i| (i % 256) << 56));
+        let expected = sorted_count(v.clone());
+        assert_eq!(
+            expected,
+            30_000 + 2_999 + (2_020 - 1) + (135 * 19 + 120 * 18)
+        );
+        assert_eq!(duplicates(v), expected);
+    }
 
     #[test]
     fn a_user_in_two_accounts_is_two_members() {
