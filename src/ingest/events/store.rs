@@ -206,10 +206,12 @@ fn split_rows(part: &DataFrame) -> PolarsResult<Rows<'_>> {
     Ok(out)
 }
 
-/// A batch whose ids are integer columns, read column by column (no row records): each row's
-/// shard (0 for a bad row), user hash and raw hash, computed on two threads, and the columns.
+/// A batch whose ids are integer columns, read column by column (no row records): the good
+/// rows of each shard in order, and each row's user hash and raw hash, computed on two
+/// threads, and the columns.
 struct IntegerBatch<'a> {
-    shard_of: Vec<u8>,
+    /// For each half of the batch, the good rows of each shard.
+    rows: [[Vec<u32>; 2]; 2],
     user_hash: Vec<u64>,
     raw: Vec<u64>,
     day: &'a [i32],
@@ -274,10 +276,14 @@ impl<'a> IntegerBatch<'a> {
         let raw_ts = RawCells::of(batch.column(RAW_TS)?)?;
         let raw_value = RawCells::of(batch.column(RAW_VALUE)?)?;
         let n = batch.height();
-        let (mut shard_of, mut user_hash, mut raw) = (vec![0u8; n], vec![0u64; n], vec![0u64; n]);
-        let fill = |from: usize, shard_of: &mut [u8], user_hash: &mut [u64], raw: &mut [u64]| {
-            let mut bad_rows = 0;
-            for k in 0..shard_of.len() {
+        let (mut user_hash, mut raw) = (vec![0u64; n], vec![0u64; n]);
+        // The rows of a half that are each shard's: both lists are written, and the one of
+        // the row's shard moves on (no branch on a hash, which is right half the time).
+        let fill = |from: usize, user_hash: &mut [u64], raw: &mut [u64]| {
+            let len = user_hash.len();
+            let mut rows = [vec![0u32; len], vec![0u32; len]];
+            let mut counts = [0usize; 2];
+            for k in 0..len {
                 let i = from + k;
                 let good = bad.validity().is_none_or(|v| v.get_bit(i))
                     && !bad.value(i)
@@ -286,26 +292,31 @@ impl<'a> IntegerBatch<'a> {
                     && account.validity().is_none_or(|v| v.get_bit(i))
                     && event.get(i).is_some();
                 if !good {
-                    bad_rows += 1;
                     continue;
                 }
                 let hash = IdKey::Int(user.value(i)).hash();
                 user_hash[k] = hash;
-                shard_of[k] = ((hash >> 32) & 1) as u8 + 1;
                 raw[k] = raw_hash(raw_ts.hash(i), raw_value.hash(i));
+                let shard = ((hash >> 32) & 1) as usize;
+                rows[0][counts[0]] = i as u32;
+                rows[1][counts[1]] = i as u32;
+                counts[shard] += 1;
             }
-            bad_rows
+            let bad_rows = (len - counts[0] - counts[1]) as u64;
+            let [mut first, mut second] = rows;
+            first.truncate(counts[0]);
+            second.truncate(counts[1]);
+            ([first, second], bad_rows)
         };
         let half = n / 2;
-        let (shards, later_shards) = shard_of.split_at_mut(half);
         let (hashes, later_hashes) = user_hash.split_at_mut(half);
         let (raws, later_raws) = raw.split_at_mut(half);
-        let (bad_early, bad_late) = rayon::join(
-            || fill(0, shards, hashes, raws),
-            || fill(half, later_shards, later_hashes, later_raws),
+        let ((early, bad_early), (late, bad_late)) = rayon::join(
+            || fill(0, hashes, raws),
+            || fill(half, later_hashes, later_raws),
         );
         let batch = IntegerBatch {
-            shard_of,
+            rows: [early, late],
             user_hash,
             raw,
             day: day.values(),
@@ -625,6 +636,42 @@ fn repeats(v: &mut [u64], bits: u32) -> u64 {
         .sum()
 }
 
+/// The event codes of the text views of one batch's event column seen so far: a view (the
+/// whole text when short, else its length, head and place in the batch's buffers) stands for
+/// one text, so a row whose view is here needs no lookup of its text.
+struct ViewCodes {
+    views: [u128; VIEW_SLOTS],
+    codes: [u32; VIEW_SLOTS],
+}
+
+const VIEW_SLOTS: usize = 64;
+
+impl Default for ViewCodes {
+    fn default() -> Self {
+        ViewCodes {
+            views: [0; VIEW_SLOTS],
+            codes: [u32::MAX; VIEW_SLOTS],
+        }
+    }
+}
+
+impl ViewCodes {
+    /// The code of the text `name` whose view is `key`, looked up in `names` (and kept) when
+    /// the view's slot holds another.
+    #[inline]
+    fn code(&mut self, key: u128, name: &str, names: &mut Names) -> Option<u32> {
+        let folded = (key as u64) ^ ((key >> 64) as u64);
+        let slot = (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize;
+        if self.codes[slot] != u32::MAX && self.views[slot] == key {
+            return Some(self.codes[slot]);
+        }
+        let code = names.code(name, MAX_EVENT_NAMES)?;
+        self.views[slot] = key;
+        self.codes[slot] = code;
+        Some(code)
+    }
+}
+
 impl Shard {
     pub(super) fn new(has_value: bool) -> Shard {
         Shard {
@@ -650,25 +697,27 @@ impl Shard {
             if let Some(ahead) = rows.get(i + PREFETCH_ROWS) {
                 self.ids.users.prefetch(ahead.user_hash);
             }
-            if !self.store_one(row, shard) {
+            if !self.store_one(row, shard, |names| names.code(row.event, MAX_EVENT_NAMES)) {
                 break;
             }
         }
     }
 
-    /// Store the good rows of a batch of integer ids that are this shard's (`shard_of` 1 for
-    /// the first shard, 2 for the second).
+    /// Store the good rows of a batch of integer ids that are this shard's.
     fn add_columns(&mut self, batch: &IntegerBatch, shard: u64) {
-        let mine = shard as u8 + 1;
-        for i in 0..batch.shard_of.len() {
-            let ahead = i + 2 * PREFETCH_ROWS;
-            if batch.shard_of.get(ahead) == Some(&mine) {
-                self.ids.users.prefetch(batch.user_hash[ahead]);
+        let mut codes = ViewCodes::default();
+        let views = batch.event.views();
+        let mine = batch.rows.iter().flat_map(|half| &half[shard as usize]);
+        let mut ahead = mine.clone().skip(2 * PREFETCH_ROWS);
+        for &i in mine {
+            if let Some(&later) = ahead.next() {
+                self.ids.users.prefetch(batch.user_hash[later as usize]);
             }
-            if batch.shard_of[i] != mine {
-                continue;
-            }
-            if !self.store_one(&batch.row(i), shard) {
+            let i = i as usize;
+            let row = batch.row(i);
+            let view = views[i].as_u128();
+            let event = |names: &mut Names| codes.code(view, row.event, names);
+            if !self.store_one(&row, shard, event) {
                 break;
             }
         }
@@ -676,12 +725,17 @@ impl Shard {
 
     /// Store one good row; false (and the failure kept) past a limit of codes.
     #[inline]
-    fn store_one(&mut self, row: &Row, shard: u64) -> bool {
+    fn store_one(
+        &mut self,
+        row: &Row,
+        shard: u64,
+        event_code: impl FnOnce(&mut Names) -> Option<u32>,
+    ) -> bool {
         let Some(member) = self.ids.member(row.user, row.user_hash, row.account) else {
             self.failure = Some(Failure::Ids(row.user.to_string()));
             return false;
         };
-        let Some(event) = self.event_names.code(row.event, MAX_EVENT_NAMES) else {
+        let Some(event) = event_code(&mut self.event_names) else {
             self.failure = Some(Failure::EventNames(row.event.to_string()));
             return false;
         };
@@ -836,6 +890,133 @@ mod tests {
             30_000 + 2_999 + (2_020 - 1) + (135 * 19 + 120 * 18)
         );
         assert_eq!(duplicates(v), expected);
+    }
+
+    /// A batch as the scan gives it, integer ids, `n` rows from `seed`: bad rows, empty values,
+    /// event names short and long (texts of 13+ bytes are not held in their views), exact
+    /// duplicate rows and rows that differ from another only in their value or time, users in
+    /// more than one account.
+    fn integer_batch(n: usize, seed: u64) -> DataFrame {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let names = [
+            "a",
+            "page_viewed",
+            "a_rather_long_event_name",
+            "meeting_booked_x",
+        ];
+        // Raw time, user, account, event, value, and whether the row is bad.
+        type Raw = (i64, i64, i64, Option<String>, Option<f64>, bool);
+        let mut rows: Vec<Raw> = Vec::new();
+        for _ in 0..n {
+            if !rows.is_empty() && rng.random_bool(0.08) {
+                let mut again = rows[rng.random_range(0..rows.len())].clone();
+                // Some repeat a row but for its value or its time: not duplicates.
+                match rng.random_range(0..4) {
+                    0 => again.4 = Some(again.4.unwrap_or(0.0) + 0.5),
+                    1 => again.0 += 1,
+                    _ => {}
+                }
+                rows.push(again);
+                continue;
+            }
+            let user = rng.random_range(0..500i64);
+            let account = if rng.random_bool(0.1) {
+                user % 7
+            } else {
+                user / 10
+            };
+            let event = (!rng.random_bool(0.02)).then(|| names[rng.random_range(0..4)].into());
+            let value = rng
+                .random_bool(0.5)
+                .then(|| rng.random_range(0..1000) as f64 / 8.0);
+            let ts = rng.random_range(0..90 * 86_400_000i64);
+            rows.push((ts, user, account, event, value, rng.random_bool(0.03)));
+        }
+        df![
+            RAW_TS => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            c::USER => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            c::ACCOUNT => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            c::EVENT => rows.iter().map(|r| r.3.clone()).collect::<Vec<_>>(),
+            RAW_VALUE => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+            DAY => rows.iter().map(|r| (r.0 / 86_400_000) as i32).collect::<Vec<_>>(),
+            PARSED_VALUE => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+            BAD => rows.iter().map(|r| r.5).collect::<Vec<_>>(),
+        ]
+        .unwrap()
+    }
+
+    /// Everything the store keeps of the batches, merged: the event columns, members, account
+    /// and event names, and the counts (users, duplicate rows, event starts, bad rows).
+    #[allow(clippy::type_complexity)]
+    fn stored(
+        batches: &[DataFrame],
+    ) -> (
+        (Vec<i32>, Vec<u32>, Vec<u16>, Vec<i64>),
+        Vec<Member>,
+        Vec<String>,
+        Vec<String>,
+        (usize, u64, Vec<usize>, u64),
+    ) {
+        let mut loader = Loader::new(true);
+        for batch in batches {
+            loader.add(batch).unwrap();
+        }
+        let bad = loader.bad_rows;
+        let merged = loader.merge().unwrap();
+        let shard = merged.shard;
+        let events = shard.events;
+        (
+            (events.day, events.member, events.event, events.value),
+            shard.ids.members,
+            shard
+                .ids
+                .accounts
+                .iter()
+                .map(String::from)
+                .collect::<Vec<_>>(),
+            shard
+                .event_names
+                .iter()
+                .map(String::from)
+                .collect::<Vec<_>>(),
+            (
+                merged.users,
+                merged.duplicate_rows,
+                merged.event_starts,
+                bad,
+            ),
+        )
+    }
+
+    #[test]
+    fn integer_columns_are_stored_as_the_same_rows_read_as_records() {
+        let batches: Vec<DataFrame> = (0..3).map(|seed| integer_batch(4_000, seed)).collect();
+        // The same rows with text ids take the row-record path.
+        let as_text: Vec<DataFrame> = batches
+            .iter()
+            .map(|b| {
+                let mut b = b.clone();
+                for name in [c::USER, c::ACCOUNT] {
+                    let text = b.column(name).unwrap().cast(&DataType::String).unwrap();
+                    b.with_column(text).unwrap();
+                }
+                b
+            })
+            .collect();
+        assert!(IntegerBatch::of(&batches[0]).unwrap().is_some());
+        assert!(IntegerBatch::of(&as_text[0]).unwrap().is_none());
+        let (columns, records) = (stored(&batches), stored(&as_text));
+        assert_eq!(columns, records);
+        // There was something to tell apart: bad rows, duplicates, every event name, users in
+        // two accounts.
+        let (users, duplicates, _, bad) = columns.4;
+        assert!(
+            bad > 100 && duplicates > 100,
+            "{bad} bad, {duplicates} duplicates"
+        );
+        assert_eq!(columns.3.len(), 4);
+        assert!(columns.1.len() > users && users == 500, "{users} users");
     }
 
     #[test]
