@@ -55,7 +55,7 @@ pub(super) struct Shard {
     pub(super) event_names: Names,
     /// One per stored event: a hash of everything read from its row, for counting exact
     /// duplicates (which always share a user, and so a shard).
-    pub(super) fingerprints: Vec<u64>,
+    pub(super) fingerprints: Fingerprints,
     pub(super) first_day: i32,
     pub(super) last_day: i32,
     pub(super) has_value: bool,
@@ -432,7 +432,7 @@ impl Loader {
             std::mem::take(&mut out.fingerprints),
             std::mem::take(&mut other.fingerprints),
         );
-        let (mine, theirs) = rayon::join(|| duplicates(mine), || duplicates(theirs));
+        let (mine, theirs) = rayon::join(|| mine.duplicates(), || theirs.duplicates());
         let users = out.ids.users.len() as u32;
         let members = out.ids.members.len() as u32;
         let accounts: Vec<u32> = other
@@ -480,7 +480,6 @@ impl Loader {
             if shard.has_value {
                 shard.events.value.reserve(rows);
             }
-            shard.fingerprints.reserve(rows);
         }
     }
 }
@@ -582,58 +581,78 @@ pub(super) struct Merged {
     pub(super) event_starts: Vec<usize>,
 }
 
-/// The number of fingerprints equal to one before them in sorted order (their number less the
-/// distinct ones).
-fn duplicates(mut fingerprints: Vec<u64>) -> u64 {
-    repeats(&mut fingerprints, u64::BITS)
+/// Row fingerprints kept in 256 parts by their top byte (equal ones in one part), each part
+/// in blocks: counting the duplicates then reads one part at a time, small enough to split and
+/// sort in cache, and the blocks grow the memory by a block at a time, not by doubling.
+pub(super) struct Fingerprints {
+    /// Each part's filled blocks and the block it is filling.
+    parts: Vec<(Vec<Vec<u64>>, Vec<u64>)>,
 }
 
-/// Parts of at most this many fingerprints are sorted (in cache) rather than split further.
-const SORT_AT: usize = 512;
+/// Fingerprints per block (32 KiB).
+const BLOCK: usize = 4096;
 
-/// [`duplicates`] of fingerprints whose bits above the lowest `bits` are all equal: split in
-/// place into 256 parts by the next 8 bits (equal fingerprints land in one part), each part
-/// counted the same way, down to parts small enough to sort. Fingerprints are hashes, spread
-/// evenly over the parts, so that this is two passes over the memory and sorts that stay in
-/// cache, where sorting the whole costs some 23 passes over 5M.
-fn repeats(v: &mut [u64], bits: u32) -> u64 {
-    if v.len() <= SORT_AT || bits == 0 {
-        v.sort_unstable();
-        return v.windows(2).filter(|w| w[0] == w[1]).count() as u64;
-    }
-    let shift = bits - 8;
-    let digit = |x: u64| ((x >> shift) & 0xff) as usize;
-    let mut ends = [0usize; 256];
-    for &x in v.iter() {
-        ends[digit(x)] += 1;
-    }
-    let mut starts = [0usize; 256];
-    let mut at = 0;
-    for (start, end) in starts.iter_mut().zip(ends.iter_mut()) {
-        *start = at;
-        at += *end;
-        *end = at;
-    }
-    // Each part's first place not yet holding one of its own; a fingerprint taken from there
-    // goes to its part's next such place, and the one it displaces onwards, until one of this
-    // part's own comes back.
-    let mut next = starts;
-    for part in 0..256 {
-        while next[part] < ends[part] {
-            let mut x = v[next[part]];
-            let mut to = digit(x);
-            while to != part {
-                std::mem::swap(&mut x, &mut v[next[to]]);
-                next[to] += 1;
-                to = digit(x);
-            }
-            v[next[part]] = x;
-            next[part] += 1;
+impl Default for Fingerprints {
+    fn default() -> Self {
+        Fingerprints {
+            parts: (0..256).map(|_| (Vec::new(), Vec::new())).collect(),
         }
     }
-    (0..256)
-        .map(|part| repeats(&mut v[starts[part]..ends[part]], shift))
-        .sum()
+}
+
+impl Fingerprints {
+    #[inline]
+    fn push(&mut self, fingerprint: u64) {
+        let (full, filling) = &mut self.parts[(fingerprint >> 56) as usize];
+        if filling.len() == filling.capacity() {
+            let block = std::mem::replace(filling, Vec::with_capacity(BLOCK));
+            if !block.is_empty() {
+                full.push(block);
+            }
+        }
+        filling.push(fingerprint);
+    }
+
+    /// The number of fingerprints equal to one seen before them (their number less the
+    /// distinct ones), one part at a time in a table that stays in cache, freeing the blocks
+    /// as it goes.
+    fn duplicates(self) -> u64 {
+        let mut table = Vec::new();
+        let mut repeated = 0;
+        for (full, filling) in self.parts {
+            let len = full.iter().map(Vec::len).sum::<usize>() + filling.len();
+            // At most half full; 0 marks an empty slot (a fingerprint 0 is counted apart).
+            let slots = (2 * len).next_power_of_two().max(16);
+            table.clear();
+            table.resize(slots, 0u64);
+            let mask = slots - 1;
+            let mut zeros = 0u64;
+            for block in full.into_iter().chain([filling]) {
+                for &x in &block {
+                    if x == 0 {
+                        zeros += 1;
+                        continue;
+                    }
+                    // The low bits: the top byte is the part's.
+                    let mut i = x as usize & mask;
+                    loop {
+                        let slot = table[i];
+                        if slot == 0 {
+                            table[i] = x;
+                            break;
+                        }
+                        if slot == x {
+                            repeated += 1;
+                            break;
+                        }
+                        i = (i + 1) & mask;
+                    }
+                }
+            }
+            repeated += zeros.saturating_sub(1);
+        }
+        repeated
+    }
 }
 
 /// The event codes of the text views of one batch's event column seen so far: a view (the
@@ -683,7 +702,7 @@ impl Shard {
                 member_codes: hashbrown::HashMap::with_hasher(hasher()),
             },
             event_names: Names::default(),
-            fingerprints: Vec::new(),
+            fingerprints: Fingerprints::default(),
             first_day: i32::MAX,
             last_day: i32::MIN,
             has_value,
@@ -856,10 +875,18 @@ fn raw_hashes(column: &Column) -> PolarsResult<Vec<u64>> {
 mod tests {
     use super::*;
 
-    /// The count by sorting the whole, as [`duplicates`] must give.
+    /// The count by sorting the whole, as [`Fingerprints::duplicates`] must give.
     fn sorted_count(mut v: Vec<u64>) -> u64 {
         v.sort_unstable();
         v.windows(2).filter(|w| w[0] == w[1]).count() as u64
+    }
+
+    fn duplicates(v: Vec<u64>) -> u64 {
+        let mut fingerprints = Fingerprints::default();
+        for x in v {
+            fingerprints.push(x);
+        }
+        fingerprints.duplicates()
     }
 
     #[test]
