@@ -521,18 +521,21 @@ impl Events {
         } = other;
         let both = (mine.as_slice(), theirs.as_slice());
         let at = starts.as_slice();
-        let ((day, member), value) = rayon::join(
+        let ((day, member), (value, event)) = rayon::join(
             || {
                 let day = place(at, both, codes, (day, other_day), |d| d);
                 let member = place(at, both, codes, (member, other_member), |m| m + members);
                 (day, member)
             },
-            || place(at, both, codes, (value, other_value), |v| v),
+            || {
+                let value = place(at, both, codes, (value, other_value), |v| v);
+                let mut event = Vec::with_capacity(at[names]);
+                for c in 0..names {
+                    event.resize(at[c + 1], c as u16);
+                }
+                (value, event)
+            },
         );
-        let mut event = Vec::with_capacity(starts[names]);
-        for c in 0..names {
-            event.resize(starts[c + 1], c as u16);
-        }
         *self = Events {
             day,
             member,
