@@ -13,7 +13,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("memory", &[]),
     ("exit_codes", &["error"]),
     ("output", &["error"]),
-    ("ingest", &["error", "period", "progress"]),
+    ("ingest", &["error", "period", "progress", "memory"]),
     (
         "candidates",
         &["error", "period", "progress", "memory", "ingest"],
