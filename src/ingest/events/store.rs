@@ -164,6 +164,18 @@ pub(super) fn raw_text_hash(text: Option<&str>) -> u64 {
     text.map_or(NULL_CELL, |s| fingerprint_hasher().hash_one(s))
 }
 
+/// A hash of one raw integer cell (an integer column, or a typed timestamp's physical value).
+#[inline]
+fn raw_int_hash(value: Option<i64>) -> u64 {
+    value.map_or(NULL_CELL, |v| fingerprint_hasher().hash_one(v))
+}
+
+/// A hash of one raw float cell.
+#[inline]
+fn raw_float_hash(value: Option<f64>) -> u64 {
+    value.map_or(NULL_CELL, |v| fingerprint_hasher().hash_one(v.to_bits()))
+}
+
 /// The hash of a null cell.
 const NULL_CELL: u64 = 0x9e37_79b9_7f4a_7c15;
 
@@ -221,8 +233,9 @@ struct IntegerBatch<'a> {
     value: &'a <Float64Type as PolarsDataType>::Array,
 }
 
-/// The raw cells of a column for the row fingerprints: hashed as [`raw_hashes`] hashes them,
-/// row by row from a typed array where the column has one chunk of 64-bit integers or floats.
+/// The raw cells of a column for the row fingerprints, hashed as [`raw_hashes`] hashes them:
+/// row by row from a typed array where the column has one chunk of 64-bit integers or floats,
+/// else by [`raw_hashes`] itself.
 enum RawCells<'a> {
     Int(&'a <Int64Type as PolarsDataType>::Array),
     Float(&'a <Float64Type as PolarsDataType>::Array),
@@ -243,13 +256,8 @@ impl<'a> RawCells<'a> {
     #[inline]
     fn hash(&self, i: usize) -> u64 {
         match self {
-            RawCells::Int(a) if a.validity().is_none_or(|v| v.get_bit(i)) => {
-                fingerprint_hasher().hash_one(a.value(i))
-            }
-            RawCells::Float(a) if a.validity().is_none_or(|v| v.get_bit(i)) => {
-                fingerprint_hasher().hash_one(a.value(i).to_bits())
-            }
-            RawCells::Int(_) | RawCells::Float(_) => NULL_CELL,
+            RawCells::Int(a) => raw_int_hash(a.get(i)),
+            RawCells::Float(a) => raw_float_hash(a.get(i)),
             RawCells::Hashed(hashes) => hashes[i],
         }
     }
@@ -588,8 +596,9 @@ pub(super) struct Merged {
 }
 
 /// Row fingerprints kept in 256 parts by their top byte (equal ones in one part), each part
-/// in blocks: counting the duplicates then reads one part at a time, small enough to split and
-/// sort in cache, and the blocks grow the memory by a block at a time, not by doubling.
+/// in blocks: counting the duplicates then reads one part at a time, into a table small
+/// enough to stay in cache, and the blocks grow the memory by a block at a time, not by
+/// doubling.
 pub(super) struct Fingerprints {
     /// Each part's filled blocks and the block it is filling.
     parts: Vec<(Vec<Vec<u64>>, Vec<u64>)>,
@@ -857,7 +866,6 @@ fn fingerprint_hasher() -> foldhash::quality::FixedState {
 
 /// A hash of each row's raw value in `column` (text as read, or the typed value).
 fn raw_hashes(column: &Column) -> PolarsResult<Vec<u64>> {
-    let state = fingerprint_hasher();
     Ok(match column.dtype() {
         DataType::String => column.str()?.iter().map(raw_text_hash).collect(),
         DataType::Null => vec![NULL_CELL; column.len()],
@@ -865,14 +873,14 @@ fn raw_hashes(column: &Column) -> PolarsResult<Vec<u64>> {
             .cast(&DataType::Float64)?
             .f64()?
             .iter()
-            .map(|v| v.map_or(NULL_CELL, |x| state.hash_one(x.to_bits())))
+            .map(raw_float_hash)
             .collect(),
         _ => column
             .to_physical_repr()
             .cast(&DataType::Int64)?
             .i64()?
             .iter()
-            .map(|v| v.map_or(NULL_CELL, |x| state.hash_one(x)))
+            .map(raw_int_hash)
             .collect(),
     })
 }
