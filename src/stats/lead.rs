@@ -32,7 +32,7 @@ use statrs::distribution::{ContinuousCDF, Normal};
 
 use super::family::raw_p;
 use super::series::{
-    ccf, fit_ar, granger, growth, pearson, seasonal_adjust, standardise, ArModel, Granger,
+    ccf_at, fit_ar, granger, growth, pearson, seasonal_adjust, standardise, ArModel, Granger,
     PhaseSurrogates,
 };
 
@@ -118,15 +118,12 @@ fn best(rs: &[(usize, f64)], pairs: usize) -> Option<Best> {
 /// Cross-correlations `ccf(follower, leader)[k]` for k in the range: the follower at t + k
 /// against the leader at t.
 fn scan_filtered(follower: &[f64], leader: &[f64], settings: &LeadSettings) -> Vec<(usize, f64)> {
-    let by_lag = ccf(follower, leader, settings.lag_max + 1);
-    (settings.lag_min..=settings.lag_max)
-        .filter_map(|k| {
-            by_lag
-                .get(k)
-                .copied()
-                .filter(|r| r.is_finite())
-                .map(|r| (k, r))
-        })
+    let lags = settings.lag_min..settings.lag_max + 1;
+    ccf_at(follower, leader, lags.clone())
+        .into_iter()
+        .zip(lags)
+        .filter(|(r, _)| r.is_finite())
+        .map(|(r, k)| (k, r))
         .collect()
 }
 
