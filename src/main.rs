@@ -11,8 +11,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// No transparent huge pages for this process: each first touch of a huge page has the kernel
 /// zero 2 MiB, and on the measured machine (a virtual machine, whose fresh memory is slow to
 /// touch) a 10M-event Parquet run spent a median 0.85 s of system time with them against
-/// 0.54 s without, and 16% more wall time (medians of eight paired runs; BENCHMARKS.md). mimalloc's own switch
-/// (`MIMALLOC_ALLOW_THP=0`) is read before `main` runs, so the process asks the kernel itself.
+/// 0.54 s without, and 16% more wall time (medians of eight paired runs; BENCHMARKS.md).
+/// mimalloc's own switch (`MIMALLOC_ALLOW_THP=0`) is read before `main` runs, so the process
+/// asks the kernel itself.
 fn no_huge_pages() {
     // SAFETY: a prctl with integer arguments; on failure (an old kernel) nothing changes.
     unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };

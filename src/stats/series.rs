@@ -86,27 +86,21 @@ pub fn ccf_at(x: &[f64], y: &[f64], lags: std::ops::Range<usize>) -> Vec<f64> {
     let y: Vec<f64> = y.iter().map(|v| v - my).collect();
     let lags = lags.start.min(n)..lags.end.min(n);
     let mut out = Vec::with_capacity(lags.len());
-    // Four lags at a time: four running sums side by side (the processor overlaps them), each
-    // still adding its terms in the order of `t`, from -0.0 as `f64::sum` does.
+    // Four lags at a time: four running sums side by side (the processor overlaps them) over
+    // the terms all four have, then each sum's own last terms; a group of fewer lags (the last)
+    // sums its terms one lag after the other. Each sum adds its terms in the order of `t`, from
+    // -0.0 as `f64::sum` does.
     let mut k = lags.start;
     while k < lags.end {
         let width = (lags.end - k).min(4);
         let mut sums = [-0.0f64; 4];
-        let common = n - (k + width - 1);
-        if width == 4 {
-            for t in 0..common {
-                let yt = y[t];
-                sums[0] += x[t + k] * yt;
-                sums[1] += x[t + k + 1] * yt;
-                sums[2] += x[t + k + 2] * yt;
-                sums[3] += x[t + k + 3] * yt;
-            }
-        } else {
-            for t in 0..common {
-                for (j, sum) in sums[..width].iter_mut().enumerate() {
-                    *sum += x[t + k + j] * y[t];
-                }
-            }
+        let common = if width == 4 { n - (k + 3) } else { 0 };
+        for t in 0..common {
+            let yt = y[t];
+            sums[0] += x[t + k] * yt;
+            sums[1] += x[t + k + 1] * yt;
+            sums[2] += x[t + k + 2] * yt;
+            sums[3] += x[t + k + 3] * yt;
         }
         for (j, sum) in sums[..width].iter_mut().enumerate() {
             for t in common..n - (k + j) {
