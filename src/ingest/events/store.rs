@@ -60,6 +60,9 @@ pub(super) struct Shard {
     pub(super) last_day: i32,
     pub(super) has_value: bool,
     pub(super) failure: Option<Failure>,
+    /// Room kept between batches for the rows of a batch that are this shard's and their
+    /// user hashes.
+    batch_rows: (Vec<u32>, Vec<u64>),
 }
 
 /// Users, accounts and the members they form.
@@ -218,19 +221,18 @@ fn split_rows(part: &DataFrame) -> PolarsResult<Rows<'_>> {
     Ok(out)
 }
 
-/// A batch whose ids are integer columns, read column by column (no row records): the good
-/// rows of each shard in order, and each row's user hash and raw hash, computed on two
-/// threads, and the columns.
+/// A batch whose ids are integer columns, read column by column (no row records): each
+/// shard reads the whole user column and stores the good rows whose user is its own, so the
+/// other columns are read once, by the thread that stores the row.
 struct IntegerBatch<'a> {
-    /// For each half of the batch, the good rows of each shard.
-    rows: [[Vec<u32>; 2]; 2],
-    user_hash: Vec<u64>,
-    raw: Vec<u64>,
-    day: &'a [i32],
-    user: &'a [i64],
-    account: &'a [i64],
+    bad: &'a <BooleanType as PolarsDataType>::Array,
+    day: &'a <Int32Type as PolarsDataType>::Array,
+    user: &'a <Int64Type as PolarsDataType>::Array,
+    account: &'a <Int64Type as PolarsDataType>::Array,
     event: &'a <StringType as PolarsDataType>::Array,
     value: &'a <Float64Type as PolarsDataType>::Array,
+    raw_ts: RawCells<'a>,
+    raw_value: RawCells<'a>,
 }
 
 /// The raw cells of a column for the row fingerprints, hashed as [`raw_hashes`] hashes them:
@@ -265,7 +267,7 @@ impl<'a> RawCells<'a> {
 
 impl<'a> IntegerBatch<'a> {
     /// The batch's columns, when its ids are integers (else the rows are read as records).
-    fn of(batch: &'a DataFrame) -> PolarsResult<Option<(Self, u64)>> {
+    fn of(batch: &'a DataFrame) -> PolarsResult<Option<Self>> {
         let (user, account) = (batch.column(c::USER)?, batch.column(c::ACCOUNT)?);
         if user.dtype() != &DataType::Int64 || account.dtype() != &DataType::Int64 {
             return Ok(None);
@@ -275,82 +277,44 @@ impl<'a> IntegerBatch<'a> {
         if !columns.iter().all(|name| batch.column(name).is_ok_and(one)) {
             return Ok(None);
         }
-        let bad = batch.column(BAD)?.bool()?.downcast_as_array();
-        let day = batch.column(DAY)?.i32()?.downcast_as_array();
-        let user = user.i64()?.downcast_as_array();
-        let account = account.i64()?.downcast_as_array();
-        let event = batch.column(c::EVENT)?.str()?.downcast_as_array();
-        let value = batch.column(PARSED_VALUE)?.f64()?.downcast_as_array();
-        let raw_ts = RawCells::of(batch.column(RAW_TS)?)?;
-        let raw_value = RawCells::of(batch.column(RAW_VALUE)?)?;
-        let n = batch.height();
-        let (mut user_hash, mut raw) = (vec![0u64; n], vec![0u64; n]);
-        // The rows of a half that are each shard's: both lists are written, and the one of
-        // the row's shard moves on (no branch on a hash, which is right half the time).
-        let fill = |from: usize, user_hash: &mut [u64], raw: &mut [u64]| {
-            let len = user_hash.len();
-            let mut rows = [vec![0u32; len], vec![0u32; len]];
-            let mut counts = [0usize; 2];
-            for k in 0..len {
-                let i = from + k;
-                let good = bad.validity().is_none_or(|v| v.get_bit(i))
-                    && !bad.value(i)
-                    && day.validity().is_none_or(|v| v.get_bit(i))
-                    && user.validity().is_none_or(|v| v.get_bit(i))
-                    && account.validity().is_none_or(|v| v.get_bit(i))
-                    && event.get(i).is_some();
-                if !good {
-                    continue;
-                }
-                let hash = IdKey::Int(user.value(i)).hash();
-                user_hash[k] = hash;
-                raw[k] = raw_hash(raw_ts.hash(i), raw_value.hash(i));
-                let shard = ((hash >> 32) & 1) as usize;
-                rows[0][counts[0]] = i as u32;
-                rows[1][counts[1]] = i as u32;
-                counts[shard] += 1;
-            }
-            let bad_rows = (len - counts[0] - counts[1]) as u64;
-            let [mut first, mut second] = rows;
-            first.truncate(counts[0]);
-            second.truncate(counts[1]);
-            ([first, second], bad_rows)
-        };
-        let half = n / 2;
-        let (hashes, later_hashes) = user_hash.split_at_mut(half);
-        let (raws, later_raws) = raw.split_at_mut(half);
-        let ((early, bad_early), (late, bad_late)) = rayon::join(
-            || fill(0, hashes, raws),
-            || fill(half, later_hashes, later_raws),
-        );
-        let batch = IntegerBatch {
-            rows: [early, late],
-            user_hash,
-            raw,
-            day: day.values(),
-            user: user.values(),
-            account: account.values(),
-            event,
-            value,
-        };
-        Ok(Some((batch, bad_early + bad_late)))
+        Ok(Some(IntegerBatch {
+            bad: batch.column(BAD)?.bool()?.downcast_as_array(),
+            day: batch.column(DAY)?.i32()?.downcast_as_array(),
+            user: user.i64()?.downcast_as_array(),
+            account: account.i64()?.downcast_as_array(),
+            event: batch.column(c::EVENT)?.str()?.downcast_as_array(),
+            value: batch.column(PARSED_VALUE)?.f64()?.downcast_as_array(),
+            raw_ts: RawCells::of(batch.column(RAW_TS)?)?,
+            raw_value: RawCells::of(batch.column(RAW_VALUE)?)?,
+        }))
     }
 
-    /// Row `i` (a good one) as the store reads it.
+    /// Whether row `i` is good: not marked bad, with a day, a user, an account and an event.
     #[inline]
-    fn row(&self, i: usize) -> Row<'a> {
+    fn good(&self, i: usize) -> bool {
+        self.bad.validity().is_none_or(|v| v.get_bit(i))
+            && !self.bad.value(i)
+            && self.day.validity().is_none_or(|v| v.get_bit(i))
+            && self.user.validity().is_none_or(|v| v.get_bit(i))
+            && self.account.validity().is_none_or(|v| v.get_bit(i))
+            && self.event.get(i).is_some()
+    }
+
+    /// Row `i` (a good one, whose user hashes to `user_hash`) as the store reads it.
+    #[inline]
+    fn row(&self, i: usize, user_hash: u64) -> Row<'a> {
         Row {
-            user: IdKey::Int(self.user[i]),
-            user_hash: self.user_hash[i],
-            account: IdKey::Int(self.account[i]),
+            user: IdKey::Int(self.user.value(i)),
+            user_hash,
+            account: IdKey::Int(self.account.value(i)),
             event: self.event.value(i),
-            day: self.day[i],
+            day: self.day.value(i),
             value: self
                 .value
                 .validity()
                 .is_none_or(|v| v.get_bit(i))
                 .then(|| self.value.value(i)),
-            raw: self.raw[i],
+            raw: raw_hash(self.raw_ts.hash(i), self.raw_value.hash(i)),
         }
     }
 }
@@ -377,13 +341,13 @@ impl Loader {
     pub(super) fn add(&mut self, batch: &DataFrame) -> PolarsResult<()> {
         let fallback = batch.column(super::plan::FALLBACK).is_ok();
         if !fallback {
-            if let Some((columns, bad)) = IntegerBatch::of(batch)? {
-                self.bad_rows += bad;
+            if let Some(columns) = IntegerBatch::of(batch)? {
                 let [first, second] = &mut self.shards;
-                rayon::join(
+                let (bad, _) = rayon::join(
                     || first.add_columns(&columns, 0),
                     || second.add_columns(&columns, 1),
                 );
+                self.bad_rows += bad;
                 self.failure = first.failure.clone().or_else(|| second.failure.clone());
                 return Ok(());
             }
@@ -722,6 +686,7 @@ impl Shard {
             last_day: i32::MIN,
             has_value,
             failure: None,
+            batch_rows: (Vec::new(), Vec::new()),
         }
     }
 
@@ -737,23 +702,45 @@ impl Shard {
         }
     }
 
-    /// Store the good rows of a batch of integer ids that are this shard's.
-    fn add_columns(&mut self, batch: &IntegerBatch, shard: u64) {
+    /// Store the good rows of a batch of integer ids that are this shard's; the first shard
+    /// returns the number of bad rows (the second, 0).
+    fn add_columns(&mut self, batch: &IntegerBatch, shard: u64) -> u64 {
+        // This shard's good rows and their user hashes: both lists are written at every row,
+        // and move on at this shard's good ones (no branch on a hash, right half the time).
+        let n = batch.user.len();
+        let (mut rows, mut hashes) = std::mem::take(&mut self.batch_rows);
+        rows.clear();
+        rows.resize(n, 0);
+        hashes.clear();
+        hashes.resize(n, 0);
+        let (mut mine, mut bad) = (0, 0);
+        for i in 0..n {
+            let good = batch.good(i);
+            let hash = IdKey::Int(batch.user.value(i)).hash();
+            rows[mine] = i as u32;
+            hashes[mine] = hash;
+            mine += usize::from(good && (hash >> 32) & 1 == shard);
+            bad += u64::from(!good);
+        }
         let mut codes = ViewCodes::default();
         let views = batch.event.views();
-        let mine = batch.rows.iter().flat_map(|half| &half[shard as usize]);
-        let mut ahead = mine.clone().skip(2 * PREFETCH_ROWS);
-        for &i in mine {
-            if let Some(&later) = ahead.next() {
-                self.ids.users.prefetch(batch.user_hash[later as usize]);
+        for k in 0..mine {
+            if let Some(&later) = hashes[..mine].get(k + 2 * PREFETCH_ROWS) {
+                self.ids.users.prefetch(later);
             }
-            let i = i as usize;
-            let row = batch.row(i);
+            let i = rows[k] as usize;
+            let row = batch.row(i, hashes[k]);
             let view = views[i].as_u128();
             let event = |names: &mut Names| codes.code(view, row.event, names);
             if !self.store_one(&row, shard, event) {
                 break;
             }
+        }
+        self.batch_rows = (rows, hashes);
+        if shard == 0 {
+            bad
+        } else {
+            0
         }
     }
 
@@ -781,7 +768,7 @@ impl Shard {
         if self.has_value {
             self.events.value.push(
                 row.value
-                    .map_or(NO_VALUE, |v| (v * VALUE_SCALE + 0.5).floor() as i64),
+                    .map_or(NO_VALUE, |v| floor_i64(v * VALUE_SCALE + 0.5)),
             );
         }
         // Codes are the shard's own: the shard is part of the fingerprint.
@@ -855,6 +842,19 @@ impl Ids {
             head: first,
         };
         Some(member)
+    }
+}
+
+/// `x.floor() as i64`, without a call to the C library's `floor` (which the baseline x86-64
+/// target makes of `f64::floor`): truncate, and step down where that rounded up. The same
+/// for every `x`: NaN gives 0, and values past the range of `i64` saturate as the cast does.
+#[inline]
+fn floor_i64(x: f64) -> i64 {
+    let truncated = x as i64;
+    if (truncated as f64) > x {
+        truncated.saturating_sub(1)
+    } else {
+        truncated
     }
 }
 
@@ -1117,5 +1117,45 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn floor_i64_is_floor_then_cast() {
+        let mut cases = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.0,
+            -1.0,
+            2.5,
+            -2.5,
+            4_503_599_627_370_495.5,
+            -4_503_599_627_370_495.5,
+            9.3e18,
+            -9.3e18,
+            9_223_372_036_854_775_807.0,
+            -9_223_372_036_854_775_808.0,
+            f64::MAX,
+            f64::MIN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+        ];
+        // Values as the store scales them: cents and fractions of cents around the integers.
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            cases.push(v * 2e7 * 1e4 + 0.5);
+            cases.push(f64::from_bits(x));
+        }
+        for v in cases {
+            assert_eq!(floor_i64(v), v.floor() as i64, "{v:e}");
+        }
     }
 }
