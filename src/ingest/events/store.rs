@@ -343,11 +343,11 @@ impl Loader {
         if !fallback {
             if let Some(columns) = IntegerBatch::of(batch)? {
                 let [first, second] = &mut self.shards;
-                let (bad, _) = rayon::join(
+                let (good_first, good_second) = rayon::join(
                     || first.add_columns(&columns, 0),
                     || second.add_columns(&columns, 1),
                 );
-                self.bad_rows += bad;
+                self.bad_rows += (batch.height() - good_first - good_second) as u64;
                 self.failure = first.failure.clone().or_else(|| second.failure.clone());
                 return Ok(());
             }
@@ -702,9 +702,9 @@ impl Shard {
         }
     }
 
-    /// Store the good rows of a batch of integer ids that are this shard's; the first shard
-    /// returns the number of bad rows (the second, 0).
-    fn add_columns(&mut self, batch: &IntegerBatch, shard: u64) -> u64 {
+    /// Store the good rows of a batch of integer ids that are this shard's; returns their
+    /// number (the rows of neither shard are the bad ones).
+    fn add_columns(&mut self, batch: &IntegerBatch, shard: u64) -> usize {
         // This shard's good rows and their user hashes: both lists are written at every row,
         // and move on at this shard's good ones (no branch on a hash, right half the time).
         let n = batch.user.len();
@@ -713,14 +713,12 @@ impl Shard {
         rows.resize(n, 0);
         hashes.clear();
         hashes.resize(n, 0);
-        let (mut mine, mut bad) = (0, 0);
+        let mut mine = 0;
         for i in 0..n {
-            let good = batch.good(i);
             let hash = IdKey::Int(batch.user.value(i)).hash();
             rows[mine] = i as u32;
             hashes[mine] = hash;
-            mine += usize::from(good && (hash >> 32) & 1 == shard);
-            bad += u64::from(!good);
+            mine += usize::from(batch.good(i) && (hash >> 32) & 1 == shard);
         }
         let mut codes = ViewCodes::default();
         let views = batch.event.views();
@@ -737,11 +735,7 @@ impl Shard {
             }
         }
         self.batch_rows = (rows, hashes);
-        if shard == 0 {
-            bad
-        } else {
-            0
-        }
+        mine
     }
 
     /// Store one good row; false (and the failure kept) past a limit of codes.
@@ -1144,7 +1138,7 @@ mod tests {
             f64::MIN_POSITIVE,
             -f64::MIN_POSITIVE,
         ];
-        // Values as the store scales them: cents and fractions of cents around the integers.
+        // Scaled amounts up to ±1e11 with fractional parts, and arbitrary bit patterns.
         let mut x = 0x2545_f491_4f6c_dd1d_u64;
         for _ in 0..100_000 {
             x ^= x << 13;
