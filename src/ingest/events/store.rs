@@ -707,12 +707,13 @@ impl Shard {
     fn add_columns(&mut self, batch: &IntegerBatch, shard: u64) -> usize {
         // This shard's good rows and their user hashes: both lists are written at every row,
         // and move on at this shard's good ones (no branch on a hash, right half the time).
+        // Only their first `mine` entries are read: the room is grown, never cleared.
         let n = batch.user.len();
         let (mut rows, mut hashes) = std::mem::take(&mut self.batch_rows);
-        rows.clear();
-        rows.resize(n, 0);
-        hashes.clear();
-        hashes.resize(n, 0);
+        if rows.len() < n {
+            rows.resize(n, 0);
+            hashes.resize(n, 0);
+        }
         let mut mine = 0;
         for i in 0..n {
             let hash = IdKey::Int(batch.user.value(i)).hash();
