@@ -211,8 +211,9 @@ impl<P: Default + Copy> Names<P> {
     }
 
     /// The code of `key` (whose [`IdKey::hash`] is `hash`) and its payload (the default for a
-    /// new id).
-    #[inline]
+    /// new id). Inlined into each caller, so that where the key is known to be an integer the
+    /// matches on its kind fold away.
+    #[inline(always)]
     pub(crate) fn code_and_payload(
         &mut self,
         key: IdKey,

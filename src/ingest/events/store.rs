@@ -76,12 +76,13 @@ pub(super) struct Ids {
 /// Codes stay below this (`u32::MAX` marks "none" in [`LastAccount`]).
 const FULL: u32 = u32::MAX - 1;
 
-/// One good row, with the hash of its user id.
-pub(super) struct Row<'a> {
+/// One good row, with the hash of its user id; `E`: its event's text (rows of records), or
+/// nothing where the store reads the event from the batch's column (integer batches).
+pub(super) struct Row<'a, E = &'a str> {
     user: IdKey<'a>,
     user_hash: u64,
     account: IdKey<'a>,
-    event: &'a str,
+    event: E,
     day: i32,
     value: Option<f64>,
     /// Hash of the raw timestamp and value text.
@@ -225,7 +226,9 @@ fn split_rows(part: &DataFrame) -> PolarsResult<Rows<'_>> {
 /// shard reads the whole user column and stores the good rows whose user is its own, so the
 /// other columns are read once, by the thread that stores the row.
 struct IntegerBatch<'a> {
-    bad: &'a <BooleanType as PolarsDataType>::Array,
+    /// Bit `i % 64` of word `i / 64`: whether row `i` is good (not marked bad, with a day, a
+    /// user, an account and an event), worked out for 64 rows at a time once per batch.
+    good: Vec<u64>,
     day: &'a <Int32Type as PolarsDataType>::Array,
     user: &'a <Int64Type as PolarsDataType>::Array,
     account: &'a <Int64Type as PolarsDataType>::Array,
@@ -255,7 +258,7 @@ impl<'a> RawCells<'a> {
     }
 
     /// The hash of row `i`'s cell (the same as [`raw_hashes`] gives).
-    #[inline]
+    #[inline(always)]
     fn hash(&self, i: usize) -> u64 {
         match self {
             RawCells::Int(a) => raw_int_hash(a.get(i)),
@@ -277,12 +280,45 @@ impl<'a> IntegerBatch<'a> {
         if !columns.iter().all(|name| batch.column(name).is_ok_and(one)) {
             return Ok(None);
         }
+        let bad = batch.column(BAD)?.bool()?.downcast_as_array();
+        let day = batch.column(DAY)?.i32()?.downcast_as_array();
+        let user = user.i64()?.downcast_as_array();
+        let account = account.i64()?.downcast_as_array();
+        let event = batch.column(c::EVENT)?.str()?.downcast_as_array();
+        // A bitmap's words, the last one's bits past its length zero.
+        macro_rules! words {
+            ($bits:expr) => {{
+                let chunks = $bits.chunks::<u64>();
+                let last = chunks.remainder();
+                chunks.chain(std::iter::once(last))
+            }};
+        }
+        let mut good: Vec<u64> = words!(bad.values()).map(|w| !w).collect();
+        let validities = [
+            bad.validity(),
+            day.validity(),
+            user.validity(),
+            account.validity(),
+        ];
+        for validity in validities.into_iter().flatten() {
+            for (good, valid) in good.iter_mut().zip(words!(validity)) {
+                *good &= valid;
+            }
+        }
+        let event_column = batch.column(c::EVENT)?;
+        if event_column.null_count() > 0 {
+            let present = event_column.is_not_null();
+            let present = present.downcast_as_array().values();
+            for (good, valid) in good.iter_mut().zip(words!(present)) {
+                *good &= valid;
+            }
+        }
         Ok(Some(IntegerBatch {
-            bad: batch.column(BAD)?.bool()?.downcast_as_array(),
-            day: batch.column(DAY)?.i32()?.downcast_as_array(),
-            user: user.i64()?.downcast_as_array(),
-            account: account.i64()?.downcast_as_array(),
-            event: batch.column(c::EVENT)?.str()?.downcast_as_array(),
+            good,
+            day,
+            user,
+            account,
+            event,
             value: batch.column(PARSED_VALUE)?.f64()?.downcast_as_array(),
             raw_ts: RawCells::of(batch.column(RAW_TS)?)?,
             raw_value: RawCells::of(batch.column(RAW_VALUE)?)?,
@@ -292,22 +328,17 @@ impl<'a> IntegerBatch<'a> {
     /// Whether row `i` is good: not marked bad, with a day, a user, an account and an event.
     #[inline]
     fn good(&self, i: usize) -> bool {
-        self.bad.validity().is_none_or(|v| v.get_bit(i))
-            && !self.bad.value(i)
-            && self.day.validity().is_none_or(|v| v.get_bit(i))
-            && self.user.validity().is_none_or(|v| v.get_bit(i))
-            && self.account.validity().is_none_or(|v| v.get_bit(i))
-            && self.event.get(i).is_some()
+        (self.good[i / 64] >> (i % 64)) & 1 == 1
     }
 
     /// Row `i` (a good one, whose user hashes to `user_hash`) as the store reads it.
     #[inline]
-    fn row(&self, i: usize, user_hash: u64) -> Row<'a> {
+    fn row(&self, i: usize, user_hash: u64) -> Row<'a, ()> {
         Row {
             user: IdKey::Int(self.user.value(i)),
             user_hash,
             account: IdKey::Int(self.account.value(i)),
-            event: self.event.value(i),
+            event: (),
             day: self.day.value(i),
             value: self
                 .value
@@ -636,10 +667,12 @@ impl Fingerprints {
 
 /// The event codes of the text views of one batch's event column seen so far: a view (the
 /// whole text when short, else its length, head and place in the batch's buffers) stands for
-/// one text, so a row whose view is here needs no lookup of its text.
+/// one text, so a row whose view is here needs no lookup of its text. A small open-addressing
+/// table, at most half full: two views that share a slot both stay.
 struct ViewCodes {
     views: [u128; VIEW_SLOTS],
     codes: [u32; VIEW_SLOTS],
+    used: usize,
 }
 
 const VIEW_SLOTS: usize = 64;
@@ -649,24 +682,43 @@ impl Default for ViewCodes {
         ViewCodes {
             views: [0; VIEW_SLOTS],
             codes: [u32::MAX; VIEW_SLOTS],
+            used: 0,
         }
     }
 }
 
 impl ViewCodes {
-    /// The code of the text `name` whose view is `key`, looked up in `names` (and kept) when
-    /// the view's slot holds another.
+    /// The code of the text whose view is `key`: kept here, or looked up in `names` by its
+    /// text (`text()`, read only then) and kept, the table emptied first when half full. The
+    /// text is the error past the limit of names.
     #[inline]
-    fn code(&mut self, key: u128, name: &str, names: &mut Names) -> Option<u32> {
-        let folded = (key as u64) ^ ((key >> 64) as u64);
-        let slot = (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize;
-        if self.codes[slot] != u32::MAX && self.views[slot] == key {
-            return Some(self.codes[slot]);
+    fn code<'t>(
+        &mut self,
+        key: u128,
+        text: impl FnOnce() -> &'t str,
+        names: &mut Names,
+    ) -> Result<u32, &'t str> {
+        let home = |key: u128| {
+            let folded = (key as u64) ^ ((key >> 64) as u64);
+            (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize
+        };
+        let mut slot = home(key);
+        while self.codes[slot] != u32::MAX {
+            if self.views[slot] == key {
+                return Ok(self.codes[slot]);
+            }
+            slot = (slot + 1) % VIEW_SLOTS;
         }
-        let code = names.code(name, MAX_EVENT_NAMES)?;
+        let name = text();
+        let code = names.code(name, MAX_EVENT_NAMES).ok_or(name)?;
+        if self.used == VIEW_SLOTS / 2 {
+            *self = ViewCodes::default();
+            slot = home(key);
+        }
         self.views[slot] = key;
         self.codes[slot] = code;
-        Some(code)
+        self.used += 1;
+        Ok(code)
     }
 }
 
@@ -696,7 +748,8 @@ impl Shard {
             if let Some(ahead) = rows.get(i + PREFETCH_ROWS) {
                 self.ids.users.prefetch(ahead.user_hash);
             }
-            if !self.store_one(row, shard, |names| names.code(row.event, MAX_EVENT_NAMES)) {
+            let event = |names: &mut Names| names.code(row.event, MAX_EVENT_NAMES).ok_or(row.event);
+            if !self.store_one(row, shard, event) {
                 break;
             }
         }
@@ -730,7 +783,7 @@ impl Shard {
             let i = rows[k] as usize;
             let row = batch.row(i, hashes[k]);
             let view = views[i].as_u128();
-            let event = |names: &mut Names| codes.code(view, row.event, names);
+            let event = |names: &mut Names| codes.code(view, || batch.event.value(i), names);
             if !self.store_one(&row, shard, event) {
                 break;
             }
@@ -740,20 +793,24 @@ impl Shard {
     }
 
     /// Store one good row; false (and the failure kept) past a limit of codes.
+    /// `event_code` gives the code of the row's event, or its text past the limit of names.
     #[inline]
-    fn store_one(
+    fn store_one<'t, E>(
         &mut self,
-        row: &Row,
+        row: &Row<E>,
         shard: u64,
-        event_code: impl FnOnce(&mut Names) -> Option<u32>,
+        event_code: impl FnOnce(&mut Names) -> Result<u32, &'t str>,
     ) -> bool {
         let Some(member) = self.ids.member(row.user, row.user_hash, row.account) else {
             self.failure = Some(Failure::Ids(row.user.to_string()));
             return false;
         };
-        let Some(event) = event_code(&mut self.event_names) else {
-            self.failure = Some(Failure::EventNames(row.event.to_string()));
-            return false;
+        let event = match event_code(&mut self.event_names) {
+            Ok(event) => event,
+            Err(name) => {
+                self.failure = Some(Failure::EventNames(name.to_string()));
+                return false;
+            }
         };
         self.first_day = self.first_day.min(row.day);
         self.last_day = self.last_day.max(row.day);
@@ -794,8 +851,10 @@ impl Default for LastAccount {
 }
 
 impl Ids {
-    /// The member code of a user in an account; `None` past `FULL` distinct ids.
-    #[inline]
+    /// The member code of a user in an account; `None` past `FULL` distinct ids. Inlined
+    /// into each caller, so that where the ids are known to be integers the matches on the
+    /// kind of key fold away.
+    #[inline(always)]
     fn member(&mut self, user: IdKey, user_hash: u64, account: IdKey) -> Option<u32> {
         let limit = FULL as usize;
         let (user, last) = self.users.code_and_payload(user, user_hash, limit)?;
@@ -931,16 +990,26 @@ mod tests {
     /// A batch as the scan gives it, integer ids, `n` rows from `seed`: bad rows, empty values,
     /// event names short and long (texts of 13+ bytes are not held in their views), exact
     /// duplicate rows and rows that differ from another only in their value or time, users in
-    /// more than one account.
-    fn integer_batch(n: usize, seed: u64) -> DataFrame {
+    /// more than one account. `more_names` event names besides the first four; `missing`:
+    /// some rows without a user, an account or a day.
+    fn integer_batch(n: usize, seed: u64, more_names: usize, missing: bool) -> DataFrame {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let names = [
+        let mut names: Vec<String> = [
             "a",
             "page_viewed",
             "a_rather_long_event_name",
             "meeting_booked_x",
-        ];
+        ]
+        .map(String::from)
+        .into();
+        names.extend((0..more_names).map(|k| {
+            if k % 2 == 0 {
+                format!("e{k}")
+            } else {
+                format!("an_event_of_the_catalog_{k}")
+            }
+        }));
         // Raw time, user, account, event, value, and whether the row is bad.
         type Raw = (i64, i64, i64, Option<String>, Option<f64>, bool);
         let mut rows: Vec<Raw> = Vec::new();
@@ -962,24 +1031,45 @@ mod tests {
             } else {
                 user / 10
             };
-            let event = (!rng.random_bool(0.02)).then(|| names[rng.random_range(0..4)].into());
+            let event =
+                (!rng.random_bool(0.02)).then(|| names[rng.random_range(0..names.len())].clone());
             let value = rng
                 .random_bool(0.5)
                 .then(|| rng.random_range(0..1000) as f64 / 8.0);
             let ts = rng.random_range(0..90 * 86_400_000i64);
             rows.push((ts, user, account, event, value, rng.random_bool(0.03)));
         }
+        // Which of user, account and day each row lacks (none without `missing`).
+        let lacks: Vec<[bool; 3]> = rows
+            .iter()
+            .map(|_| [0; 3].map(|_| missing && rng.random_bool(0.01)))
+            .collect();
+        let unless = |lack: bool, v: i64| (!lack).then_some(v);
         df![
             RAW_TS => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
-            c::USER => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
-            c::ACCOUNT => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            c::USER => rows.iter().zip(&lacks).map(|(r, l)| unless(l[0], r.1)).collect::<Vec<_>>(),
+            c::ACCOUNT => rows.iter().zip(&lacks).map(|(r, l)| unless(l[1], r.2)).collect::<Vec<_>>(),
             c::EVENT => rows.iter().map(|r| r.3.clone()).collect::<Vec<_>>(),
             RAW_VALUE => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
-            DAY => rows.iter().map(|r| (r.0 / 86_400_000) as i32).collect::<Vec<_>>(),
+            DAY => rows
+                .iter()
+                .zip(&lacks)
+                .map(|(r, l)| unless(l[2], r.0 / 86_400_000).map(|d| d as i32))
+                .collect::<Vec<_>>(),
             PARSED_VALUE => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
             BAD => rows.iter().map(|r| r.5).collect::<Vec<_>>(),
         ]
         .unwrap()
+    }
+
+    /// The same rows with text ids, which take the row-record path.
+    fn with_text_ids(batch: &DataFrame) -> DataFrame {
+        let mut batch = batch.clone();
+        for name in [c::USER, c::ACCOUNT] {
+            let text = batch.column(name).unwrap().cast(&DataType::String).unwrap();
+            batch.with_column(text).unwrap();
+        }
+        batch
     }
 
     /// Everything the store keeps of the batches, merged: the event columns, members, account
@@ -1027,19 +1117,10 @@ mod tests {
 
     #[test]
     fn integer_columns_are_stored_as_the_same_rows_read_as_records() {
-        let batches: Vec<DataFrame> = (0..3).map(|seed| integer_batch(4_000, seed)).collect();
-        // The same rows with text ids take the row-record path.
-        let as_text: Vec<DataFrame> = batches
-            .iter()
-            .map(|b| {
-                let mut b = b.clone();
-                for name in [c::USER, c::ACCOUNT] {
-                    let text = b.column(name).unwrap().cast(&DataType::String).unwrap();
-                    b.with_column(text).unwrap();
-                }
-                b
-            })
+        let batches: Vec<DataFrame> = (0..3)
+            .map(|seed| integer_batch(4_000, seed, 0, false))
             .collect();
+        let as_text: Vec<DataFrame> = batches.iter().map(with_text_ids).collect();
         assert!(IntegerBatch::of(&batches[0]).unwrap().is_some());
         assert!(IntegerBatch::of(&as_text[0]).unwrap().is_none());
         let (columns, records) = (stored(&batches), stored(&as_text));
@@ -1053,6 +1134,54 @@ mod tests {
         );
         assert_eq!(columns.3.len(), 4);
         assert!(columns.1.len() > users && users == 500, "{users} users");
+    }
+
+    #[test]
+    fn integer_batches_missing_ids_with_many_event_names_and_offsets_are_stored_as_records() {
+        // Rows without a user, an account or a day (bad rows found by their validity bits);
+        // 100 event names, more than a batch's table of views holds at once (it is emptied
+        // and filled again); batches that start part-way through their columns' bitmaps.
+        let batches: Vec<DataFrame> = (0..3)
+            .map(|seed| {
+                let batch = integer_batch(3_000, 10 + seed, 96, true);
+                batch.slice(37 + seed as i64, 2_900)
+            })
+            .collect();
+        let as_text: Vec<DataFrame> = batches.iter().map(with_text_ids).collect();
+        assert!(IntegerBatch::of(&batches[0]).unwrap().is_some());
+        let (columns, records) = (stored(&batches), stored(&as_text));
+        assert_eq!(columns, records);
+        let missing = |name: &str| -> usize {
+            batches
+                .iter()
+                .map(|b| b.column(name).unwrap().null_count())
+                .sum()
+        };
+        assert!(missing(c::USER) > 20 && missing(c::ACCOUNT) > 20 && missing(DAY) > 20);
+        assert_eq!(columns.3.len(), 100);
+    }
+
+    #[test]
+    fn an_integer_batch_past_the_limit_of_event_names_fails_at_the_first_name_past_it() {
+        let n = MAX_EVENT_NAMES + 1;
+        let batch = df![
+            RAW_TS => vec![0i64; n],
+            c::USER => vec![1i64; n],
+            c::ACCOUNT => vec![1i64; n],
+            c::EVENT => (0..n).map(|i| format!("clicked link {i}")).collect::<Vec<_>>(),
+            RAW_VALUE => vec![None::<f64>; n],
+            DAY => vec![0i32; n],
+            PARSED_VALUE => vec![None::<f64>; n],
+            BAD => vec![false; n],
+        ]
+        .unwrap();
+        assert!(IntegerBatch::of(&batch).unwrap().is_some());
+        let mut loader = Loader::new(false);
+        loader.add(&batch).unwrap();
+        match loader.failure {
+            Some(Failure::EventNames(name)) => assert_eq!(name, "clicked link 65536"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
