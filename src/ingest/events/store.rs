@@ -227,7 +227,8 @@ fn split_rows(part: &DataFrame) -> PolarsResult<Rows<'_>> {
 /// other columns are read once, by the thread that stores the row.
 struct IntegerBatch<'a> {
     /// Bit `i % 64` of word `i / 64`: whether row `i` is good (not marked bad, with a day, a
-    /// user, an account and an event), worked out for 64 rows at a time once per batch.
+    /// user, an account and an event), worked out for 64 rows at a time once per batch (bits
+    /// past the last row are not read).
     good: Vec<u64>,
     day: &'a <Int32Type as PolarsDataType>::Array,
     user: &'a <Int64Type as PolarsDataType>::Array,
@@ -284,7 +285,8 @@ impl<'a> IntegerBatch<'a> {
         let day = batch.column(DAY)?.i32()?.downcast_as_array();
         let user = user.i64()?.downcast_as_array();
         let account = account.i64()?.downcast_as_array();
-        let event = batch.column(c::EVENT)?.str()?.downcast_as_array();
+        let event_column = batch.column(c::EVENT)?;
+        let event = event_column.str()?.downcast_as_array();
         // A bitmap's words, the last one's bits past its length zero.
         macro_rules! words {
             ($bits:expr) => {{
@@ -305,7 +307,6 @@ impl<'a> IntegerBatch<'a> {
                 *good &= valid;
             }
         }
-        let event_column = batch.column(c::EVENT)?;
         if event_column.null_count() > 0 {
             let present = event_column.is_not_null();
             let present = present.downcast_as_array().values();
