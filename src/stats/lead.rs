@@ -32,8 +32,8 @@ use statrs::distribution::{ContinuousCDF, Normal};
 
 use super::family::raw_p;
 use super::series::{
-    ccf_at, fit_ar, granger, growth, pearson, seasonal_adjust, standardise, ArModel, Granger,
-    PhaseSurrogates,
+    ccf_at, ccf_at_into, fit_ar, granger, growth, pearson, seasonal_adjust, standardise, ArModel,
+    CcfScratch, Granger, PhaseSurrogates,
 };
 
 /// Where the level series sit in the year: `period` seasons a year, the first level value in
@@ -127,10 +127,28 @@ fn scan_filtered(follower: &[f64], leader: &[f64], settings: &LeadSettings) -> V
         .collect()
 }
 
-/// The highest studentised correlation of a scan, `-inf` when there is none.
-fn max_statistic(follower: &[f64], leader: &[f64], settings: &LeadSettings) -> f64 {
-    let rs = scan_filtered(follower, leader, settings);
-    best(&rs, follower.len().min(leader.len())).map_or(f64::NEG_INFINITY, |b| b.t)
+/// The highest studentised correlation of a scan, `-inf` when there is none: what [`best`]
+/// finds in [`scan_filtered`]'s lags, worked out in `scratch`.
+fn max_statistic(
+    follower: &[f64],
+    leader: &[f64],
+    settings: &LeadSettings,
+    scratch: &mut CcfScratch,
+) -> f64 {
+    let lags = settings.lag_min..settings.lag_max + 1;
+    let pairs = follower.len().min(leader.len());
+    let rs = ccf_at_into(follower, leader, lags.clone(), scratch);
+    let mut max: Option<f64> = None;
+    for (&r, lag) in rs.iter().zip(lags) {
+        if !r.is_finite() {
+            continue;
+        }
+        let t = r * ((pairs.saturating_sub(lag)) as f64).sqrt();
+        if max.is_none_or(|m| m < t) {
+            max = Some(t);
+        }
+    }
+    max.unwrap_or(f64::NEG_INFINITY)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -394,11 +412,17 @@ pub fn null_maxima(prepared: &Prepared, null: &RevenueNull, settings: &LeadSetti
     }
     let mut forward = Vec::with_capacity(null.len());
     let mut reverse = Vec::with_capacity(null.len());
+    let (mut filtered, mut scratch) = (Vec::new(), CcfScratch::default());
     for draw in &null.draws {
-        let e_revenue = prepared.model.filter(&draw.z);
-        forward.push(max_statistic(&e_revenue, &prepared.e_metric, settings));
-        let e_metric = draw.model.filter(&prepared.z_metric);
-        reverse.push(max_statistic(&e_metric, &draw.own, settings));
+        prepared.model.filter_into(&draw.z, &mut filtered);
+        forward.push(max_statistic(
+            &filtered,
+            &prepared.e_metric,
+            settings,
+            &mut scratch,
+        ));
+        draw.model.filter_into(&prepared.z_metric, &mut filtered);
+        reverse.push(max_statistic(&filtered, &draw.own, settings, &mut scratch));
     }
     NullMaxima { forward, reverse }
 }
@@ -533,6 +557,37 @@ pub fn granger_order(n_growth: usize, lag_max: usize) -> Option<usize> {
 mod tests {
     use super::*;
     use rand::Rng;
+
+    #[test]
+    fn the_null_scan_in_scratch_is_the_best_of_the_filtered_scan() {
+        let mut rng = ChaCha8Rng::seed_from_u64(21);
+        let settings = settings();
+        let mut scratch = CcfScratch::default();
+        // Lengths around the lag range (lags past the series dropped), one constant series (no
+        // finite correlation): the same scratch throughout.
+        for (n_follower, n_leader) in [(30, 30), (40, 33), (14, 20), (12, 12), (25, 25)] {
+            let follower: Vec<f64> = (0..n_follower).map(|_| rng.random::<f64>() - 0.5).collect();
+            let leader: Vec<f64> = if n_follower == 25 {
+                vec![1.0; n_leader]
+            } else {
+                (0..n_leader).map(|_| rng.random::<f64>() - 0.5).collect()
+            };
+            let pairs = n_follower.min(n_leader);
+            let expected = best(&scan_filtered(&follower, &leader, &settings), pairs)
+                .map_or(f64::NEG_INFINITY, |b| b.t);
+            let got = max_statistic(&follower, &leader, &settings, &mut scratch);
+            assert_eq!(
+                got.to_bits(),
+                expected.to_bits(),
+                "{n_follower} x {n_leader}"
+            );
+        }
+        let model = fit_ar(&(0..40).map(|_| rng.random::<f64>()).collect::<Vec<_>>(), 3);
+        let mut filtered = vec![9.0; 50];
+        let z: Vec<f64> = (0..36).map(|_| rng.random::<f64>()).collect();
+        model.filter_into(&z, &mut filtered);
+        assert_eq!(filtered, model.filter(&z));
+    }
 
     fn settings() -> LeadSettings {
         LeadSettings {

@@ -75,17 +75,42 @@ pub fn ccf(x: &[f64], y: &[f64], nlags: usize) -> Vec<f64> {
 /// a..b)[i]` is `ccf(x, y, b)[a + i]`, bit for bit. A scan of lags 3 to 12 under every draw
 /// of a null need not compute lags 0 to 2.
 pub fn ccf_at(x: &[f64], y: &[f64], lags: std::ops::Range<usize>) -> Vec<f64> {
+    let mut scratch = CcfScratch::default();
+    ccf_at_into(x, y, lags, &mut scratch);
+    scratch.out
+}
+
+/// The room [`ccf_at_into`] works in, kept between calls (a null of thousands of draws scans
+/// each one without allocating).
+#[derive(Debug, Default)]
+pub struct CcfScratch {
+    x: Vec<f64>,
+    y: Vec<f64>,
+    out: Vec<f64>,
+}
+
+/// [`ccf_at`] into `scratch`: the same values, bit for bit, returned as a slice of it.
+pub fn ccf_at_into<'s>(
+    x: &[f64],
+    y: &[f64],
+    lags: std::ops::Range<usize>,
+    scratch: &'s mut CcfScratch,
+) -> &'s [f64] {
+    let CcfScratch { x: cx, y: cy, out } = scratch;
+    out.clear();
     let n = x.len().min(y.len());
     if n == 0 {
-        return Vec::new();
+        return out;
     }
     let (x, y) = (&x[..n], &y[..n]);
     let (mx, my) = (mean(x), mean(y));
     let scale = (variance(x) * variance(y)).sqrt();
-    let x: Vec<f64> = x.iter().map(|v| v - mx).collect();
-    let y: Vec<f64> = y.iter().map(|v| v - my).collect();
+    cx.clear();
+    cx.extend(x.iter().map(|v| v - mx));
+    cy.clear();
+    cy.extend(y.iter().map(|v| v - my));
+    let (x, y) = (&cx[..], &cy[..]);
     let lags = lags.start.min(n)..lags.end.min(n);
-    let mut out = Vec::with_capacity(lags.len());
     // Four lags at a time: four running sums side by side (the processor overlaps them) over
     // the terms all four have, then each sum's own last terms; a group of fewer lags (the last)
     // sums its terms one lag after the other. Each sum adds its terms in the order of `t`, from
@@ -229,19 +254,25 @@ impl ArModel {
     /// prewhitening filters both series with the model of one). The series is centred on its
     /// own mean.
     pub fn filter(&self, values: &[f64]) -> Vec<f64> {
+        let mut out = Vec::new();
+        self.filter_into(values, &mut out);
+        out
+    }
+
+    /// [`filter`](Self::filter) into `out` (cleared first): the same values, bit for bit.
+    pub fn filter_into(&self, values: &[f64], out: &mut Vec<f64>) {
         let p = self.phi.len();
         let m = mean(values);
-        (p..values.len())
-            .map(|t| {
-                let ar: f64 = self
-                    .phi
-                    .iter()
-                    .enumerate()
-                    .map(|(i, phi)| phi * (values[t - 1 - i] - m))
-                    .sum();
-                values[t] - m - ar
-            })
-            .collect()
+        out.clear();
+        out.extend((p..values.len()).map(|t| {
+            let ar: f64 = self
+                .phi
+                .iter()
+                .enumerate()
+                .map(|(i, phi)| phi * (values[t - 1 - i] - m))
+                .sum();
+            values[t] - m - ar
+        }));
     }
 }
 
