@@ -140,8 +140,10 @@ pub fn test_all(
         row.extend_from_slice(account_null.row(b));
         all.push(&row);
     }
-    let adjusted = family::adjust(&observed, &all);
-    let level = family::critical_p(&observed, &all, settings.alpha);
+    // Every test's null p-values once, for the run's family and each candidate's own tests.
+    let nulls = family::TestNulls::new(&observed, &all);
+    let adjusted = nulls.adjust(&(0..columns).collect::<Vec<_>>());
+    let level = nulls.critical_p(settings.alpha);
     let candidate_count = (0..m)
         .filter(|&j| (0..columns).any(|k| owner[k].0 == j && observed[k].is_some()))
         .count();
@@ -190,13 +192,8 @@ pub fn test_all(
             outcome.family_size = Some(candidate_count);
             // The candidate alone: its own tests adjusted among themselves.
             let own: Vec<usize> = (0..columns).filter(|&k| owner[k].0 == j).collect();
-            let own_observed: Vec<Option<f64>> = own.iter().map(|&k| observed[k]).collect();
-            let mut own_null = NullDraws::new(own.len());
-            for b in 0..all.draws() {
-                let row: Vec<f64> = own.iter().map(|&k| all.get(b, k)).collect();
-                own_null.push(&row);
-            }
-            outcome.p_alone = family::adjust(&own_observed, &own_null)
+            outcome.p_alone = nulls
+                .adjust(&own)
                 .into_iter()
                 .flatten()
                 .map(|(_, p)| p)

@@ -64,61 +64,39 @@ pub fn raw_p(observed: f64, null: &[f64]) -> f64 {
     (1 + beaten) as f64 / (1 + null.len()) as f64
 }
 
-/// The null p-values of one test's draws, the observed statistic counted among the values.
+/// The null p-values of one test's draws, the observed statistic counted among the values:
+/// `at_least(v) / (1 + B)`, `at_least(v)` the number of values `≥ v` (in `f64::total_cmp`'s
+/// order), read off one sort of all the values, equal values together.
 fn null_p_values(observed: f64, column: &[f64]) -> Vec<f64> {
-    let mut all: Vec<f64> = column.to_vec();
-    all.push(observed);
-    // Descending; `at_least(v)` = how many values are ≥ v.
-    all.sort_by(|a, b| b.total_cmp(a));
+    let mut all: Vec<(f64, u32)> = column.iter().copied().zip(0..).collect();
+    all.push((observed, u32::MAX));
+    // Descending.
+    all.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
     let total = all.len() as f64;
-    column
-        .iter()
-        .map(|v| {
-            let at_least = all.partition_point(|x| x.total_cmp(v).is_ge());
-            at_least as f64 / total
-        })
-        .collect()
+    let mut out = vec![0.0; column.len()];
+    let mut start = 0;
+    while start < all.len() {
+        let v = all[start].0;
+        let end = start
+            + all[start..]
+                .iter()
+                .take_while(|(x, _)| x.total_cmp(&v).is_eq())
+                .count();
+        for &(_, i) in &all[start..end] {
+            if let Some(p) = out.get_mut(i as usize) {
+                *p = end as f64 / total;
+            }
+        }
+        start = end;
+    }
+    out
 }
 
 /// Raw and step-down minP adjusted p-values of every test. A test without an observed statistic
 /// (`None`) is not in the family and gets `None` for both.
 pub fn adjust(observed: &[Option<f64>], null: &NullDraws) -> Vec<Option<(f64, f64)>> {
-    let draws = null.draws();
-    let members: Vec<usize> = (0..observed.len())
-        .filter(|&j| observed[j].is_some_and(f64::is_finite))
-        .collect();
-    let mut out = vec![None; observed.len()];
-    if draws == 0 || members.is_empty() {
-        return out;
-    }
-    // Each test's raw p and null p-values on its own (on any thread: the same values).
-    let (raw, null_p): (Vec<f64>, Vec<Vec<f64>>) = members
-        .par_iter()
-        .map(|&j| {
-            let column = null.column(j);
-            let observed = observed[j].unwrap_or(f64::NAN);
-            (raw_p(observed, &column), null_p_values(observed, &column))
-        })
-        .unzip();
-    // Ascending raw p; ties keep the order of the tests, so the result does not depend on it.
-    let mut order: Vec<usize> = (0..members.len()).collect();
-    order.sort_by(|a, b| raw[*a].total_cmp(&raw[*b]).then(a.cmp(b)));
-    let mut successive = vec![f64::INFINITY; draws];
-    let mut counts = vec![0usize; order.len()];
-    for (rank, &member) in order.iter().enumerate().rev() {
-        let p = raw[member];
-        for (b, q) in successive.iter_mut().enumerate() {
-            *q = q.min(null_p[member][b]);
-            counts[rank] += usize::from(*q < p);
-        }
-    }
-    let mut running: f64 = 0.0;
-    for (rank, &member) in order.iter().enumerate() {
-        let adjusted = (1 + counts[rank]) as f64 / (1 + draws) as f64;
-        running = running.max(adjusted).min(1.0);
-        out[members[member]] = Some((raw[member], running));
-    }
-    out
+    let all: Vec<usize> = (0..observed.len()).collect();
+    TestNulls::new(observed, null).adjust(&all)
 }
 
 /// The raw p-value at or below which the first test of the family reaches an adjusted p of
@@ -126,26 +104,90 @@ pub fn adjust(observed: &[Option<f64>], null: &NullDraws) -> Vec<Option<(f64, f6
 /// single-step minP level; later steps of the step-down only get easier). `None` when no raw
 /// p-value can reach it.
 pub fn critical_p(observed: &[Option<f64>], null: &NullDraws, alpha: f64) -> Option<f64> {
-    let draws = null.draws();
-    let members: Vec<usize> = (0..observed.len())
-        .filter(|&j| observed[j].is_some_and(f64::is_finite))
-        .collect();
-    if draws == 0 || members.is_empty() {
-        return None;
+    TestNulls::new(observed, null).critical_p(alpha)
+}
+
+/// Each test's raw p-value and null p-values, worked out once for every adjustment over any
+/// subset of the tests ([`adjust`] of a subset's observed statistics and null columns is
+/// [`TestNulls::adjust`] of its indices, bit for bit).
+pub struct TestNulls {
+    draws: usize,
+    /// Per test: its raw p and null p-values; `None` when it has no finite observed statistic.
+    tests: Vec<Option<(f64, Vec<f64>)>>,
+}
+
+impl TestNulls {
+    pub fn new(observed: &[Option<f64>], null: &NullDraws) -> TestNulls {
+        let draws = null.draws();
+        // Each test on its own (on any thread: the same values).
+        let tests = observed
+            .par_iter()
+            .enumerate()
+            .map(|(j, observed)| {
+                let observed = observed.filter(|o| o.is_finite() && draws > 0)?;
+                let column = null.column(j);
+                Some((raw_p(observed, &column), null_p_values(observed, &column)))
+            })
+            .collect();
+        TestNulls { draws, tests }
     }
-    let null_p: Vec<Vec<f64>> = members
-        .par_iter()
-        .map(|&j| null_p_values(observed[j].unwrap_or(f64::NAN), &null.column(j)))
-        .collect();
-    let mut minima = vec![f64::INFINITY; draws];
-    for p in null_p {
-        for (min, p) in minima.iter_mut().zip(p) {
-            *min = min.min(p);
+
+    /// Raw and step-down minP adjusted p-values of the tests `subset`, as one family, in the
+    /// order of `subset`.
+    pub fn adjust(&self, subset: &[usize]) -> Vec<Option<(f64, f64)>> {
+        let draws = self.draws;
+        let mut out = vec![None; subset.len()];
+        let members: Vec<(usize, f64, &[f64])> = subset
+            .iter()
+            .enumerate()
+            .filter_map(|(k, &j)| {
+                let (raw, null_p) = self.tests[j].as_ref()?;
+                Some((k, *raw, null_p.as_slice()))
+            })
+            .collect();
+        if members.is_empty() {
+            return out;
         }
+        // Ascending raw p; ties keep the order of the tests, so the result does not depend on it.
+        let mut order: Vec<usize> = (0..members.len()).collect();
+        order.sort_by(|a, b| members[*a].1.total_cmp(&members[*b].1).then(a.cmp(b)));
+        let mut successive = vec![f64::INFINITY; draws];
+        let mut counts = vec![0usize; order.len()];
+        for (rank, &member) in order.iter().enumerate().rev() {
+            let (_, p, null_p) = members[member];
+            for (q, null_p) in successive.iter_mut().zip(null_p) {
+                *q = q.min(*null_p);
+                counts[rank] += usize::from(*q < p);
+            }
+        }
+        let mut running: f64 = 0.0;
+        for (rank, &member) in order.iter().enumerate() {
+            let adjusted = (1 + counts[rank]) as f64 / (1 + draws) as f64;
+            running = running.max(adjusted).min(1.0);
+            let (k, raw, _) = members[member];
+            out[k] = Some((raw, running));
+        }
+        out
     }
-    minima.sort_by(f64::total_cmp);
-    let allowed = (alpha * (1 + draws) as f64 + 1e-9).floor() as usize;
-    (allowed >= 1).then(|| minima[allowed - 1])
+
+    /// [`critical_p`] of all the tests.
+    pub fn critical_p(&self, alpha: f64) -> Option<f64> {
+        let draws = self.draws;
+        let mut minima = vec![f64::INFINITY; draws];
+        let mut any = false;
+        for (_, null_p) in self.tests.iter().flatten() {
+            any = true;
+            for (min, p) in minima.iter_mut().zip(null_p) {
+                *min = min.min(*p);
+            }
+        }
+        if !any {
+            return None;
+        }
+        minima.sort_by(f64::total_cmp);
+        let allowed = (alpha * (1 + draws) as f64 + 1e-9).floor() as usize;
+        (allowed >= 1).then(|| minima[allowed - 1])
+    }
 }
 
 #[cfg(test)]
@@ -153,6 +195,78 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn null_p_values_count_the_values_at_least_as_large() {
+        let mut rng = ChaCha8Rng::seed_from_u64(17);
+        // Few distinct values (ties), both zeros, infinities and a NaN: counted in
+        // `total_cmp`'s order, the observed value among them.
+        let pool = [
+            -1.5,
+            -0.0,
+            0.0,
+            0.25,
+            2.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ];
+        for observed in [0.25, 1.0, f64::NEG_INFINITY, -0.0] {
+            let column: Vec<f64> = (0..500)
+                .map(|_| pool[rng.random_range(0..pool.len())])
+                .collect();
+            let got = null_p_values(observed, &column);
+            for (v, p) in column.iter().zip(&got) {
+                let at_least = column
+                    .iter()
+                    .chain([&observed])
+                    .filter(|x| x.total_cmp(v).is_ge())
+                    .count();
+                assert_eq!(*p, at_least as f64 / 501.0, "{v} with observed {observed}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_subset_of_the_shared_nulls_is_adjusted_as_that_family_alone() {
+        let mut rng = ChaCha8Rng::seed_from_u64(19);
+        let mut null = NullDraws::new(6);
+        for _ in 0..999 {
+            let common: f64 = rng.random();
+            let row: Vec<f64> = (0..6)
+                .map(|_| 0.3 * common + (rng.random::<f64>() * 20.0).round() / 20.0)
+                .collect();
+            null.push(&row);
+        }
+        let observed = [
+            Some(0.9),
+            None,
+            Some(1.1),
+            Some(0.6),
+            Some(f64::NAN),
+            Some(0.95),
+        ];
+        let nulls = TestNulls::new(&observed, &null);
+        for subset in [
+            vec![0, 1, 2, 3, 4, 5],
+            vec![5, 2],
+            vec![3],
+            vec![1, 4],
+            vec![4, 0, 3],
+        ] {
+            let mut alone = NullDraws::new(subset.len());
+            for b in 0..null.draws() {
+                let row: Vec<f64> = subset.iter().map(|&k| null.get(b, k)).collect();
+                alone.push(&row);
+            }
+            let own: Vec<Option<f64>> = subset.iter().map(|&k| observed[k]).collect();
+            assert_eq!(nulls.adjust(&subset), adjust(&own, &alone), "{subset:?}");
+        }
+        let all: Vec<usize> = (0..6).collect();
+        assert_eq!(nulls.adjust(&all), adjust(&observed, &null));
+        assert_eq!(nulls.critical_p(0.05), critical_p(&observed, &null, 0.05));
+        assert!(nulls.adjust(&all).iter().flatten().count() == 4);
+    }
 
     #[test]
     fn raw_p_counts_the_draws_at_least_as_large() {
