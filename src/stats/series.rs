@@ -111,31 +111,50 @@ pub fn ccf_at_into<'s>(
     cy.extend(y.iter().map(|v| v - my));
     let (x, y) = (&cx[..], &cy[..]);
     let lags = lags.start.min(n)..lags.end.min(n);
-    // Four lags at a time: four running sums side by side (the processor overlaps them) over
-    // the terms all four have, then each sum's own last terms; a group of fewer lags (the last)
-    // sums its terms one lag after the other. Each sum adds its terms in the order of `t`, from
-    // -0.0 as `f64::sum` does.
+    // Eight lags at a time, then four, then one: the group's running sums side by side (the
+    // processor overlaps them) over the terms all of them have, then each sum's own last
+    // terms. Each sum adds its terms in the order of `t`, from -0.0 as `f64::sum` does, so the
+    // grouping does not change a bit.
     let mut k = lags.start;
     while k < lags.end {
-        let width = (lags.end - k).min(4);
-        let mut sums = [-0.0f64; 4];
-        let common = if width == 4 { n - (k + 3) } else { 0 };
-        for t in 0..common {
-            let yt = y[t];
-            sums[0] += x[t + k] * yt;
-            sums[1] += x[t + k + 1] * yt;
-            sums[2] += x[t + k + 2] * yt;
-            sums[3] += x[t + k + 3] * yt;
-        }
-        for (j, sum) in sums[..width].iter_mut().enumerate() {
-            for t in common..n - (k + j) {
-                *sum += x[t + k + j] * y[t];
-            }
-            out.push(*sum / (n - k - j) as f64 / scale);
-        }
-        k += width;
+        let left = lags.end - k;
+        k += if left >= 8 {
+            lag_group::<8>(x, y, k, scale, out)
+        } else if left >= 4 {
+            lag_group::<4>(x, y, k, scale, out)
+        } else {
+            lag_group::<1>(x, y, k, scale, out)
+        };
     }
     out
+}
+
+/// The cross-correlations at lags `k..k + W` (all below `x.len()`, which `y` shares) of
+/// centred series, pushed onto `out`; returns `W`.
+#[inline(always)]
+fn lag_group<const W: usize>(
+    x: &[f64],
+    y: &[f64],
+    k: usize,
+    scale: f64,
+    out: &mut Vec<f64>,
+) -> usize {
+    let n = x.len();
+    let mut sums = [-0.0f64; W];
+    let common = n - (k + W - 1);
+    for (t, &yt) in y[..common].iter().enumerate() {
+        let xs: &[f64; W] = x[t + k..t + k + W].try_into().expect("W values");
+        for (sum, xv) in sums.iter_mut().zip(xs) {
+            *sum += xv * yt;
+        }
+    }
+    for (j, sum) in sums.iter_mut().enumerate() {
+        for t in common..n - (k + j) {
+            *sum += x[t + k + j] * y[t];
+        }
+        out.push(*sum / (n - k - j) as f64 / scale);
+    }
+    W
 }
 
 /// Remove a fixed seasonal pattern: subtract from each value the mean of all values in the
