@@ -55,7 +55,7 @@ impl Sums {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add(&mut self, key: usize, id: u32, value: i64) {
         match self {
             Sums::Dense {
@@ -135,7 +135,7 @@ impl Bits {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn insert(&mut self, key: usize, id: u32) {
         match self {
             Bits::Dense { width, words } => {
