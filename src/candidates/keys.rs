@@ -79,17 +79,20 @@ impl PerEvent {
             kind,
             (activity.first_day, activity.last_day),
         );
+        // Indexed: each thread writes its part of the one vector (no parts appended later).
         const CHUNK: usize = 1 << 16;
         let account = events
             .member
-            .par_chunks(CHUNK)
-            .flat_map_iter(|chunk| chunk.iter().map(|m| members[*m as usize].account))
+            .par_iter()
+            .with_min_len(CHUNK)
+            .map(|m| members[*m as usize].account)
             .collect();
         let period = if keys.len <= usize::from(u16::MAX) {
             events
                 .day
-                .par_chunks(CHUNK)
-                .flat_map_iter(|chunk| chunk.iter().map(|d| keys.index(calendar, *d) as u16))
+                .par_iter()
+                .with_min_len(CHUNK)
+                .map(|d| keys.index(calendar, *d) as u16)
                 .collect()
         } else {
             Vec::new()
