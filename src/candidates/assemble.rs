@@ -281,6 +281,10 @@ fn roll_up(by_week: &BTreeMap<i32, f64>, weeks: &[Vec<i32>], rollup: Rollup) -> 
         .collect()
 }
 
+/// A candidate computed from events: its series and what `per_customer` kept of it (`None`
+/// for a ratio, computed after the others).
+type Direct<T> = Option<(CandidateSeries, Option<T>)>;
+
 /// Dense per-period series from each candidate's parts (`parts(i)` for candidate `i`, `None`
 /// for ratios), rolling weeks up and computing ratios and cumulative counts. `value_scale` is
 /// the unit value sums arrive in (millionths from the stored events).
@@ -293,6 +297,7 @@ pub(crate) fn assemble<T: Send>(
     dataset: &Dataset,
     value_scale: f64,
     accounts: &Names,
+    cost: &[usize],
     parts: impl Fn(usize) -> Result<Option<Collected>> + Sync,
     per_customer: &(dyn Fn(usize, &CustomerValues) -> T + Sync),
 ) -> Result<Vec<(CandidateSeries, Option<T>)>> {
@@ -304,46 +309,60 @@ pub(crate) fn assemble<T: Send>(
         .collect();
     let slots = CustomerSlots::new(dataset, accounts, &weeks);
     // Candidates are independent: each one's parts are computed and split in parallel with
-    // the others (and dropped once split), the results kept in a fixed order.
-    let direct: Vec<Option<(CandidateSeries, Option<T>)>> = candidates
+    // the others (and dropped once split), the results kept in a fixed order. The costliest
+    // (`cost`, when given: the events each one reads) start first, one at a time, so that a
+    // long one does not run alone at the end.
+    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(cost.get(i).copied().unwrap_or(0)));
+    let mut done: Vec<(usize, Result<Direct<T>>)> = order
         .par_iter()
-        .enumerate()
-        .map(|(i, candidate)| {
-            Ok(parts(i)?.map(|collected| {
-                let mut split = split(
-                    &collected,
-                    &candidate.kind,
-                    dataset,
-                    accounts,
-                    &statuses,
-                    slots.as_ref(),
-                );
-                drop(collected);
-                let scale = if matches!(candidate.kind, Kind::ValueSum { .. }) {
-                    value_scale
-                } else {
-                    1.0
-                };
-                let customers = split.by_customer.take().or_else(|| {
-                    matches!(candidate.kind, Kind::CumulativeEntities { .. })
-                        .then(|| {
-                            slots
-                                .as_ref()
-                                .map(|s| running_by_customer(&split.firsts, s, dataset))
-                        })
-                        .flatten()
-                });
-                let kept = customers.map(|mut values| {
-                    if scale != 1.0 {
-                        values.values.iter_mut().for_each(|v| *v /= scale);
-                    }
-                    per_customer(i, &values)
-                });
-                let series =
-                    direct_series(candidate, split, accounts, dataset, &weeks, value_scale);
-                (series, kept)
-            }))
+        .with_max_len(1)
+        .map(|&i| {
+            let candidate = &candidates[i];
+            let one = parts(i).map(|parts| {
+                parts.map(|collected| {
+                    let mut split = split(
+                        &collected,
+                        &candidate.kind,
+                        dataset,
+                        accounts,
+                        &statuses,
+                        slots.as_ref(),
+                    );
+                    drop(collected);
+                    let scale = if matches!(candidate.kind, Kind::ValueSum { .. }) {
+                        value_scale
+                    } else {
+                        1.0
+                    };
+                    let customers = split.by_customer.take().or_else(|| {
+                        matches!(candidate.kind, Kind::CumulativeEntities { .. })
+                            .then(|| {
+                                slots
+                                    .as_ref()
+                                    .map(|s| running_by_customer(&split.firsts, s, dataset))
+                            })
+                            .flatten()
+                    });
+                    let kept = customers.map(|mut values| {
+                        if scale != 1.0 {
+                            values.values.iter_mut().for_each(|v| *v /= scale);
+                        }
+                        per_customer(i, &values)
+                    });
+                    let series =
+                        direct_series(candidate, split, accounts, dataset, &weeks, value_scale);
+                    (series, kept)
+                })
+            });
+            (i, one)
         })
+        .collect();
+    // The candidates' order again (and the first failure in it).
+    done.sort_by_key(|(i, _)| *i);
+    let direct: Vec<Direct<T>> = done
+        .into_iter()
+        .map(|(_, one)| one)
         .collect::<Result<_>>()?;
     let mut out: Vec<Option<CandidateSeries>> = Vec::with_capacity(direct.len());
     let mut kept: Vec<Option<T>> = Vec::with_capacity(direct.len());

@@ -365,11 +365,16 @@ pub(crate) fn compute_series<T: Send>(
         "candidates",
         Some(candidates.len() as u64),
     );
+    let reads: Vec<usize> = candidates
+        .iter()
+        .map(|candidate| shared.own_reads(activity, candidate))
+        .collect();
     let series = assemble(
         candidates,
         dataset,
         VALUE_SCALE,
         &activity.accounts,
+        &reads,
         |i| {
             let parts = collect(
                 activity,
@@ -517,6 +522,30 @@ min_value = 100
             let shared = Summaries::build(&activity, &calendar, &per_event, &candidates, kind);
             assert!(!shared.is_empty(), "the catalog shares codes");
             let alone = Summaries::default();
+            // What each candidate reads of the events itself: nothing where the shared tables
+            // serve it, its codes' events where they do not.
+            let reads: Vec<usize> = candidates
+                .iter()
+                .map(|c| shared.own_reads(&activity, c))
+                .collect();
+            assert!(reads.contains(&0), "{reads:?}");
+            for (candidate, shared_reads) in candidates.iter().zip(&reads) {
+                let own = alone.own_reads(&activity, candidate);
+                let selected = selected_codes(&activity, candidate);
+                let expected: usize = (0..selected.len())
+                    .filter(|&code| selected[code])
+                    .map(|code| activity.events_of(code as u32).len())
+                    .sum();
+                assert_eq!(own, expected, "{}", candidate.name);
+                assert!(
+                    *shared_reads == 0 || *shared_reads == own,
+                    "{}",
+                    candidate.name
+                );
+                if matches!(candidate.kind, Kind::ValueSum { .. }) {
+                    assert_eq!(*shared_reads, own, "{} is not shared", candidate.name);
+                }
+            }
             for candidate in &candidates {
                 let with = collect(&activity, &calendar, &per_event, &shared, candidate, kind);
                 let without = collect(&activity, &calendar, &per_event, &alone, candidate, kind);

@@ -355,6 +355,7 @@ impl Preaggregated {
                 dataset,
                 1.0,
                 &self.activity.accounts,
+                &[],
                 |i| Ok(parts[i].clone()),
                 per_customer,
             )?,

@@ -179,6 +179,33 @@ impl Summaries {
         self.counts.iter().all(Vec::is_empty) && self.members.iter().all(Vec::is_empty)
     }
 
+    /// The events `candidate`'s own pass reads: none when these tables serve it.
+    pub(super) fn own_reads(&self, activity: &Activity, candidate: &Candidate) -> usize {
+        let selected = selected_codes(activity, candidate);
+        let window = slot(candidate.kind.window().0);
+        // As `combine` finds them: a table for every selected code, and a code selected.
+        fn built<T>(tables: &[Option<T>], selected: &[bool]) -> bool {
+            selected.contains(&true)
+                && selected
+                    .iter()
+                    .enumerate()
+                    .all(|(code, s)| !s || tables.get(code).is_some_and(Option::is_some))
+        }
+        let served = match need(&candidate.kind) {
+            Some(Need::Counts) => built(&self.counts[window], &selected),
+            Some(Need::Members) => built(&self.members[window], &selected),
+            None => false,
+        };
+        if served {
+            return 0;
+        }
+        activity
+            .events_where(&selected)
+            .iter()
+            .map(|range| range.len())
+            .sum()
+    }
+
     /// The events per (window, account) of the `selected` codes, when built for each of them.
     pub(super) fn counts(&self, window: Window, selected: &[bool]) -> Option<Cow<'_, Sums>> {
         combine(&self.counts[slot(window)], selected, Sums::add_all)
