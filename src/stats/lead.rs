@@ -97,16 +97,16 @@ pub struct LeadScan {
 
 impl LeadScan {
     pub fn best_forward(&self) -> Option<Best> {
-        best(&self.forward, self.pairs)
+        best(self.forward.iter().copied(), self.pairs)
     }
     pub fn best_reverse(&self) -> Option<Best> {
-        best(&self.reverse, self.pairs)
+        best(self.reverse.iter().copied(), self.pairs)
     }
 }
 
 /// The lag with the highest studentised correlation `r · sqrt(n − k)`; ties go to the shortest.
-fn best(rs: &[(usize, f64)], pairs: usize) -> Option<Best> {
-    rs.iter().fold(None, |acc: Option<Best>, &(lag, r)| {
+fn best(rs: impl IntoIterator<Item = (usize, f64)>, pairs: usize) -> Option<Best> {
+    rs.into_iter().fold(None, |acc: Option<Best>, (lag, r)| {
         let t = r * ((pairs.saturating_sub(lag)) as f64).sqrt();
         match acc {
             Some(b) if b.t >= t => acc,
@@ -119,16 +119,22 @@ fn best(rs: &[(usize, f64)], pairs: usize) -> Option<Best> {
 /// against the leader at t.
 fn scan_filtered(follower: &[f64], leader: &[f64], settings: &LeadSettings) -> Vec<(usize, f64)> {
     let lags = settings.lag_min..settings.lag_max + 1;
-    ccf_at(follower, leader, lags.clone())
-        .into_iter()
-        .zip(lags)
-        .filter(|(r, _)| r.is_finite())
-        .map(|(r, k)| (k, r))
-        .collect()
+    finite_lags(&ccf_at(follower, leader, lags.clone()), lags).collect()
 }
 
-/// The highest studentised correlation of a scan, `-inf` when there is none: what [`best`]
-/// finds in [`scan_filtered`]'s lags, worked out in `scratch`.
+/// `(lag, r)` of the finite correlations `rs` of the lags `lags`.
+fn finite_lags(
+    rs: &[f64],
+    lags: std::ops::Range<usize>,
+) -> impl Iterator<Item = (usize, f64)> + '_ {
+    rs.iter()
+        .zip(lags)
+        .filter(|(r, _)| r.is_finite())
+        .map(|(&r, k)| (k, r))
+}
+
+/// The highest studentised correlation of a scan, `-inf` when there is none: [`best`] of
+/// [`scan_filtered`], worked out in `scratch`.
 fn max_statistic(
     follower: &[f64],
     leader: &[f64],
@@ -136,19 +142,8 @@ fn max_statistic(
     scratch: &mut CcfScratch,
 ) -> f64 {
     let lags = settings.lag_min..settings.lag_max + 1;
-    let pairs = follower.len().min(leader.len());
     let rs = ccf_at_into(follower, leader, lags.clone(), scratch);
-    let mut max: Option<f64> = None;
-    for (&r, lag) in rs.iter().zip(lags) {
-        if !r.is_finite() {
-            continue;
-        }
-        let t = r * ((pairs.saturating_sub(lag)) as f64).sqrt();
-        if max.is_none_or(|m| m < t) {
-            max = Some(t);
-        }
-    }
-    max.unwrap_or(f64::NEG_INFINITY)
+    best(finite_lags(rs, lags), follower.len().min(leader.len())).map_or(f64::NEG_INFINITY, |b| b.t)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -379,7 +374,7 @@ pub fn prepare(metric: &[f64], revenue: &RevenueSide, settings: &LeadSettings) -
         pairs: prepared.e_metric.len(),
     };
     let forward = scan.best_forward();
-    let reverse = best(&scan.reverse, e_rev_own.len());
+    let reverse = best(scan.reverse.iter().copied(), e_rev_own.len());
     let granger_lags = granger_order(raw_mg.len(), settings.lag_max);
     outcome.best_lag = forward.map(|b| b.lag);
     outcome.r = forward.map(|b| b.r);
@@ -573,7 +568,7 @@ mod tests {
                 (0..n_leader).map(|_| rng.random::<f64>() - 0.5).collect()
             };
             let pairs = n_follower.min(n_leader);
-            let expected = best(&scan_filtered(&follower, &leader, &settings), pairs)
+            let expected = best(scan_filtered(&follower, &leader, &settings), pairs)
                 .map_or(f64::NEG_INFINITY, |b| b.t);
             let got = max_statistic(&follower, &leader, &settings, &mut scratch);
             assert_eq!(
@@ -677,11 +672,11 @@ mod tests {
     fn studentising_weighs_lags_by_their_pairs() {
         // The same r at lag 3 and lag 12: lag 3 rests on more pairs and wins.
         let scan = [(3, 0.5), (12, 0.5)];
-        let best = best(&scan, 40).unwrap();
+        let best = best(scan, 40).unwrap();
         assert_eq!(best.lag, 3);
         assert!((best.t - 0.5 * 37f64.sqrt()).abs() < 1e-12);
         // A clearly higher r at a long lag still wins.
-        let best = super::best(&[(3, 0.3), (12, 0.5)], 40).unwrap();
+        let best = super::best([(3, 0.3), (12, 0.5)], 40).unwrap();
         assert_eq!(best.lag, 12);
     }
 
